@@ -1,0 +1,35 @@
+"""Prefect Block types that say where the federation's parts are.
+
+Flows load them by name (`default`) when a run starts, so one saved configuration serves the
+Prefect UI, schedules, `run_deployment` callers and the fedpe API alike.
+"""
+
+from blocks.federation import Federation
+from blocks.store import OutputStore, StoreSpec
+from blocks.tracking import Tracking
+
+__all__ = ["Federation", "OutputStore", "StoreSpec", "Tracking", "RESULTS_BLOCK", "RESULTS_BLOCK_NAME", "register_all", "results_block_slug"]
+
+import os
+
+RESULTS_BLOCK_NAME = "fedpe-results"
+
+
+def results_block_slug(store_url: str) -> str:
+    """Slug of the block holding persisted flow results inside the store.
+
+    Built-in block types (local or remote file system), so any `run_deployment` caller can read
+    a result without importing fedpe's blocks.
+    """
+    kind = "local-file-system" if store_url.startswith("file://") or "://" not in store_url else "remote-file-system"
+    return f"{kind}/{RESULTS_BLOCK_NAME}"
+
+
+#: Read when a flow module is imported: the runner's flow runs inherit FEDPE_STORE_URL.
+RESULTS_BLOCK = results_block_slug(os.environ.get("FEDPE_STORE_URL", "file://"))
+
+
+def register_all() -> None:
+    """Register fedpe's block types with the Prefect API named by PREFECT_API_URL."""
+    for block_type in (Federation, OutputStore, Tracking):
+        block_type.register_type_and_schema()

@@ -1,0 +1,1 @@
+"""Deployments of every tool (`<tool>/default`), their schedules, and the runner that serves them."""

@@ -1,0 +1,102 @@
+"""The output store: one fsspec URL under which every execution keeps its per-host outputs.
+
+Layout: ``{url}/{execution_id}/{host}/{file}``. `StoreSpec` is the plain, picklable value that
+travels to host roles; `OutputStore` is the Prefect block that saves it (credentials as secrets).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, BinaryIO, Iterator
+
+import fsspec
+from prefect.blocks.core import Block
+from pydantic import BaseModel, Field, SecretStr
+
+
+class StoreSpec(BaseModel):
+    """An fsspec URL plus its storage options, resolved (secrets included) for one process."""
+
+    url: str
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+
+    def filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        """The filesystem and the root path inside it."""
+        fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        return fs, root.rstrip("/")
+
+    def path(self, *parts: str) -> str:
+        """Path inside the filesystem of `parts` under the root; refuses parts that climb out."""
+        _, root = self.filesystem()
+        for part in parts:
+            if not part or part in (".", "..") or "/" in part or "\\" in part:
+                raise ValueError(f"invalid path component {part!r}")
+        return posixpath.join(root, *parts)
+
+    def url_of(self, *parts: str) -> str:
+        """Full URL of `parts` under the store (for humans and for MLflow tags)."""
+        return posixpath.join(self.url.rstrip("/"), *parts)
+
+    def write_bytes(self, data: bytes, *parts: str) -> str:
+        """Write `data` at `parts`, creating folders; returns the URL written."""
+        fs, _ = self.filesystem()
+        path = self.path(*parts)
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        with fs.open(path, "wb") as fh:
+            fh.write(data)
+        return self.url_of(*parts)
+
+    def read_bytes(self, *parts: str) -> bytes:
+        fs, _ = self.filesystem()
+        with fs.open(self.path(*parts), "rb") as fh:
+            return fh.read()
+
+    def open(self, *parts: str, mode: str = "rb") -> BinaryIO:
+        fs, _ = self.filesystem()
+        return fs.open(self.path(*parts), mode)
+
+    def list_files(self, *parts: str) -> list[str]:
+        """Relative paths of every file below `parts` (recursive), sorted; [] when absent."""
+        fs, _ = self.filesystem()
+        base = self.path(*parts)
+        if not fs.exists(base):
+            return []
+        found = fs.find(base)
+        return sorted(posixpath.relpath(p, base) for p in found)
+
+    def iter_files(self, *parts: str) -> Iterator[tuple[str, int]]:
+        """(relative path, size) of every file below `parts`."""
+        fs, _ = self.filesystem()
+        base = self.path(*parts)
+        if not fs.exists(base):
+            return
+        for path, info in sorted(fs.find(base, detail=True).items()):
+            yield posixpath.relpath(path, base), int(info.get("size") or 0)
+
+    def remove(self, *parts: str) -> None:
+        fs, _ = self.filesystem()
+        path = self.path(*parts)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+
+
+class OutputStore(Block):
+    """Where executions write their outputs: any fsspec URL (`file://`, `s3://`, ...)."""
+
+    _block_type_name = "fedpe Output Store"
+    _block_type_slug = "fedpe-output-store"
+    _description = "fsspec URL and storage options of the store that holds every execution's outputs."
+
+    url: str = Field(description="fsspec URL of the store root, e.g. file:///data/fedpe/store or s3://bucket/fedpe.")
+    storage_options: dict[str, Any] = Field(default_factory=dict, description="fsspec storage options (no secrets).")
+    key: SecretStr | None = Field(default=None, description="Access key id (S3), kept as a secret.")
+    secret: SecretStr | None = Field(default=None, description="Secret access key (S3), kept as a secret.")
+
+    def spec(self) -> StoreSpec:
+        """The resolved store, secrets included, for the roles that write to it."""
+        options = dict(self.storage_options)
+        if self.key is not None:
+            options["key"] = self.key.get_secret_value()
+        if self.secret is not None:
+            options["secret"] = self.secret.get_secret_value()
+        return StoreSpec(url=self.url, storage_options=options)

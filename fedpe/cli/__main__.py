@@ -1,0 +1,3 @@
+from fedpe.cli.app import main
+
+main()

@@ -1,0 +1,25 @@
+"""`fedpe host start`: join this machine to a federation as a named host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fedpe.errors import FedpeError
+
+app = typer.Typer(help="Run this machine as a host of a federation.", no_args_is_help=True)
+
+
+@app.command("start")
+def start(
+    name: str = typer.Option(..., "--name", help="The host's name in the federation."),
+    scheduler: str = typer.Option(..., "--scheduler", help="Address of the federation's Dask scheduler."),
+    data_dir: Path = typer.Option(..., "--data-dir", help="Folder holding this host's datasets."),
+    threads: int = typer.Option(4, "--threads", min=1, max=64, help="Worker threads (roles are threads)."),
+) -> None:
+    """Start a Dask worker named NAME with the fedpe host agent; runs until stopped."""
+    from fedpe.host.start import start_host
+
+    start_host(name, scheduler, data_dir, nthreads=threads)
+    raise FedpeError("host exited")  # start_host execs; reaching here is a bug

@@ -1,0 +1,70 @@
+"""The host agent: a Dask WorkerPlugin that advertises a host's datasets and resources.
+
+It publishes a record in the scheduler's metadata when the worker starts and refreshes it
+periodically (the refresh is the host's heartbeat: `last_seen`). The record stays after the
+host leaves, so the API can list a known host as disconnected with when it was last seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+
+from distributed.diagnostics.plugin import WorkerPlugin
+from tornado.ioloop import PeriodicCallback
+
+from tasks.data.catalogue import scan_catalogue
+from tasks.hosts import AGENT_PLUGIN_NAME, HOSTS_METADATA_KEY
+from tasks.resources import snapshot, versions
+
+logger = logging.getLogger("fedpe.host")
+
+
+class HostAgent(WorkerPlugin):
+    """Advertises what a host holds; the only place that scans the host's data folder."""
+
+    name = AGENT_PLUGIN_NAME
+
+    def __init__(self, data_dir: str | os.PathLike, *, refresh_s: float = 10.0):
+        if refresh_s <= 0:
+            raise ValueError("refresh_s must be positive")
+        self.data_dir = str(Path(data_dir).resolve())
+        self.refresh_s = refresh_s
+        self._worker = None
+        self._callback: PeriodicCallback | None = None
+        self._started_at = dt.datetime.now(dt.timezone.utc).isoformat()
+
+    async def setup(self, worker) -> None:
+        self._worker = worker
+        await self.publish()
+        self._callback = PeriodicCallback(self.publish, self.refresh_s * 1000)
+        self._callback.start()
+
+    async def teardown(self, worker) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+
+    def record(self) -> dict:
+        """What this host advertises: datasets, resources, versions, last seen."""
+        worker = self._worker
+        return {
+            "name": str(worker.name),
+            "address": worker.address,
+            "data_dir": self.data_dir,
+            "pid": os.getpid(),
+            "nthreads": worker.state.nthreads,
+            "started_at": self._started_at,
+            "last_seen": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "datasets": [d.model_dump(mode="json") for d in scan_catalogue(self.data_dir)],
+            "resources": snapshot(self.data_dir),
+            "versions": versions(),
+        }
+
+    async def publish(self) -> None:
+        try:
+            record = self.record()
+            await self._worker.scheduler.set_metadata(keys=[HOSTS_METADATA_KEY, record["name"]], value=record)
+        except Exception:  # a failed heartbeat must never take the worker down
+            logger.exception("fedpe host agent could not publish its record")

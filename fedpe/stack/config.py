@@ -1,0 +1,63 @@
+"""Settings of a local stack and where its state lives (FEDPE_HOME, default ~/.fedpe)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("FEDPE_HOME") or Path.home() / ".fedpe").expanduser().resolve()
+
+
+class StackConfig(BaseModel):
+    """Everything `fedpe up` needs to know; defaults give the demo federation."""
+
+    home: Path = Field(default_factory=default_home)
+    bind: str = "127.0.0.1"
+    prefect_port: Port = 4200
+    scheduler_port: Port = 8786
+    dashboard_port: Port = 8787
+    mlflow_port: Port = 5000
+    api_port: Port = 8000
+    hosts: Annotated[int, Field(ge=1, le=64)] = 3
+    partition: Literal["iid", "dirichlet"] = "iid"
+    alpha: Annotated[float, Field(gt=0)] = 0.5
+    seed: int = 0
+    data_format: Literal["csv", "parquet"] = "parquet"
+    store_url: str | None = None
+    store_options: dict = Field(default_factory=dict)
+    runner_limit: Annotated[int, Field(ge=1, le=64)] = 4
+    host_threads: Annotated[int, Field(ge=1, le=64)] = 4
+    owner: str = "admin"
+    serve_api: bool = True
+    ready_timeout_s: float = 120.0
+
+    @property
+    def store(self) -> str:
+        return self.store_url or f"file://{self.home / 'store'}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://{self.bind}:{self.prefect_port}/api"
+
+    @property
+    def scheduler_address(self) -> str:
+        return f"tcp://{self.bind}:{self.scheduler_port}"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return f"http://{self.bind}:{self.mlflow_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.bind}:{self.api_port}"
+
+
+def state_file(home: Path) -> Path:
+    return home / "stack.json"

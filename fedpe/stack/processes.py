@@ -1,0 +1,147 @@
+"""Starting, watching and stopping the stack's child processes.
+
+Each child runs in its own session (process group) with its output in `{home}/logs/`, so a
+Ctrl-C in the terminal reaches only `fedpe up`, which then stops the children in order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from fedpe.errors import StackError
+
+
+@dataclass
+class Child:
+    """A process the stack started: enough to find, check and stop it later."""
+
+    name: str
+    pid: int
+    log: str
+    role: str  # "service" | "host" | "runner"
+
+    def alive(self) -> bool:
+        try:
+            proc = psutil.Process(self.pid)
+            return proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on (host, port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(host: str, ports: dict[str, int]) -> None:
+    """Refuse to start when a port is taken, naming the service and the option that moves it."""
+    taken = [f"{port} ({what})" for what, port in ports.items() if not port_free(host, port)]
+    if taken:
+        raise StackError(
+            f"port(s) already in use on {host}: {', '.join(taken)}. "
+            "Stop what uses them (`fedpe down` if it is an earlier stack) or choose other ports "
+            "with --prefect-port/--scheduler-port/--dashboard-port/--mlflow-port/--api-port."
+        )
+
+
+def spawn(name: str, argv: list[str], *, env: dict[str, str], logs: Path, role: str = "service") -> Child:
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{name}.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return Child(name=name, pid=proc.pid, log=str(log_path), role=role)
+
+
+def tail(path: str, lines: int = 15) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 8192))
+            return "\n".join(fh.read().decode(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wait_until(check, *, timeout_s: float, what: str, child: Child | None = None, interval_s: float = 0.2):
+    """Poll `check()` until it returns a truthy value; fail naming `what` and the child's log."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = check()
+        except Exception:
+            value = None
+        if value:
+            return value
+        if child is not None and not child.alive():
+            raise StackError(f"{what} exited while starting; last lines of {child.log}:\n{tail(child.log)}")
+        if time.monotonic() > deadline:
+            detail = f"; see {child.log}:\n{tail(child.log)}" if child else ""
+            raise StackError(f"{what} was not ready after {timeout_s:.0f} s{detail}")
+        time.sleep(interval_s)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def stop(children: list[Child], *, timeout_s: float = 15.0) -> None:
+    """Stop children: hosts first (their nannies, then a pause), then everything else.
+
+    Stopping all at once gives "Worker process still alive ... killing" and closed-connection
+    tracebacks; a nanny that is told first stops its worker cleanly.
+    """
+    hosts = [c for c in children if c.role == "host"]
+    others = [c for c in children if c.role != "host"]
+    for group in (hosts, [c for c in others if c.role == "runner"], [c for c in others if c.role != "runner"]):
+        if not group:
+            continue
+        for child in group:
+            if child.role == "host":
+                try:
+                    os.kill(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            else:
+                _signal_group(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(_group_alive(c.pid) for c in group):
+            time.sleep(0.1)
+        for child in group:
+            if _group_alive(child.pid):
+                _signal_group(child.pid, signal.SIGKILL)
+        for child in group:  # reap our own children so none stays a zombie
+            try:
+                os.waitpid(child.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass

@@ -1,0 +1,93 @@
+"""What every tool's flow needs at run time: the federation's task runner and its settings.
+
+The task runner's address comes from the Federation block when a flow run starts, not at
+import time: served runs re-import the flow's module, and one deployment must follow the
+federation wherever `fedpe up` put it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prefect_dask import DaskTaskRunner
+
+from blocks import Federation, OutputStore, StoreSpec, Tracking
+from fedpe.errors import InvalidArgument
+from tasks.hosts import check_hosts, connected_hosts
+
+BLOCK_NAME = "default"
+OWNER_TAG = "fedpe-owner:"
+
+
+class FederationTaskRunner(DaskTaskRunner):
+    """A DaskTaskRunner that connects to the scheduler named by the `default` Federation block."""
+
+    def __init__(self, block_name: str = BLOCK_NAME, **kwargs: Any):
+        self.block_name = block_name
+        super().__init__(**kwargs)
+
+    def duplicate(self) -> "FederationTaskRunner":
+        return type(self)(block_name=self.block_name, address=self.address, client_kwargs=self.client_kwargs)
+
+    def __enter__(self):
+        if not self.address:
+            federation = Federation.load(self.block_name)
+            self.address = federation.scheduler_address
+            self.client_kwargs = {**federation.client_kwargs(), **self.client_kwargs}
+        return super().__enter__()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FederationTaskRunner) and self.block_name == other.block_name and super().__eq__(other)
+
+    __hash__ = None  # mutable settings; equality only
+
+
+@dataclass
+class RunContext:
+    """The settings a flow run works with, loaded once when it starts."""
+
+    execution_id: str
+    owner: str
+    federation: Federation
+    store: StoreSpec
+    tracking: Tracking
+
+    def client(self):
+        """The Dask client of this flow run's task runner."""
+        from prefect.context import get_run_context
+
+        return get_run_context().task_runner.client
+
+    def hosts(self) -> dict[str, str]:
+        return connected_hosts(self.client())
+
+    def check_hosts(self, requested: list[str], *, field: str) -> None:
+        """Refuse unknown, disconnected or disabled hosts before any role is placed."""
+        check_hosts(requested, self.hosts(), self.federation.disabled_hosts, field=field)
+
+    def available_hosts(self) -> list[str]:
+        """Connected hosts that are not disabled, sorted."""
+        return sorted(h for h in self.hosts() if h not in self.federation.disabled_hosts)
+
+
+def run_context() -> RunContext:
+    """Load the blocks and identify this flow run (id = execution id, owner from its tags)."""
+    from prefect.runtime import flow_run
+
+    tags = list(flow_run.tags or [])
+    owners = [t[len(OWNER_TAG):] for t in tags if t.startswith(OWNER_TAG)]
+    return RunContext(
+        execution_id=str(flow_run.id),
+        # The last owner tag wins: API submissions append theirs after the deployment's own.
+        owner=owners[-1] if owners else "unknown",
+        federation=Federation.load(BLOCK_NAME),
+        store=OutputStore.load(BLOCK_NAME).spec(),
+        tracking=Tracking.load(BLOCK_NAME),
+    )
+
+
+def require(condition: bool, message: str, field: str) -> None:
+    """Cross-field checks read as one line each in a tool's validator."""
+    if not condition:
+        raise InvalidArgument(message, field=field)

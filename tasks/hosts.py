@@ -1,0 +1,84 @@
+"""The hosts of a federation as the Dask scheduler knows them.
+
+A host is a Dask worker named after it; its agent publishes a record (datasets, resources,
+last seen) in the scheduler's metadata under ``fedpe-hosts/<name>``, which stays after the
+host leaves so that a disconnected host can be listed with when it was last seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from fedpe.errors import HostNotAvailable
+
+if TYPE_CHECKING:
+    import distributed
+
+HOSTS_METADATA_KEY = "fedpe-hosts"
+FEDERATION_METADATA_KEY = "fedpe-federation"
+AGENT_PLUGIN_NAME = "fedpe-host"
+
+
+def connected_hosts(client: "distributed.Client") -> dict[str, str]:
+    """Name -> worker address of every worker connected now."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    return {str(info["name"]): address for address, info in workers.items()}
+
+
+def host_records(client: "distributed.Client") -> dict[str, dict]:
+    """Every record a host agent has published, connected or not."""
+    return dict(client.get_metadata([HOSTS_METADATA_KEY], default={}) or {})
+
+
+def check_hosts(
+    requested: list[str], connected: dict[str, str], disabled: list[str], *, field: str = "hosts"
+) -> None:
+    """Refuse hosts that are unknown, disconnected or disabled, naming them and the field.
+
+    Work pinned to a name that is not connected would wait forever, so this runs before any
+    role is placed.
+    """
+    if len(set(requested)) != len(requested):
+        dupes = sorted({h for h in requested if requested.count(h) > 1})
+        raise HostNotAvailable(f"{field}: host(s) listed twice: {', '.join(dupes)}", field=field)
+    missing = [h for h in requested if h not in connected]
+    if missing:
+        known = ", ".join(sorted(connected)) or "none"
+        raise HostNotAvailable(
+            f"{field}: host(s) not connected: {', '.join(missing)} (connected: {known})", field=field
+        )
+    off = [h for h in requested if h in disabled]
+    if off:
+        raise HostNotAvailable(f"{field}: host(s) disabled by an admin: {', '.join(off)}", field=field)
+
+
+@contextlib.contextmanager
+def pinned(host: str) -> Iterator[None]:
+    """Place Dask work submitted inside this block on `host` only."""
+    import dask
+
+    with dask.annotate(workers=[host], allow_other_workers=False):
+        yield
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """What a role running on a host knows about where it runs."""
+
+    name: str
+    data_dir: Path
+    worker_address: str
+
+
+def current_host() -> HostContext:
+    """The host this code runs on, from the Dask worker and its fedpe agent."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    agent = worker.plugins.get(AGENT_PLUGIN_NAME)
+    if agent is None:
+        raise HostNotAvailable(f"worker {worker.name} has no fedpe host agent (start it with `fedpe host start`)")
+    return HostContext(name=str(worker.name), data_dir=Path(agent.data_dir), worker_address=worker.address)
