@@ -8,6 +8,7 @@ from flows.spec import ToolSpec
 
 _MODULES = {
     "health-check": ("flows.health_check", "health_check"),
+    "flcore": ("flows.flcore", "flcore"),
 }
 
 
@@ -24,3 +25,39 @@ def load_tool(tool_id: str):
 
 def specs() -> list[ToolSpec]:
     return [load_tool(t)[1] for t in tool_ids()]
+
+
+def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disabled: list[str],
+             records: dict[str, dict] | None = None) -> dict:
+    """Type-check `parameters` against the tool's flow signature, then run its cross-field checks.
+
+    Returns the parameters as JSON-ready values. Raises InvalidArgument naming the field.
+    """
+    from pydantic import ValidationError
+
+    from fedpe.errors import InvalidArgument
+
+    flow, _ = load_tool(tool_id)
+    try:
+        validated = flow.validate_parameters(dict(parameters))
+    except Exception as exc:  # ParameterTypeError wraps the pydantic error
+        cause = exc.__cause__ if isinstance(exc.__cause__, ValidationError) else exc
+        if isinstance(cause, ValidationError):
+            first = cause.errors()[0]
+            field = ".".join(str(p) for p in first["loc"] if not str(p)[0].isupper())
+            raise InvalidArgument(f"{field}: {first['msg']}", field=field) from None
+        raise InvalidArgument(str(exc)) from None
+    module = __import__(_MODULES[tool_id][0], fromlist=["check"])
+    if hasattr(module, "check"):
+        full = {**_defaults(flow), **validated}
+        module.check(full, connected=connected, disabled=disabled, records=records or {})
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(validated)
+
+
+def _defaults(flow) -> dict:
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(flow.fn).parameters.items()
+            if p.default is not inspect.Parameter.empty}

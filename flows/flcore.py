@@ -1,0 +1,169 @@
+"""flcore: federated training with a server role and client roles.
+
+The flow reads as: validate, place the roles on their hosts, collect the result. The rounds
+live in the server role (tasks/roles/server.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Literal
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+from pydantic import BaseModel, Field
+
+from blocks import RESULTS_BLOCK
+from flows.params import DatasetName, HostName
+from flows.runtime import FederationTaskRunner, require, run_context
+from flows.spec import TaskSpec, ToolSpec
+from tasks.hosts import check_hosts, pinned
+from tasks.privacy import DPConfig
+from tasks.roles.client import flcore_client_role
+from tasks.roles.server import flcore_server_role
+from tasks.roles.specs import ServerSpec, TrainingSpec
+from tasks.strategies.config import FedAvgConfig, StrategyConfig
+
+TOOL = ToolSpec(
+    id="flcore",
+    name="Federated training (flcore)",
+    description="Trains a model across hosts without moving their data: a server role aggregates the clients' "
+                "updates each round with the chosen strategy (FedAvg, FedProx, FedAdam, Krum, SCAFFOLD, ...), "
+                "optionally with differential privacy; metrics and the model go to MLflow and the store.",
+    mode="federated",
+    single_role=False,
+    tasks=[
+        TaskSpec(id="flcore-server", name="flcore-server", tool="flcore", role="server",
+                 description="Runs the rounds and aggregates; writes metrics, curves, checkpoints and the model."),
+        TaskSpec(id="flcore-client", name="flcore-client", tool="flcore", role="client",
+                 description="Trains on its host's data; sends back only weights, sample counts and metrics."),
+    ],
+)
+
+
+class FlcoreResult(BaseModel):
+    """What a `run_deployment("flcore/default")` caller reads from the finished run."""
+
+    execution_id: str
+    status: str
+    stopped_because: str | None = None
+    server: str
+    clients: list[str]
+    final_metrics: dict
+    history: list[dict]
+    mlflow_run_id: str | None
+    model_uri: str | None
+    epsilon: float | None = None
+    outputs: str
+
+
+def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
+    """Cross-field checks, run by the flow first and by the API before it submits."""
+    server, clients = params["server"], list(params["clients"])
+    check_hosts([server], connected, disabled, field="server")
+    check_hosts(clients, connected, disabled, field="clients")
+    require(len(clients) >= 1, "clients: at least one client host is needed", "clients")
+    strategy = params["strategy"]
+    needed = strategy.required_clients()
+    per_round = max(params["min_clients"], math.ceil(params["fraction_fit"] * len(clients)))
+    require(per_round <= len(clients) or params["fraction_fit"] == 1.0,
+            f"min_clients: {params['min_clients']} is more than the {len(clients)} clients given", "min_clients")
+    require(params["min_clients"] <= len(clients),
+            f"min_clients: {params['min_clients']} is more than the {len(clients)} clients given", "min_clients")
+    field = "strategy.m" if strategy.name == "multikrum" else "strategy.f"
+    require(min(per_round, len(clients)) >= needed,
+            f"{field}: {strategy.name} needs at least {needed} clients per round, got {min(per_round, len(clients))}",
+            field if strategy.name in ("krum", "multikrum", "bulyan") else "clients")
+    for host in clients:
+        datasets = {d["name"]: d for d in (records.get(host) or {}).get("datasets", [])}
+        require(params["dataset"] in datasets,
+                f"dataset: {params['dataset']!r} is not in the catalogue of host {host}", "dataset")
+        columns = {c["name"] for c in datasets[params["dataset"]].get("columns", [])}
+        require(params["target"] in columns,
+                f"target: column {params['target']!r} is not in {params['dataset']} on host {host}", "target")
+    if params.get("dp") is not None and params["dp"].adaptive:
+        try:
+            params["dp"].update_noise_multiplier(per_round)
+        except ValueError as exc:
+            require(False, f"dp.clipped_count_stddev: {exc}", "dp.clipped_count_stddev")
+
+
+@flow(name="flcore", description=TOOL.description, task_runner=FederationTaskRunner(),
+      persist_result=True, result_storage=RESULTS_BLOCK)
+def flcore(
+    server: HostName,
+    clients: list[HostName],
+    dataset: DatasetName = "breast-cancer",
+    target: str = "target",
+    model: Literal["logreg", "mlp"] = "logreg",
+    hidden_units: Annotated[int, Field(ge=1, le=4096, description="Hidden units of the mlp.")] = 64,
+    l2: Annotated[float, Field(ge=0, le=10, description="L2 penalty on weight matrices.")] = 0.0,
+    strategy: StrategyConfig = FedAvgConfig(),
+    rounds: Annotated[int, Field(ge=1, le=1000)] = 20,
+    local_epochs: Annotated[int, Field(ge=1, le=1000)] = 1,
+    batch_size: Annotated[int | None, Field(ge=1, le=100000, description="Records per step; empty = full batch.")] = None,
+    learning_rate: Annotated[float, Field(gt=0, le=10)] = 0.1,
+    fraction_fit: Annotated[float, Field(gt=0, le=1, description="Share of clients trained each round.")] = 1.0,
+    min_clients: Annotated[int, Field(ge=1, le=1000, description="Fewest answers a round needs.")] = 1,
+    round_timeout_s: Annotated[float, Field(gt=0, le=3600, description="Clients slower than this miss the round.")] = 60.0,
+    seed: int = 0,
+    validation_fraction: Annotated[float, Field(ge=0.05, le=0.5)] = 0.2,
+    dp: DPConfig | None = None,
+    initial_weights: Annotated[str | None, Field(description="Store URL of a checkpoint (.npz) to start from.")] = None,
+    checkpoint_every: Annotated[int, Field(ge=0, le=1000, description="Checkpoint every N rounds (0 = final only).")] = 1,
+) -> FlcoreResult:
+    """Federated training of `model` on `dataset` across `clients`, aggregated on `server`."""
+    ctx = run_context()
+    params = dict(server=server, clients=clients, dataset=dataset, target=target, strategy=strategy,
+                  min_clients=min_clients, fraction_fit=fraction_fit, dp=dp)
+    from tasks.hosts import host_records
+
+    check(params, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()))
+
+    model_options = {"l2": l2, **({"hidden": hidden_units} if model == "mlp" else {})}
+    training = TrainingSpec(dataset=dataset, target=target, model=model, model_options=model_options, seed=seed,
+                            validation_fraction=validation_fraction, local_epochs=local_epochs,
+                            batch_size=batch_size, learning_rate=learning_rate, dp=dp)
+    spec = ServerSpec(
+        execution_id=ctx.execution_id, flow_run_id=ctx.execution_id, clients=list(clients), strategy=strategy,
+        rounds=rounds, fraction_fit=fraction_fit, min_clients=max(min_clients, strategy.required_clients()),
+        round_timeout_s=round_timeout_s, checkpoint_every=checkpoint_every, initial_weights=initial_weights,
+        experiment="flcore",
+        parameters={"server": server, "clients": ",".join(clients), "dataset": dataset, "model": model,
+                    "strategy": json.dumps(strategy.model_dump()), "rounds": rounds, "local_epochs": local_epochs,
+                    "batch_size": batch_size, "learning_rate": learning_rate, "fraction_fit": fraction_fit,
+                    "min_clients": min_clients, "seed": seed, "l2": l2, "hidden_units": hidden_units,
+                    "dp": json.dumps(dp.model_dump()) if dp else None},
+    )
+    idle_timeout_s = max(300.0, 5 * round_timeout_s)
+    client_futures = {}
+    for host in clients:
+        with pinned(host):
+            client_futures[host] = flcore_client_role.submit(host=host, execution_id=ctx.execution_id,
+                                                             training=training, store=ctx.store,
+                                                             idle_timeout_s=idle_timeout_s)
+    with pinned(server):
+        server_future = flcore_server_role.submit(host=server, spec=spec, training=training, store=ctx.store,
+                                                  tracking_uri=ctx.tracking.tracking_uri)
+    outcome = server_future.result(timeout=spec.setup_timeout_s + rounds * (round_timeout_s + 5) + 600)
+    for future in client_futures.values():
+        future.result(timeout=idle_timeout_s + 60)
+
+    result = FlcoreResult(
+        execution_id=ctx.execution_id, status=outcome["status"], stopped_because=outcome["stopped_because"],
+        server=server, clients=list(clients),
+        final_metrics={**outcome["final"].get("test", {}), "per_client": outcome["final"].get("per_client", {}),
+                       "validation": outcome["final"].get("validation", {})},
+        history=outcome["history"], mlflow_run_id=outcome["mlflow_run_id"], model_uri=outcome["model_uri"],
+        epsilon=outcome["epsilon"], outputs=outcome["outputs"],
+    )
+    ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, server, "summary.json")
+    create_table_artifact(
+        key="flcore-rounds",
+        table=[{"round": h["round"], "accuracy": round(h.get("accuracy", float("nan")), 4),
+                "loss": round(h.get("loss", float("nan")), 4), "clients": len(h["clients"]),
+                "dropped": ", ".join(h["dropped"])} for h in result.history],
+        description=f"flcore rounds; final test accuracy {result.final_metrics.get('accuracy')}",
+    )
+    return result

@@ -1,0 +1,196 @@
+"""Everything the server role reports, done by one background thread so rounds never wait on it:
+MLflow (one batch per round), the execution's progress file, round checkpoints, and at the end
+the metrics CSV, the curves PNG, the final model (store + MLflow registry)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import queue
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from blocks.store import StoreSpec
+from tasks.conventions import PROGRESS_FILE
+
+logger = logging.getLogger("fedpe.flcore")
+
+
+def weights_to_npz(weights: list[np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, *weights)
+    return buffer.getvalue()
+
+
+def npz_to_weights(data: bytes) -> list[np.ndarray]:
+    with np.load(io.BytesIO(data)) as archive:
+        return [archive[f"arr_{i}"] for i in range(len(archive.files))]
+
+
+def history_csv(history: list[dict]) -> bytes:
+    keys: list[str] = []
+    for entry in history:
+        for key in entry:
+            if key not in keys and not isinstance(entry[key], (list, dict)):
+                keys.append(key)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(history)
+    return out.getvalue().encode()
+
+
+def curves_png(history: list[dict], title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = [h["round"] for h in history if h.get("accuracy") is not None]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax1.plot(rounds, [h["accuracy"] for h in history if h.get("accuracy") is not None], marker=".")
+    ax1.set(xlabel="round", ylabel="validation accuracy", title="accuracy")
+    ax2.plot(rounds, [h["loss"] for h in history if h.get("accuracy") is not None], marker=".", color="tab:red")
+    ax2.set(xlabel="round", ylabel="validation loss", title="loss")
+    fig.suptitle(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+class RoundReporter:
+    """Queue in, side effects out, on its own thread."""
+
+    def __init__(self, *, store: StoreSpec, execution_id: str, host: str, tool: str, rounds: int,
+                 tracking_uri: str | None, experiment: str, tags: dict[str, str], params: dict,
+                 checkpoint_every: int):
+        self.store = store
+        self.execution_id = execution_id
+        self.host = host
+        self.tool = tool
+        self.rounds = rounds
+        self.checkpoint_every = checkpoint_every
+        self.history: list[dict] = []
+        self.mlflow_run_id: str | None = None
+        self.model_uri: str | None = None
+        self.status = "running"
+        self._tracking = (tracking_uri, experiment, tags, params)
+        self._queue: queue.Queue = queue.Queue()
+        self._tracker = None
+        self._thread = threading.Thread(target=self._run, name=f"fedpe-report-{execution_id}", daemon=True)
+        self._thread.start()
+
+    # -- called from the round loop (cheap) -----------------------------------------------------
+    def round_done(self, entry: dict, weights: list[np.ndarray] | None) -> None:
+        self._queue.put(("round", entry, weights))
+
+    def tags(self, tags: dict[str, str]) -> None:
+        self._queue.put(("tags", tags, None))
+
+    def finish(self, status: str, final: dict, weights: list[np.ndarray] | None, model=None,
+               timeout_s: float = 180.0) -> None:
+        """Write the final outputs and wait for the thread to drain (bounded)."""
+        self._queue.put(("finish", {"status": status, "final": final, "model": model}, weights))
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            logger.warning("reporter still busy after %.0f s; outputs may be incomplete", timeout_s)
+
+    # -- the thread ---------------------------------------------------------------------------------
+    def _start_tracking(self) -> None:
+        tracking_uri, experiment, tags, params = self._tracking
+        if not tracking_uri:
+            return
+        try:
+            from tasks.tracking import Tracker
+
+            self._tracker = Tracker(tracking_uri, experiment, run_name=f"{self.tool}-{self.execution_id[:8]}", tags=tags)
+            self._tracker.log_params(params)
+            self.mlflow_run_id = self._tracker.run_id
+        except Exception:
+            logger.exception("MLflow tracking unavailable; training goes on without it")
+            self._tracker = None
+
+    def _track(self, fn, *args) -> None:
+        if self._tracker is None:
+            return
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("MLflow call failed")
+
+    def _write_progress(self) -> None:
+        last = self.history[-1] if self.history else {}
+        progress = {
+            "tool": self.tool, "execution_id": self.execution_id, "status": self.status,
+            "round": last.get("round", 0), "rounds": self.rounds,
+            "metrics": {k: v for k, v in last.items() if isinstance(v, (int, float)) and k != "round"},
+            "history": self.history, "mlflow_run_id": self.mlflow_run_id, "model_uri": self.model_uri,
+            "server": self.host, "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        }
+        self.store.write_bytes(json.dumps(progress, default=float).encode(), self.execution_id, PROGRESS_FILE)
+
+    def _run(self) -> None:
+        self._start_tracking()
+        while True:
+            kind, payload, weights = self._queue.get()
+            try:
+                if kind == "round":
+                    self._on_round(payload, weights)
+                elif kind == "tags":
+                    self._track(self._tracker.set_tags if self._tracker else None, payload)
+                elif kind == "finish":
+                    self._on_finish(payload, weights)
+                    return
+                if self._queue.empty():
+                    self._write_progress()
+            except Exception:
+                logger.exception("reporting %s failed", kind)
+
+    def _on_round(self, entry: dict, weights) -> None:
+        self.history.append(entry)
+        metrics = {k: v for k, v in entry.items() if isinstance(v, (int, float)) and k != "round"}
+        for host, client_metrics in (entry.get("per_client") or {}).items():
+            for key, value in client_metrics.items():
+                metrics[f"client.{host}.{key}"] = value
+        self._track(self._tracker.log_metrics if self._tracker else None, metrics, entry["round"])
+        if weights is not None and self.checkpoint_every and entry["round"] % self.checkpoint_every == 0:
+            self.store.write_bytes(weights_to_npz(weights), self.execution_id, self.host, "checkpoints",
+                                   f"round-{entry['round']:04d}.npz")
+
+    def _on_finish(self, payload: dict, weights) -> None:
+        self.status = payload["status"]
+        final = payload["final"]
+        ex, host = self.execution_id, self.host
+        csv_bytes = history_csv(self.history)
+        self.store.write_bytes(csv_bytes, ex, host, "metrics.csv")
+        png = curves_png(self.history, f"{self.tool} {ex[:8]}") if self.history else None
+        if png:
+            self.store.write_bytes(png, ex, host, "curves.png")
+        if weights is not None:
+            self.store.write_bytes(weights_to_npz(weights), ex, host, "model_final.npz")
+        if self._tracker is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "metrics.csv").write_bytes(csv_bytes)
+                self._track(self._tracker.log_artifact, str(Path(tmp) / "metrics.csv"))
+                if png:
+                    (Path(tmp) / "curves.png").write_bytes(png)
+                    self._track(self._tracker.log_artifact, str(Path(tmp) / "curves.png"))
+            test = (final or {}).get("test") or {}
+            self._track(self._tracker.log_metrics, {f"final_{k}": v for k, v in test.items() if k != "per_client"},
+                        len(self.history))
+            if payload.get("model") is not None and self.status == "completed":
+                try:
+                    self.model_uri = self._tracker.log_model(payload["model"], registered_name=f"fedpe-{self.tool}")
+                except Exception:
+                    logger.exception("model registration failed")
+            mlflow_status = {"completed": "FINISHED", "cancelled": "KILLED"}.get(self.status, "FAILED")
+            self._track(self._tracker.end, mlflow_status)
+        self._write_progress()

@@ -1,0 +1,46 @@
+"""What the flcore flow hands its roles: plain, picklable settings (validated by the flow)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from tasks.privacy import DPConfig
+from tasks.strategies.config import StrategyConfig
+
+
+class TrainingSpec(BaseModel):
+    """How every client trains, the same on every host."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    dataset: str
+    target: str = "target"
+    model: str = "logreg"
+    model_options: dict = {}
+    seed: int = 0
+    validation_fraction: float = 0.2
+    local_epochs: int = 1
+    batch_size: int | None = None
+    learning_rate: float = 0.1
+    dp: DPConfig | None = None
+
+
+class ServerSpec(BaseModel):
+    """How the server runs the rounds."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    execution_id: str
+    flow_run_id: str
+    tool: str = "flcore"
+    clients: list[str]
+    strategy: StrategyConfig
+    rounds: int
+    fraction_fit: float = 1.0
+    min_clients: int = 1
+    round_timeout_s: float = 60.0
+    setup_timeout_s: float = 120.0
+    checkpoint_every: int = 1
+    initial_weights: str | None = None
+    experiment: str = "flcore"
+    parameters: dict = {}
