@@ -56,6 +56,7 @@ class FlcoreResult(BaseModel):
     model_uri: str | None
     epsilon: float | None = None
     outputs: str
+    client_roles: dict[str, dict] = {}
 
 
 def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
@@ -147,8 +148,12 @@ def flcore(
         server_future = flcore_server_role.submit(host=server, spec=spec, training=training, store=ctx.store,
                                                   tracking_uri=ctx.tracking.tracking_uri)
     outcome = server_future.result(timeout=spec.setup_timeout_s + rounds * (round_timeout_s + 5) + 600)
-    for future in client_futures.values():
-        future.result(timeout=idle_timeout_s + 60)
+    client_roles = {}
+    for host, future in client_futures.items():
+        try:  # a host that died mid-run was a dropout; its role's failure must not sink the result
+            client_roles[host] = future.result(timeout=idle_timeout_s + 60)
+        except Exception as exc:
+            client_roles[host] = {"host": host, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
     result = FlcoreResult(
         execution_id=ctx.execution_id, status=outcome["status"], stopped_because=outcome["stopped_because"],
@@ -156,7 +161,7 @@ def flcore(
         final_metrics={**outcome["final"].get("test", {}), "per_client": outcome["final"].get("per_client", {}),
                        "validation": outcome["final"].get("validation", {})},
         history=outcome["history"], mlflow_run_id=outcome["mlflow_run_id"], model_uri=outcome["model_uri"],
-        epsilon=outcome["epsilon"], outputs=outcome["outputs"],
+        epsilon=outcome["epsilon"], outputs=outcome["outputs"], client_roles=client_roles,
     )
     ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, server, "summary.json")
     create_table_artifact(

@@ -53,6 +53,24 @@ def weighted(metrics: dict[str, dict]) -> dict[str, float]:
     }
 
 
+class _Failed:
+    """A call that could not even be sent (the actor's worker is gone)."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+    def result(self, timeout=None):
+        raise self.exc
+
+
+def call(actor, method: str, *args):
+    """Start an actor call; a lost actor raises at attribute access, so capture that too."""
+    try:
+        return getattr(actor, method)(*args)
+    except Exception as exc:
+        return _Failed(exc)
+
+
 def gather(calls: dict, deadline: float) -> tuple[dict, dict]:
     """Results of actor calls that finish before `deadline`; the rest as {host: reason}."""
     results, missing = {}, {}
@@ -96,7 +114,7 @@ class FederatedServer:
 
     def check_schemas(self, actors: dict) -> dict[str, dict]:
         """Every client's dataset has the same columns and types, target included."""
-        described, missing = gather({h: a.describe() for h, a in actors.items()},
+        described, missing = gather({h: call(a, "describe") for h, a in actors.items()},
                                     time.monotonic() + self.spec.setup_timeout_s)
         if missing:
             raise NotEnoughClients(f"clients did not describe their data: {missing}", field="clients")
@@ -120,12 +138,12 @@ class FederatedServer:
 
     def prepare(self, actors: dict, described: dict) -> tuple[list, list[str], np.ndarray, np.ndarray, int]:
         labels = sorted({label for info in described.values() for label in info["labels"]})
-        sums, missing = gather({h: a.prepare(labels) for h, a in actors.items()},
+        sums, missing = gather({h: call(a, "prepare", labels) for h, a in actors.items()},
                                time.monotonic() + self.spec.setup_timeout_s)
         if missing:
             raise NotEnoughClients(f"clients failed to prepare: {missing}", field="clients")
         mean, std = combine_feature_sums(list(sums.values()))
-        sizes, missing = gather({h: a.setup(mean, std, len(labels)) for h, a in actors.items()},
+        sizes, missing = gather({h: call(a, "setup", mean, std, len(labels)) for h, a in actors.items()},
                                 time.monotonic() + self.spec.setup_timeout_s)
         if missing:
             raise NotEnoughClients(f"clients failed to set up: {missing}", field="clients")
@@ -200,8 +218,8 @@ class FederatedServer:
                     config = strategy.client_config(server_round)
                     if dp:
                         config["clipping_norm"] = clip_norm
-                    calls = {h: actors[h].fit(weights, server_round, config) for h in selected}
-                    calls.update({h: actors[h].evaluate(weights) for h in spec.clients if h not in selected})
+                    calls = {h: call(actors[h], "fit", weights, server_round, config) for h in selected}
+                    calls.update({h: call(actors[h], "evaluate", weights) for h in spec.clients if h not in selected})
                     answers, missing = gather(calls, time.monotonic() + spec.round_timeout_s)
                     fits = {h: a for h, a in answers.items() if h in selected}
                     if len(fits) < spec.min_clients:
@@ -234,7 +252,7 @@ class FederatedServer:
                     "_weights": weights,
                 }
             with self.meter.measure():
-                finals, missing = gather({h: a.final(weights) for h, a in actors.items()},
+                finals, missing = gather({h: call(a, "final", weights) for h, a in actors.items()},
                                          time.monotonic() + max(spec.round_timeout_s, 30))
                 if pending is not None:
                     self._complete(pending, {h: f["validation"] for h, f in finals.items()})

@@ -1,0 +1,86 @@
+"""Helpers the integration tests share: extra hosts, waiting on progress, reading results."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from blocks.store import StoreSpec
+
+
+def start_extra_host(stack, name: str, data_dir: Path) -> subprocess.Popen:
+    """A host of our own (its own process group) that a test may crash."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fedpe.cli", "host", "start", "--name", name, "--scheduler",
+         stack.config.scheduler_address, "--data-dir", str(data_dir), "--threads", "4"],
+        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    from distributed import Client
+
+    from tasks.hosts import connected_hosts
+
+    with Client(stack.config.scheduler_address, timeout="10s", set_as_default=False) as client:
+        deadline = time.monotonic() + 60
+        while name not in connected_hosts(client):
+            assert proc.poll() is None, f"host {name} exited with {proc.returncode}"
+            assert time.monotonic() < deadline, f"host {name} did not connect"
+            time.sleep(0.2)
+    return proc
+
+
+def crash_host(proc: subprocess.Popen) -> None:
+    """Kill the host's whole process group at once, as a power cut would."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def stop_host(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            crash_host(proc)
+
+
+def progress(stack, execution_id: str) -> dict:
+    store = StoreSpec(url=stack.config.store)
+    try:
+        return json.loads(store.read_bytes(execution_id, "_progress.json"))
+    except FileNotFoundError:
+        return {}
+
+
+def wait_for_round(stack, execution_id: str, round_: int, timeout_s: float = 120) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = progress(stack, execution_id)
+        if state.get("round", 0) >= round_:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"execution {execution_id} did not reach round {round_} in {timeout_s} s")
+
+
+def wait_for_final_state(flow_run_id, timeout_s: float = 180):
+    from prefect import get_client
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_flow_run(flow_run_id)
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = run_coro_as_sync(read())
+        if run.state and run.state.is_final():
+            return run
+        time.sleep(0.25)
+    raise AssertionError(f"flow run {flow_run_id} not final after {timeout_s} s")
