@@ -9,6 +9,8 @@ from flows.spec import ToolSpec
 _MODULES = {
     "health-check": ("flows.health_check", "health_check"),
     "flcore": ("flows.flcore", "flcore"),
+    "fed-stats": ("flows.fed_stats", "fed_stats"),
+    "pipeline": ("flows.pipeline", "pipeline"),
 }
 
 

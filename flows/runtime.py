@@ -48,6 +48,7 @@ class RunContext:
     """The settings a flow run works with, loaded once when it starts."""
 
     execution_id: str
+    flow_run_id: str
     owner: str
     federation: Federation
     store: StoreSpec
@@ -72,13 +73,20 @@ class RunContext:
 
 
 def run_context() -> RunContext:
-    """Load the blocks and identify this flow run (id = execution id, owner from its tags)."""
+    """Load the blocks and identify this flow run.
+
+    The execution id is the root flow run's id: a tool run inside a pipeline writes its outputs
+    under the pipeline's execution. The owner comes from the root run's tags.
+    """
     from prefect.runtime import flow_run
 
-    tags = list(flow_run.tags or [])
+    own_id = str(flow_run.id)
+    root_id = str(flow_run.root_flow_run_id or own_id)
+    tags = list(flow_run.tags or []) if root_id == own_id else _tags_of(root_id)
     owners = [t[len(OWNER_TAG):] for t in tags if t.startswith(OWNER_TAG)]
     return RunContext(
-        execution_id=str(flow_run.id),
+        execution_id=root_id,
+        flow_run_id=own_id,
         # The last owner tag wins: API submissions append theirs after the deployment's own.
         owner=owners[-1] if owners else "unknown",
         federation=Federation.load(BLOCK_NAME),
@@ -91,3 +99,10 @@ def require(condition: bool, message: str, field: str) -> None:
     """Cross-field checks read as one line each in a tool's validator."""
     if not condition:
         raise InvalidArgument(message, field=field)
+
+
+def _tags_of(flow_run_id: str) -> list[str]:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return list(client.read_flow_run(flow_run_id).tags or [])

@@ -1,19 +1,69 @@
-"""`fedpe demo`: the richest tool on the demo hosts through run_deployment, with progress."""
+"""`fedpe demo`: flcore on the demo hosts through run_deployment, with live progress per round."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from fedpe.cli.app import console
+from fedpe.errors import ExecutionFailed, JobTimeout
 
 
-def run_demo(stack, *, rounds: int) -> None:
+def _progress(store_url: str, execution_id: str) -> dict:
+    from blocks.store import StoreSpec
+
+    try:
+        return json.loads(StoreSpec(url=store_url).read_bytes(execution_id, "_progress.json"))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def run_demo(stack, *, rounds: int, timeout_s: float = 600) -> None:
     os.environ.update(stack.env())
+    from prefect import get_client
     from prefect.deployments import run_deployment
 
-    console.print(f"running [bold]health-check[/bold] on {', '.join(stack.hosts)} through run_deployment")
-    flow_run = run_deployment("health-check/default", parameters={"hosts": stack.hosts}, poll_interval=0.5, timeout=300)
-    result = flow_run.state.result()
-    for host, report in result.reports.items():
-        console.print(f"  {host}: healthy={report['healthy']} datasets={[d['name'] for d in report['datasets']]}")
-    console.print(f"execution {flow_run.id}: {flow_run.state.name}; outputs in {result.outputs}")
+    hosts = stack.hosts
+    parameters = {"server": hosts[0], "clients": hosts, "dataset": "breast-cancer", "model": "logreg",
+                  "strategy": {"name": "fedavg"}, "rounds": rounds, "local_epochs": 5, "learning_rate": 0.5}
+    console.print(f"[bold]flcore[/bold]: server {hosts[0]}, clients {', '.join(hosts)}, breast-cancer, "
+                  f"logreg, FedAvg, {rounds} rounds (run_deployment('flcore/default'))")
+    started = time.monotonic()
+    flow_run = run_deployment("flcore/default", parameters=parameters, timeout=0)
+    execution_id = str(flow_run.id)
+    shown = 0
+    with get_client(sync_client=True) as client, Progress(
+        TextColumn("[bold]round {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.description}"),
+        TimeElapsedColumn(), console=console,
+    ) as bar:
+        task = bar.add_task("starting", total=rounds)
+        while True:
+            state = client.read_flow_run(flow_run.id).state
+            history = _progress(stack.config.store, execution_id).get("history", [])
+            for entry in history[shown:]:
+                bar.console.print(f"  round {entry['round']:3d}  accuracy {entry['accuracy']:.4f}  "
+                                  f"loss {entry['loss']:.4f}  clients {len(entry['clients'])}  {entry['round_ms']:.1f} ms")
+            shown = len(history)
+            if history:
+                bar.update(task, completed=history[-1]["round"], description=f"accuracy {history[-1]['accuracy']:.4f}")
+            if state and state.is_final():
+                break
+            if time.monotonic() - started > timeout_s:
+                raise JobTimeout(f"flcore did not finish within {timeout_s:.0f} s (execution {execution_id})")
+            time.sleep(0.3)
+    if not state.is_completed():
+        raise ExecutionFailed(f"flcore ended {state.name}: {state.message}")
+    result = state.result()
+    summary = Table(title=f"flcore finished in {time.monotonic() - started:.1f} s", show_header=False)
+    summary.add_row("execution", execution_id)
+    summary.add_row("ran on", f"server {result.server}; clients {', '.join(result.clients)}")
+    summary.add_row("test accuracy", f"{result.final_metrics['accuracy']:.4f} on {result.final_metrics['num_examples']} held-out records")
+    summary.add_row("test loss", f"{result.final_metrics['loss']:.4f}")
+    summary.add_row("outputs", result.outputs)
+    summary.add_row("MLflow run", f"{stack.config.mlflow_uri}/#/experiments/ (run {result.mlflow_run_id})")
+    summary.add_row("model", str(result.model_uri))
+    console.print(summary)

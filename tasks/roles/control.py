@@ -45,14 +45,16 @@ class ControlWatcher:
         while self.paused and not self.should_stop and not self._closed.is_set():
             time.sleep(0.1)
 
-    def _flow_run_state(self, http: httpx.Client) -> str | None:
+    def _cancelled(self, http: httpx.Client) -> bool:
+        """True when this flow run, or the execution's root run (a pipeline), is being cancelled."""
         api = os.environ.get("PREFECT_API_URL")
-        if not (api and self.flow_run_id):
-            return None
-        response = http.get(f"{api}/flow_runs/{self.flow_run_id}", timeout=5.0)
-        if response.status_code != 200:
-            return None
-        return (response.json().get("state") or {}).get("type")
+        if not api:
+            return False
+        for run_id in {self.flow_run_id, self.execution_id} - {None}:
+            response = http.get(f"{api}/flow_runs/{run_id}", timeout=5.0)
+            if response.status_code == 200 and (response.json().get("state") or {}).get("type") in CANCEL_STATES:
+                return True
+        return False
 
     def _run(self) -> None:
         from distributed import Event, get_client
@@ -63,7 +65,7 @@ class ControlWatcher:
         with httpx.Client() as http:
             while not self._closed.wait(self.interval_s):
                 try:
-                    if self._flow_run_state(http) in CANCEL_STATES:
+                    if self._cancelled(http):
                         self.cancelled = True
                     self.stop_requested = stop.is_set()
                     self.paused = pause.is_set()

@@ -1,0 +1,97 @@
+"""fed-stats: federated descriptive statistics, combined exactly across hosts (sums, not averages
+of averages), with every cell under `min_count` records suppressed on the host."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+from pydantic import BaseModel, Field
+
+from blocks import RESULTS_BLOCK
+from flows.params import DatasetName, HostName
+from flows.runtime import FederationTaskRunner, require, run_context
+from flows.spec import TaskSpec, ToolSpec
+from tasks.hosts import check_hosts, pinned
+from tasks.roles.stats import edges_variable, fed_stats_role, ranges_variable
+from tasks.stats import combine_summaries, global_edges
+
+TOOL = ToolSpec(
+    id="fed-stats",
+    name="Federated statistics",
+    description="Count, missing values, mean, standard deviation, min/max, histogram quantiles and category counts "
+                "of a dataset across hosts, combined exactly; cells under min_count records are suppressed on the host.",
+    mode="federated",
+    tasks=[TaskSpec(id="fed-stats", name="fed-stats", tool="fed-stats", role="worker",
+                    description="Computes one host's suppressed local statistics.")],
+)
+
+WAIT_S = 120.0
+
+
+class FedStatsResult(BaseModel):
+    execution_id: str
+    hosts: list[str]
+    dataset: str
+    min_count: int
+    statistics: dict
+    outputs: str
+
+
+def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
+    hosts = params.get("hosts") or []
+    if hosts:
+        check_hosts(hosts, connected, disabled, field="hosts")
+    for host in hosts:
+        names = {d["name"] for d in (records.get(host) or {}).get("datasets", [])}
+        require(params["dataset"] in names, f"dataset: {params['dataset']!r} is not in the catalogue of host {host}",
+                "dataset")
+
+
+@flow(name="fed-stats", description=TOOL.description, task_runner=FederationTaskRunner(),
+      persist_result=True, result_storage=RESULTS_BLOCK)
+def fed_stats(
+    hosts: list[HostName] | None = None,
+    dataset: DatasetName = "breast-cancer",
+    columns: Annotated[list[str] | None, Field(description="Numeric columns (all when empty).")] = None,
+    categorical: Annotated[list[str] | None, Field(description="Columns counted as categories.")] = None,
+    bins: Annotated[int, Field(ge=2, le=1000)] = 20,
+    min_count: Annotated[int, Field(ge=1, le=100000, description="Cells from fewer records are suppressed.")] = 5,
+) -> FedStatsResult:
+    """Federated statistics of `dataset` on `hosts` (every connected, enabled host when empty)."""
+    from distributed import Variable
+
+    from tasks.hosts import host_records
+
+    ctx = run_context()
+    selected = list(hosts) if hosts else ctx.available_hosts()
+    check({"hosts": selected, "dataset": dataset}, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts,
+          records=host_records(ctx.client()))
+    futures = {}
+    for host in selected:
+        with pinned(host):
+            futures[host] = fed_stats_role.submit(host=host, execution_id=ctx.execution_id, dataset=dataset,
+                                                  columns=columns, categorical=categorical, min_count=min_count,
+                                                  store=ctx.store, timeout_s=WAIT_S)
+    client = ctx.client()
+    ranges = [Variable(ranges_variable(ctx.execution_id, h), client=client).get(timeout=WAIT_S) for h in selected]
+    edges = global_edges(ranges, bins)
+    Variable(edges_variable(ctx.execution_id), client=client).set(edges)
+    summaries = [futures[h].result(timeout=WAIT_S) for h in selected]
+    combined = combine_summaries(summaries, edges)
+    for host in selected:
+        ctx.store.write_bytes(json.dumps(combined, indent=2, default=float).encode(), ctx.execution_id, host,
+                              "federated_stats.json")
+    for name in [ranges_variable(ctx.execution_id, h) for h in selected] + [edges_variable(ctx.execution_id)]:
+        Variable(name, client=client).delete()
+    create_table_artifact(
+        key="fed-stats",
+        table=[{"column": c, "count": v.get("count"), "mean": v.get("mean"), "std": v.get("std"),
+                "median": (v.get("quantiles") or {}).get("0.5")} for c, v in combined["columns"].items()
+               if v.get("kind") == "numeric"],
+        description=f"fed-stats of {dataset} over {len(selected)} hosts (min_count={min_count})",
+    )
+    return FedStatsResult(execution_id=ctx.execution_id, hosts=selected, dataset=dataset, min_count=min_count,
+                          statistics=combined, outputs=ctx.store.url_of(ctx.execution_id))

@@ -1,0 +1,95 @@
+"""pipeline: several tools under one execution id, run in order as subflows, stopping at the
+first failure and reporting each part."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow
+from pydantic import BaseModel, ConfigDict, Field
+
+from blocks import RESULTS_BLOCK
+from flows.fed_stats import fed_stats
+from flows.flcore import flcore
+from flows.health_check import health_check
+from flows.runtime import run_context
+from flows.spec import TaskSpec, ToolSpec
+
+TOOL = ToolSpec(
+    id="pipeline",
+    name="Pipeline",
+    description="Runs tools one after another under one execution id (for example health-check, then flcore), "
+                "stopping at the first failure.",
+    mode="distributed",
+    tasks=[TaskSpec(id="pipeline", name="pipeline", tool="pipeline", role="worker",
+                    description="Runs its steps' tools; their roles are the steps' tasks.")],
+)
+
+STEPS = {"health-check": health_check, "flcore": flcore, "fed-stats": fed_stats}
+
+
+class PipelineStep(BaseModel):
+    """One part of a pipeline: a tool and its parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: Literal["health-check", "flcore", "fed-stats"]
+    parameters: dict = Field(default_factory=dict)
+
+
+class PipelinePart(BaseModel):
+    part: int
+    tool: str
+    flow_run_id: str | None
+    state: str
+    message: str | None = None
+    result: dict | None = None
+
+
+class PipelineResult(BaseModel):
+    execution_id: str
+    status: str
+    parts: list[PipelinePart]
+
+
+def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
+    """Each step's own checks, named `steps.N.<field>`."""
+    from fedpe.errors import InvalidArgument
+    from flows.catalog import validate
+
+    for index, step in enumerate(params["steps"]):
+        step = step if isinstance(step, PipelineStep) else PipelineStep.model_validate(step)
+        try:
+            validate(step.tool, step.parameters, connected=connected, disabled=disabled, records=records)
+        except InvalidArgument as exc:
+            field = f"steps.{index}.{exc.field or 'parameters'}"
+            raise InvalidArgument(f"steps.{index} ({step.tool}): {exc.message}", field=field) from None
+
+
+@flow(name="pipeline", description=TOOL.description, persist_result=True, result_storage=RESULTS_BLOCK)
+def pipeline(steps: list[PipelineStep]) -> PipelineResult:
+    """Run `steps` in order; the execution id of every part is this run's id."""
+    ctx = run_context()
+    parts: list[PipelinePart] = []
+    status = "completed"
+    for index, step in enumerate(steps):
+        tool = STEPS[step.tool]
+        state = tool.with_options(flow_run_name=f"{ctx.execution_id[:8]}-part{index}-{step.tool}")(
+            **step.parameters, return_state=True)
+        part = PipelinePart(part=index, tool=step.tool, flow_run_id=str(state.state_details.flow_run_id),
+                            state=state.name, message=state.message)
+        if state.is_completed():
+            part.result = state.result().model_dump(mode="json")
+            parts.append(part)
+            continue
+        parts.append(part)
+        status = "failed"
+        break
+    result = PipelineResult(execution_id=ctx.execution_id, status=status, parts=parts)
+    ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, "_pipeline.json")
+    if status != "completed":
+        from fedpe.errors import ExecutionFailed
+
+        failed = parts[-1]
+        raise ExecutionFailed(f"pipeline part {failed.part} ({failed.tool}) ended {failed.state}: {failed.message}")
+    return result
