@@ -16,10 +16,14 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from fedpe.cli import host, stack
+    from fedpe.cli import api_client, executions, host, jobs, stack, users
 
     stack.register(app)
     app.add_typer(host.app, name="host")
+    api_client.register(app)
+    jobs.register(app)
+    app.add_typer(executions.app, name="executions")
+    app.add_typer(users.app, name="users")
 
 
 def main() -> None:
@@ -27,5 +31,5 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except FedpeError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(2 if isinstance(exc, InvalidArgument) else 1)

@@ -248,6 +248,7 @@ class FederatedServer:
                     "clients": sorted(fits), "dropped": sorted(h for h in missing if h in selected),
                     "train_loss": sum(a["metrics"]["loss"] * a["train_examples"] for a in fits.values()) / max(train_total, 1),
                     "round_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "ended_at": time.time(),
                     "epsilon": epsilon, "clipping_norm": clip_norm,
                     "_weights": weights,
                 }

@@ -1,0 +1,146 @@
+"""Round latency of flcore against the floor of plain Dask tasks, on a federation of its own.
+
+For 3 and 10 hosts (and 10 hosts with a 1,000,000-weight model) it runs flcore through
+run_deployment (logreg, FedAvg, local_epochs=5 full batch, 50 rounds) and, in the same run,
+the same local work as plain Dask tasks pinned to the same hosts with a plain averaging loop
+(the floor). One line per case:
+
+    hosts=N fedpe_round_ms=X floor_round_ms=Y ratio=X/Y first_round_s=Z accuracy=A
+
+Per-round figures are medians. Usage: .venv/bin/python bench/rounds.py [--rounds 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_wide(data_dirs: dict[str, str], *, features: int, classes: int, rows: int = 20) -> None:
+    """Random features, `features * classes + classes` logreg weights (CSV: wide parquet is slow)."""
+    for i, data_dir in enumerate(data_dirs.values()):
+        rng = np.random.default_rng(i)
+        frame = pd.DataFrame(rng.normal(size=(rows, features)), columns=[f"f{j}" for j in range(features)])
+        frame["target"] = np.arange(rows) % classes
+        folder = Path(data_dir) / "wide"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / "train.csv", index=False)
+        frame.head(classes).to_csv(folder / "test.csv", index=False)
+
+
+# -- the floor: plain Dask tasks, resubmitted every round ------------------------------------------
+
+def _floor_local_work(weights, data_dir: str, dataset: str, epochs: int, lr: float, seed: int):
+    """The same work a client does in a round: evaluate the incoming model, train, send weights."""
+    from distributed import get_worker
+
+    from tasks.data.catalogue import load_dataset
+    from tasks.models.registry import build_model
+    from tasks.training import evaluate, local_train, standardize
+
+    cache = get_worker().__dict__.setdefault("_fedpe_bench_cache", {})
+    key = (data_dir, dataset)
+    if key not in cache:  # data stays loaded between rounds, as the fedpe actor keeps it
+        frame = load_dataset(data_dir, dataset, "train")
+        X = frame.drop(columns=["target"]).to_numpy(dtype=np.float64)
+        y = frame["target"].to_numpy().astype(int)
+        X = standardize(X, X.mean(axis=0), X.std(axis=0))
+        n_classes = weights[-1].shape[0]
+        cache[key] = (X, y, build_model("logreg", X.shape[1], n_classes, seed=seed))
+    X, y, model = cache[key]
+    model.set_weights(weights)
+    evaluate(model, X, y)
+    result = local_train(model, X, y, epochs=epochs, batch_size=None, learning_rate=lr,
+                         rng=np.random.default_rng(seed))
+    return model.get_weights(), result.num_examples
+
+
+def floor_rounds(client, hosts: list[str], data_dirs: dict[str, str], dataset: str, n_weights_shape, rounds: int):
+    weights = [np.zeros(s) for s in n_weights_shape]
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        futures = [client.submit(_floor_local_work, weights, data_dirs[h], dataset, 5, 0.5, 0, workers=[h],
+                                 allow_other_workers=False, pure=False) for h in hosts]
+        results = client.gather(futures)
+        total = sum(n for _, n in results)
+        weights = [sum(w[i] * n for w, n in results) / total for i in range(len(weights))]
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times[1:])  # round 1 loads the data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--skip-wide", action="store_true")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="fedpe-bench-"))
+    ports = {k: free_port() for k in ("prefect", "scheduler", "dashboard", "mlflow")}
+    os.environ.update({"FEDPE_HOME": str(home), "PREFECT_HOME": str(home / "prefect-client"),
+                       "PREFECT_API_URL": f"http://127.0.0.1:{ports['prefect']}/api",
+                       "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                       "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports['mlflow']}",
+                       "FEDPE_STORE_URL": f"file://{home}/store"})
+    from fedpe.stack import launcher
+    from fedpe.stack.config import StackConfig
+
+    config = StackConfig(home=home, prefect_port=ports["prefect"], scheduler_port=ports["scheduler"],
+                         dashboard_port=ports["dashboard"], mlflow_port=ports["mlflow"], hosts=10,
+                         serve_api=False, host_threads=2)
+    print(f"starting a federation of 10 hosts in {home} ...", flush=True)
+    stack = launcher.up(config)
+    print(f"ready in {stack.ready_s} s", flush=True)
+    try:
+        if not args.skip_wide:
+            write_wide(stack.data_dirs, features=10_000, classes=100)
+        cases = [(stack.hosts[:3], "breast-cancer", ""), (stack.hosts, "breast-cancer", "")]
+        if not args.skip_wide:
+            cases.append((stack.hosts, "wide", " weights=1000100"))
+        for hosts, dataset, label in cases:
+            print(measure(stack, hosts, dataset, args.rounds) + label, flush=True)
+    finally:
+        launcher.down(home)
+
+
+def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:
+    from distributed import Client
+    from prefect.deployments import run_deployment
+
+    parameters = {"server": hosts[0], "clients": hosts, "dataset": dataset, "model": "logreg",
+                  "strategy": {"name": "fedavg"}, "rounds": rounds, "local_epochs": 5, "batch_size": None,
+                  "learning_rate": 0.5, "checkpoint_every": 0, "round_timeout_s": 120}
+    submitted = time.time()
+    flow_run = run_deployment("flcore/default", parameters=parameters, poll_interval=0.25, timeout=1800)
+    if not flow_run.state.is_completed():
+        raise SystemExit(f"flcore failed on {len(hosts)} hosts: {flow_run.state.message}")
+    result = flow_run.state.result()
+    fedpe_ms = statistics.median(h["round_ms"] for h in result.history[1:])
+    first_round_s = result.history[0]["ended_at"] - submitted
+
+    from blocks.store import StoreSpec
+    from tasks.roles.reporter import npz_to_weights
+
+    model = npz_to_weights(StoreSpec(url=stack.config.store).read_bytes(result.execution_id, hosts[0], "model_final.npz"))
+    with Client(stack.config.scheduler_address, set_as_default=False) as client:
+        floor_ms = floor_rounds(client, hosts, stack.data_dirs, dataset, [w.shape for w in model], rounds)
+    return (f"hosts={len(hosts)} fedpe_round_ms={fedpe_ms:.2f} floor_round_ms={floor_ms:.2f} "
+            f"ratio={fedpe_ms / floor_ms:.2f} first_round_s={first_round_s:.2f} "
+            f"accuracy={result.final_metrics['accuracy']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

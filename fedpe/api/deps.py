@@ -1,0 +1,64 @@
+"""Dependencies of the routes: the app state and the caller.
+
+Credentials: ``Authorization: Bearer <access token or API key>``; browsers that cannot set
+headers (EventSource, WebSocket) pass ``?access_token=``. Both security schemes appear in the
+OpenAPI document, so /docs's Authorize button offers the password flow and a plain bearer key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+
+from fedpe.api.state import AppState
+from fedpe.auth.keys import looks_like_key
+from fedpe.auth.tokens import read_token
+from fedpe.auth.users import User
+from fedpe.errors import AuthenticationError, AuthorizationError
+
+TOKEN_URL = "/api/v1/token"
+
+oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, scheme_name="OAuth2Password",
+                              description="User name and password (set with `fedpe users add NAME --password-stdin`).")
+bearer = HTTPBearer(auto_error=False, scheme_name="APIKey",
+                    description="An API key from `fedpe users add` (fpk_...) or an access token.")
+query_token = APIKeyQuery(name="access_token", auto_error=False, scheme_name="AccessTokenQuery",
+                          description="The same credential as a query parameter, for EventSource and WebSocket.")
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.fedpe
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def authenticate(state: AppState, credential: str | None) -> User:
+    """The active user a credential (API key or access token) stands for; 401 otherwise."""
+    if not credential:
+        raise AuthenticationError("credentials required: Authorization: Bearer <access token or API key>")
+    if looks_like_key(credential):
+        return state.users.check_key(credential)
+    return state.users.active(read_token(state.settings.home, credential))
+
+
+def current_user(
+    request: Request,
+    token: Annotated[str | None, Security(oauth2)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+    access_token: Annotated[str | None, Security(query_token)] = None,
+) -> User:
+    credential = token or (credentials.credentials if credentials else None) or access_token
+    return authenticate(get_state(request), credential)
+
+
+def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_admin:
+        raise AuthorizationError("admins only")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(admin_user)]

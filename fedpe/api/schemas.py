@@ -1,0 +1,245 @@
+"""Request and response bodies of the API (FEM's wire format where FEM defines one)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# errors -------------------------------------------------------------------------------------
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# auth ---------------------------------------------------------------------------------------
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class Me(BaseModel):
+    name: str
+    is_admin: bool
+
+
+# hosts --------------------------------------------------------------------------------------
+
+HostState = Literal["running", "disconnected", "disabled"]
+
+
+class Host(_Open):
+    name: str
+    state: HostState
+    connected: bool
+    disabled: bool
+    address: str | None = None
+    last_seen: str | None = None
+    datasets: list[dict[str, Any]] = Field(default_factory=list)
+    resources: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, Any] = Field(default_factory=dict)
+
+
+class Heartbeat(BaseModel):
+    node: str
+    state: HostState
+    last_seen: str | None = None
+
+
+class HostToggle(BaseModel):
+    node: str
+    state: HostState
+    disabled_hosts: list[str]
+
+
+# tools and tasks ----------------------------------------------------------------------------
+
+class Task(BaseModel):
+    id: str
+    name: str
+    tool: str
+    role: Literal["server", "client", "worker"]
+    description: str
+
+
+class Tool(_Open):
+    id: str
+    name: str
+    description: str
+    mode: Literal["distributed", "federated"]
+    single_role: bool
+    tasks: list[Task]
+    parameters: dict[str, Any] = Field(description="JSON schema of the tool's parameters (the deployment's).")
+
+
+# jobs ---------------------------------------------------------------------------------------
+
+class SubmitResponse(BaseModel):
+    status: Literal["success"] = "success"
+    execution_id: str
+
+
+class ValidateRequest(BaseModel):
+    tool: str = Field(examples=["health-check"])
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    server_node: str | None = None
+    client_nodes: list[str] | None = None
+
+
+class Problem(BaseModel):
+    field: str | None
+    code: str
+    message: str
+
+
+class ValidateResponse(BaseModel):
+    valid: bool
+    errors: list[str] = Field(default_factory=list, description="'field: message' for each problem.")
+    problems: list[Problem] = Field(default_factory=list)
+    parameters: dict[str, Any] | None = Field(default=None, description="What would run, hosts resolved.")
+
+
+# executions ---------------------------------------------------------------------------------
+
+ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+
+
+class StatusEntry(_Open):
+    node: str
+    task: str
+    status: ExecutionStatus
+    role: str | None = None
+    part: int | None = None
+
+
+class ExecutionSummary(_Open):
+    id: str
+    execution_id: str
+    name: str
+    tool: str
+    owner: str
+    status: ExecutionStatus
+    prefect_state: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    hosts: list[str] = Field(default_factory=list)
+
+
+class Execution(ExecutionSummary):
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    round: int | None = None
+    rounds: int | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    mlflow_run_id: str | None = None
+    statuses: list[StatusEntry] = Field(default_factory=list)
+
+
+class ExecutionList(BaseModel):
+    executions: list[ExecutionSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class ControlRequest(BaseModel):
+    action: Literal["pause", "resume", "stop", "abort"]
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ControlResponse(_Open):
+    status: str
+    action: str
+    message: str
+    timestamp: str
+
+
+class RenameRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class CancelResponse(_Open):
+    status: Literal["success"] = "success"
+    execution_id: str
+    state: str
+    message: str
+
+
+class DeleteResponse(_Open):
+    status: Literal["success"] = "success"
+    execution_id: str
+    outputs_removed: bool
+    mlflow_run_deleted: bool
+    submit_tokens_deleted: int
+
+
+class CloneResponse(SubmitResponse):
+    cloned_from: str
+
+
+class ReportTask(_Open):
+    node: str
+    task: str
+    status: ExecutionStatus
+    exit_code: int | None
+    start_time: str | None
+    end_time: str | None
+    elapsed_s: float | None
+    cpu_seconds: float | None
+    rss_peak_bytes: int | None
+
+
+class Report(_Open):
+    execution_id: str
+    tool: str
+    status: ExecutionStatus
+    exit_code: int | None
+    start_time: str | None
+    end_time: str | None
+    elapsed_s: float | None
+    tasks: list[ReportTask]
+    totals: dict[str, Any]
+
+
+class FilesOfNode(_Open):
+    files: list[str]
+
+
+class QueueStatus(BaseModel):
+    queued: int
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    cancelled: int
+    total: int
+    is_empty: bool
+
+
+class Dependency(_Open):
+    status: Literal["connected", "unreachable"]
+    response_time_ms: float
+
+
+class Dependencies(BaseModel):
+    dependencies: dict[str, Dependency]
+
+
+class Health(_Open):
+    status: Literal["healthy", "degraded"]
+    version: str
+    uptime: str
+    services: dict[str, dict[str, Any]]

@@ -1,0 +1,159 @@
+"""The output store, read by the API: progress, resource reports, files, archives, removal.
+
+Every path is resolved under ``{execution_id}/{host}/`` with components checked first; file
+bytes are streamed in chunks and archives are zipped on the fly, never held whole in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from typing import Iterator
+
+import anyio
+
+from blocks.store import StoreSpec
+from fedpe.api.paths import safe_component, safe_relative
+from fedpe.errors import NoConnection, NotFound
+from flows.conventions import PROGRESS_FILE, REPORTS_DIR
+
+CHUNK = 1 << 20
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only sink `zipfile` writes into; the generator drains it between files."""
+
+    def __init__(self):
+        self._chunks: list[bytes] = []
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._chunks.append(bytes(data))
+        self._written += len(data)
+        return len(data)
+
+    def tell(self) -> int:  # zipfile asks where it is; a stream only knows how much it wrote
+        return self._written
+
+    def drain(self) -> bytes:
+        out, self._chunks = b"".join(self._chunks), []
+        return out
+
+
+class Outputs:
+    def __init__(self, spec: StoreSpec):
+        self.spec = spec
+
+    async def _io(self, fn, *args):
+        try:
+            return await anyio.to_thread.run_sync(fn, *args)
+        except (FileNotFoundError, NotFound):
+            raise
+        except OSError as exc:
+            raise NoConnection(f"the output store {self.spec.url} failed: {exc}") from exc
+
+    # execution-level files ---------------------------------------------------------------
+
+    def _read_json(self, *parts: str) -> dict | None:
+        try:
+            data = self.spec.read_bytes(*parts)
+        except FileNotFoundError:
+            return None
+        try:
+            value = json.loads(data)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    async def progress(self, execution_id: str) -> dict | None:
+        return await self._io(self._read_json, execution_id, PROGRESS_FILE)
+
+    def _reports(self, execution_id: str) -> dict[str, dict]:
+        out = {}
+        for name, _size in self.spec.iter_files(execution_id, REPORTS_DIR):
+            if "/" not in name and name.endswith(".json"):
+                report = self._read_json(execution_id, REPORTS_DIR, name)
+                if report is not None:
+                    out[name] = report
+        return out
+
+    async def reports(self, execution_id: str) -> dict[str, dict]:
+        """File name (`flows.conventions.report_file(host, task)`) -> the role's resource report."""
+        return await self._io(self._reports, execution_id)
+
+    # per-host outputs ----------------------------------------------------------------------
+
+    def _host_files(self, execution_id: str, host: str) -> list[dict]:
+        return [{"name": name, "size": size} for name, size in self.spec.iter_files(execution_id, host)]
+
+    async def host_files(self, execution_id: str, host: str) -> list[dict]:
+        safe_component(host, field="nodes")
+        return await self._io(self._host_files, execution_id, host)
+
+    async def hosts_with_outputs(self, execution_id: str) -> list[str]:
+        def read():
+            fs, _ = self.spec.filesystem()
+            base = self.spec.path(execution_id)
+            if not fs.exists(base):
+                return []
+            names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(base, detail=False)]
+            return sorted(n for n in names if not n.startswith("_") and not n.startswith("."))
+        return await self._io(read)
+
+    async def open_file(self, execution_id: str, host: str, file: str) -> tuple[Iterator[bytes], int | None]:
+        """A chunk iterator over one output file and its size; NotFound when absent."""
+        safe_component(host, field="node")
+        parts = safe_relative(file, field="file")
+
+        def opener():
+            fs, _ = self.spec.filesystem()
+            path = self.spec.path(execution_id, host, *parts)
+            if not fs.isfile(path):
+                raise NotFound(f"no file {file!r} for node {host!r} in execution {execution_id}", field="file")
+            size = fs.size(path)
+            fh = fs.open(path, "rb")
+            return fh, size
+        fh, size = await self._io(opener)
+
+        def chunks() -> Iterator[bytes]:
+            with fh:
+                while chunk := fh.read(CHUNK):
+                    yield chunk
+        return chunks(), size
+
+    def archive(self, execution_id: str, host: str, files: list[str]) -> Iterator[bytes]:
+        """A zip of `files` (relative to the host's folder), produced while it is sent."""
+        pipe = _Pipe()
+        with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            for name in files:
+                parts = safe_relative(name)
+                info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with self.spec.open(execution_id, host, *parts) as src, archive.open(info, "w", force_zip64=True) as dst:
+                    while chunk := src.read(CHUNK):
+                        dst.write(chunk)
+                        if data := pipe.drain():
+                            yield data
+                if data := pipe.drain():
+                    yield data
+        if data := pipe.drain():
+            yield data
+
+    async def remove(self, execution_id: str) -> bool:
+        def rm():
+            fs, _ = self.spec.filesystem()
+            existed = fs.exists(self.spec.path(execution_id))
+            self.spec.remove(execution_id)
+            return existed
+        return await self._io(rm)
+
+    async def ping(self) -> dict:
+        def check():
+            fs, root = self.spec.filesystem()
+            return {"url": self.spec.url, "root_exists": bool(fs.exists(root))}
+        return await self._io(check)

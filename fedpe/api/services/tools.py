@@ -1,0 +1,70 @@
+"""The tool catalogue (flows.catalog) as the API shows it: specs, tasks, parameter schemas."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from fedpe.errors import NotFound
+from flows import catalog
+from flows.spec import TaskSpec, ToolSpec
+
+
+@functools.lru_cache(maxsize=None)
+def _tool(tool_id: str) -> tuple[ToolSpec, dict]:
+    from prefect.utilities.callables import parameter_schema
+
+    flow, spec = catalog.load_tool(tool_id)
+    return spec, parameter_schema(flow).model_dump()
+
+
+def tool_ids() -> list[str]:
+    return catalog.tool_ids()
+
+
+def spec_of(tool_id: str) -> ToolSpec:
+    """The spec of a tool; KeyError when unknown (what `status.expected_slots` expects)."""
+    if tool_id not in catalog.tool_ids():
+        raise KeyError(tool_id)
+    return _tool(tool_id)[0]
+
+
+def get(tool_id: str) -> tuple[ToolSpec, dict]:
+    """(spec, parameter JSON schema) of a tool; NotFound naming the known ones."""
+    if tool_id not in catalog.tool_ids():
+        raise NotFound(f"no tool {tool_id!r} (tools: {', '.join(catalog.tool_ids())})", field="tool")
+    return _tool(tool_id)
+
+
+def describe(tool_id: str) -> dict[str, Any]:
+    spec, schema = get(tool_id)
+    return {**spec.model_dump(), "parameters": schema, "deployment": f"{tool_id}/default"}
+
+
+def all_tools() -> list[dict[str, Any]]:
+    return [describe(t) for t in tool_ids()]
+
+
+def by_name(name: str) -> dict[str, Any]:
+    wanted = name.strip().lower()
+    for tool_id in tool_ids():
+        spec, _ = get(tool_id)
+        if wanted in (spec.name.lower(), spec.id.lower()):
+            return describe(tool_id)
+    raise NotFound(f"no tool named {name!r}", field="name")
+
+
+def tasks() -> list[TaskSpec]:
+    return [task for t in tool_ids() for task in get(t)[0].tasks]
+
+
+def task(task_id: str) -> dict[str, Any]:
+    for t in tasks():
+        if t.id == task_id:
+            return t.model_dump()
+    raise NotFound(f"no task {task_id!r} (tasks: {', '.join(sorted({t.id for t in tasks()}))})", field="task_id")
+
+
+def roles() -> dict[str, str]:
+    """Task id -> role, over every tool."""
+    return {t.id: t.role for t in tasks()}

@@ -1,0 +1,54 @@
+"""What the app holds for its lifetime: settings, the Prefect client, the Dask client (made on
+first use), the store, the users, and the services built over them."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from fedpe.api.idempotency import SubmitTokens
+from fedpe.api.settings import ApiSettings
+from fedpe.auth.users import UserStore
+
+
+class AppState:
+    def __init__(self, settings: ApiSettings):
+        from blocks.store import StoreSpec
+        from fedpe.api.services.outputs import Outputs
+        from fedpe.api.services.scheduler import Scheduler
+
+        self.settings = settings
+        self.started = time.monotonic()
+        self.users = UserStore(settings.home)
+        self.submit_tokens = SubmitTokens(settings.home)
+        self.scheduler = Scheduler(settings.scheduler_address)
+        self.outputs = Outputs(StoreSpec(url=settings.store_url, storage_options=settings.store_options))
+        self._stack = contextlib.AsyncExitStack()
+        self.orchestrator = None
+        self.jobs = None
+        self.executions = None
+        self.data = None
+        self.streams = None
+
+    async def start(self) -> None:
+        from prefect.client.orchestration import get_client
+
+        from fedpe.api.services.data import Data
+        from fedpe.api.services.executions import Executions
+        from fedpe.api.services.jobs import Jobs
+        from fedpe.api.services.orchestrator import Orchestrator
+        from fedpe.api.streams import Hub
+
+        client = await self._stack.enter_async_context(get_client())
+        self.orchestrator = Orchestrator(client, self.settings.deployment_owner)
+        self.jobs = Jobs(self.orchestrator, self.scheduler, self.submit_tokens)
+        self.executions = Executions(self.orchestrator, self.scheduler, self.outputs, self.settings.mlflow_uri,
+                                     jobs=self.jobs, submit_tokens=self.submit_tokens)
+        self.data = Data(self.executions, self.outputs)
+        self.streams = Hub(self.executions, self.orchestrator, self.outputs)
+
+    async def stop(self) -> None:
+        if self.streams is not None:
+            await self.streams.close()
+        await self._stack.aclose()
+        self.scheduler.close()

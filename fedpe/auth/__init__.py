@@ -1,0 +1,11 @@
+"""Users, API keys and access tokens of the fedpe API, kept in ``FEDPE_HOME/api.db``.
+
+Passwords and API keys are stored as argon2 hashes only. An API key is ``fpk_<prefix>_<secret>``:
+the prefix finds the row, the hash checks the secret. Access tokens are short-lived JWTs signed
+with a secret generated once under ``FEDPE_HOME`` (mode 0600).
+"""
+
+from fedpe.auth.tokens import issue_token, read_token
+from fedpe.auth.users import User, UserStore
+
+__all__ = ["User", "UserStore", "issue_token", "read_token"]

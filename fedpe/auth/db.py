@@ -1,0 +1,72 @@
+"""The API's SQLite database (``FEDPE_HOME/api.db``): one short connection per operation.
+
+Short connections let the CLI (`fedpe users add`) and the API process share the file: the API
+sees a user added after it started on its next request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+DB_NAME = "api.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    is_admin INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    prefix TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users(name),
+    key_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS submit_tokens (
+    user_name TEXT NOT NULL,
+    token TEXT NOT NULL,
+    request_sha256 TEXT NOT NULL,
+    execution_id TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (user_name, token)
+);
+"""
+
+_initialised: set[str] = set()
+
+
+def db_path(home: str | os.PathLike) -> Path:
+    return Path(home) / DB_NAME
+
+
+@contextlib.contextmanager
+def connect(home: str | os.PathLike) -> Iterator[sqlite3.Connection]:
+    """A connection in a transaction (committed on success), schema created on first use."""
+    path = db_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Hashes only, but still nobody else's business.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        if str(path) not in _initialised:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            _initialised.add(str(path))
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

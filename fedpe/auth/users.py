@@ -1,0 +1,140 @@
+"""Users and their API keys: add, list, revoke, and authenticate by password or key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from fedpe.auth.db import connect
+from fedpe.auth.hashing import hash_secret, verify_secret
+from fedpe.auth.keys import new_key, split_key
+from fedpe.errors import AuthenticationError, Conflict, InvalidArgument, NotFound
+
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+#: A verified key is remembered (by its sha256) this long, so argon2 runs once, not per request.
+KEY_CACHE_S = 60.0
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    is_admin: bool
+    created_at: str
+    revoked_at: str | None = None
+    has_password: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _user(row) -> User:
+    return User(name=row["name"], is_admin=bool(row["is_admin"]), created_at=row["created_at"],
+                revoked_at=row["revoked_at"], has_password=row["password_hash"] is not None)
+
+
+class UserStore:
+    """The users of one FEDPE_HOME."""
+
+    def __init__(self, home: str | os.PathLike):
+        self.home = home
+        self._verified: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str, *, admin: bool = False, password: str | None = None) -> tuple[User, str]:
+        """Create `name` (or re-create a revoked one); returns the user and its API key, shown once."""
+        if not USER_NAME.match(name or ""):
+            raise InvalidArgument("user name: 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter "
+                                  "or digit", field="name")
+        if password is not None and len(password) < 8:
+            raise InvalidArgument("password: at least 8 characters", field="password")
+        key, prefix, secret = new_key()
+        key_hash = hash_secret(secret)
+        password_hash = hash_secret(password) if password is not None else None
+        with connect(self.home) as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["revoked_at"] is None:
+                raise Conflict(f"user {name!r} already exists", field="name")
+            now = _now()
+            db.execute(
+                "INSERT INTO users (name, is_admin, password_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL) "
+                "ON CONFLICT(name) DO UPDATE SET is_admin = excluded.is_admin, password_hash = excluded.password_hash, "
+                "created_at = excluded.created_at, revoked_at = NULL",
+                (name, int(admin), password_hash, now),
+            )
+            db.execute("INSERT INTO api_keys (prefix, user_name, key_hash, created_at) VALUES (?, ?, ?, ?)",
+                       (prefix, name, key_hash, now))
+            user = _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
+        return user, key
+
+    def list(self) -> list[User]:
+        with connect(self.home) as db:
+            return [_user(r) for r in db.execute("SELECT * FROM users ORDER BY name")]
+
+    def get(self, name: str) -> User | None:
+        with connect(self.home) as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return _user(row) if row else None
+
+    def revoke(self, name: str) -> User:
+        """Revoke a user and every key of theirs; their tokens stop working at once."""
+        with connect(self.home) as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"no user {name!r}", field="name")
+            now = _now()
+            db.execute("UPDATE users SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?", (now, name))
+            db.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE user_name = ?", (now, name))
+            return _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
+
+    def active(self, name: str) -> User:
+        """The active user `name`; AuthenticationError when unknown or revoked."""
+        user = self.get(name)
+        if user is None or not user.active:
+            raise AuthenticationError("unknown or revoked user")
+        return user
+
+    def check_password(self, name: str, password: str) -> User:
+        with connect(self.home) as db:
+            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        ok = verify_secret(password, row["password_hash"] if row else None)
+        if not ok or row["revoked_at"] is not None:
+            raise AuthenticationError("wrong user name or password")
+        return _user(row)
+
+    def check_key(self, key: str) -> User:
+        """The active owner of API key `key`; AuthenticationError otherwise.
+
+        argon2 costs ~150 ms here, so a verified key is remembered by its sha256 for a minute;
+        revocation is still read from the database on every call.
+        """
+        parts = split_key(key)
+        if parts is None:
+            raise AuthenticationError("invalid access token or API key")
+        prefix, secret = parts
+        with connect(self.home) as db:
+            row = db.execute(
+                "SELECT k.key_hash, k.revoked_at AS key_revoked, u.* FROM api_keys k JOIN users u ON u.name = k.user_name "
+                "WHERE k.prefix = ?", (prefix,)).fetchone()
+        if row is None or row["key_revoked"] is not None or row["revoked_at"] is not None:
+            raise AuthenticationError("invalid or revoked API key")
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        with self._lock:
+            cached = self._verified.get(digest)
+        if not (cached and cached[0] == row["key_hash"] and cached[1] > time.monotonic()):
+            if not verify_secret(secret, row["key_hash"]):
+                raise AuthenticationError("invalid or revoked API key")
+            with self._lock:
+                if len(self._verified) > 10_000:
+                    self._verified.clear()
+                self._verified[digest] = (row["key_hash"], time.monotonic() + KEY_CACHE_S)
+        return _user(row)

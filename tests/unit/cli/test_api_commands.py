@@ -1,0 +1,394 @@
+"""The API commands end to end through `fedpe.cli.main` (so exit codes are the real ones), the SDK
+sending through an httpx.MockTransport put in place by `api_client.session_factory`."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import stat
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from fedpe.cli import api_client
+from fedpe.sdk import Session
+
+cli_app = importlib.import_module("fedpe.cli.app")  # the module; `fedpe.cli.app` the attribute is the Typer app
+
+URL = "http://fedpe.test/api/v1"
+TOOL = {"id": "fed-train", "name": "Federated training", "description": "FedAvg and friends", "mode": "federated",
+        "tasks": [{"id": "server", "role": "server"}, {"id": "client", "role": "client"}],
+        "parameters": {"type": "object", "required": ["rounds"],
+                       "properties": {"rounds": {"type": "integer", "default": 3, "description": "Rounds"}}}}
+
+
+def _error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": message, "details": {}}})
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("health.json", '{"healthy": true}')
+    return buffer.getvalue()
+
+
+class FakeAPI:
+    """A small stand-in for the API: execution e1 goes through `statuses`, one per poll."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.statuses = ["running", "completed"]
+        self.polls = 0
+        self.refuse = False
+        self.keys = {"key", "tok"}
+        self.stream: bytes | None = (b'event: status\ndata: {"status": "running"}\n\n'
+                                     b'event: round\ndata: {"round": 1, "rounds": 2, "metrics": {"loss": 0.5}}\n\n'
+                                     b'event: round\ndata: {"round": 2, "rounds": 2, "metrics": {"loss": 0.25}}\n\n'
+                                     b'event: done\ndata: {"status": "completed"}\n\n')
+
+    def job(self) -> dict:
+        status = self.statuses[min(self.polls, len(self.statuses) - 1)]
+        self.polls += 1
+        return {"id": "e1", "name": "first", "tool": "fed-train", "owner": "alice", "status": status,
+                "state": status.title(), "round": 2, "rounds": 2, "metrics": {"loss": 0.25},
+                "entries": [{"node": "hospital-a", "task": "client", "status": status}]}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.refuse:
+            raise httpx.ConnectError("Connection refused")
+        path = request.url.path.removeprefix("/api/v1")
+        if path == "/token":
+            form = parse_qs(request.content.decode())
+            if form.get("password") == ["pw"]:
+                return httpx.Response(200, json={"access_token": "tok", "token_type": "bearer"})
+            return _error(401, "UNAUTHENTICATED", "wrong username or password")
+        if request.headers.get("authorization", "").removeprefix("Bearer ") not in self.keys:
+            return _error(401, "UNAUTHENTICATED", "invalid API key")
+        match (request.method, path):
+            case ("GET", "/hosts"):
+                return httpx.Response(200, json=[
+                    {"name": "hospital-a", "state": "running", "last_seen": "2026-01-02T03:04:05Z",
+                     "datasets": [{"name": "digits"}], "resources": {"cpus": 4, "memory_total": 8 * 1024 ** 3, "memory_available": 4 * 1024 ** 3}},
+                    {"name": "hospital-b", "state": "disconnected"}])
+            case ("GET", "/tools"):
+                return httpx.Response(200, json=[TOOL])
+            case ("GET", "/tools/fed-train"):
+                return httpx.Response(200, json=TOOL)
+            case ("POST", "/tools/job/fed-train" | "/tools/job/health-check"):
+                return httpx.Response(200, json={"status": "success", "execution_id": "e1"})
+            case ("GET", "/executions"):
+                return httpx.Response(200, json={"executions": [self.job()], "total": 1, "limit": 50, "offset": 0})
+            case ("GET", "/executions/e1"):
+                return httpx.Response(200, json=self.job())
+            case ("PATCH", "/executions/e1"):
+                return httpx.Response(200, json=self.job())
+            case ("GET", "/executions/e1/stream"):
+                if self.stream is None:
+                    return httpx.Response(404, json={"detail": "Not Found"})
+                return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=self.stream)
+            case ("GET", "/executions/logs/e1"):
+                if request.url.params.get("format") == "json":
+                    offset = int(request.url.params.get("offset", 0))
+                    lines = [{"timestamp": "2026-01-02T03:04:05Z", "level": "INFO", "node": "hospital-a",
+                              "message": f"line {i}"} for i in range(min(self.polls * 2, 4))][offset:]
+                    return httpx.Response(200, text="".join(json.dumps(line) + "\n" for line in lines))
+                return httpx.Response(200, text="INFO [hospital-a] hello\n")
+            case ("GET", "/executions/report/e1"):
+                return httpx.Response(200, json={"tasks": [{"node": "hospital-a", "task": "health", "cpu_seconds": 0.25,
+                                                            "rss_peak_bytes": 50 * 1024 ** 2, "exit_code": 0,
+                                                            "elapsed_s": 1.5}],
+                                                 "totals": {"cpu_seconds": 0.25}})
+            case ("GET", "/data/list_files"):
+                return httpx.Response(200, json={"hospital-a": {"files": ["health.json"]}})
+            case ("GET", "/data/download_files"):
+                return httpx.Response(200, content=_zip())
+            case ("POST", "/executions/cancel_run/e1"):
+                return httpx.Response(200, json={"status": "success", "message": "execution e1 is being cancelled"})
+            case ("GET", "/executions/secret"):
+                return _error(403, "FORBIDDEN", "execution secret belongs to another user")
+        if path.startswith("/executions/"):
+            return _error(404, "EXECUTION_NOT_FOUND", f"no execution {path.rsplit('/', 1)[-1]}")
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    def sent(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == method and r.url.path == "/api/v1" + path]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAPI:
+    fake = FakeAPI()
+    monkeypatch.setenv("FEDPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FEDPE_API_URL", URL)
+    monkeypatch.setenv("FEDPE_API_KEY", "key")
+    monkeypatch.setattr(api_client, "session_factory", lambda url, api_key=None, **login: Session(
+        url, api_key, transport=httpx.MockTransport(fake), **login))
+    return fake
+
+
+@pytest.fixture
+def fedpe(api: FakeAPI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """Run `fedpe ARGS` through `main()`; returns the exit code and what was printed."""
+    if not any(group.name == "executions" for group in cli_app.app.registered_groups):
+        cli_app._register()
+    monkeypatch.setattr(cli_app, "_register", lambda: None)
+
+    def run(*args: str, stdin: str | None = None) -> Result:
+        monkeypatch.setattr(sys, "argv", ["fedpe", *args])
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        with pytest.raises(SystemExit) as info:
+            cli_app.main()
+        out, err = capsys.readouterr()
+        return Result(info.value.code or 0, out, err)
+
+    return run
+
+
+def _one_line_error(result: Result) -> str:
+    lines = " ".join(result.err.split())  # rich wraps long lines at the terminal's width
+    assert result.err.startswith("error:"), result.err
+    assert "Traceback" not in result.err
+    return lines
+
+
+# Hosts and tools
+
+
+def test_hosts_as_table_and_json(fedpe, api: FakeAPI) -> None:
+    table, as_json = fedpe("hosts"), fedpe("hosts", "--json")
+
+    assert table.code == 0 and "hospital-a" in table.out and "disconnected" in table.out and "digits" in table.out
+    assert "4 cpu" in table.out and "8.0G" in table.out
+    assert as_json.code == 0
+    assert [h["name"] for h in json.loads(as_json.out)] == ["hospital-a", "hospital-b"]
+
+
+def test_tools_and_one_tools_parameters(fedpe) -> None:
+    listing, one = fedpe("tools"), fedpe("tools", "fed-train")
+
+    assert listing.code == 0 and "fed-train" in listing.out and "server, client" in listing.out
+    assert one.code == 0 and "rounds *" in one.out and "integer" in one.out
+
+
+# run and job launch
+
+
+def test_run_sends_hosts_and_nested_parameters(fedpe, api: FakeAPI) -> None:
+    # Execute
+    result = fedpe("run", "fed-train", "--server", "hospital-a", "--clients", "hospital-b,hospital-c",
+                   "-p", "rounds=3", "-p", "strategy.name=fedprox", "-p", "strategy.mu=0.1", "--submit-token", "t1",
+                   "--json")
+
+    # Assert
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {"execution_id": "e1", "tool": "fed-train"}
+    [submit] = api.sent("POST", "/tools/job/fed-train")
+    assert parse_qs(submit.url.query.decode()) == {"server_node": ["hospital-a"], "submit_token": ["t1"],
+                                                   "client_nodes": ["hospital-b", "hospital-c"]}
+    assert json.loads(submit.content) == {"rounds": 3, "strategy": {"name": "fedprox", "mu": 0.1}}
+
+
+def test_run_with_a_malformed_parameter_exits_2_with_one_line(fedpe, api: FakeAPI) -> None:
+    result = fedpe("run", "fed-train", "-p", "rounds")
+
+    assert result.code == 2
+    assert "expected key=value" in _one_line_error(result)
+    assert api.requests == []
+
+
+def test_run_wait_json_prints_the_final_execution(fedpe, api: FakeAPI) -> None:
+    result = fedpe("run", "health-check", "--clients", "hospital-a", "--wait", "--json")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["status"] == "completed"
+
+
+def test_run_wait_follows_the_event_stream(fedpe, api: FakeAPI) -> None:
+    result = fedpe("run", "fed-train", "--server", "hospital-a", "--clients", "hospital-b", "--wait")
+
+    assert result.code == 0, result.err
+    assert "execution e1 completed" in result.out
+    assert api.sent("GET", "/executions/e1/stream")
+
+
+def test_run_wait_falls_back_to_polling_without_a_stream(fedpe, api: FakeAPI) -> None:
+    api.stream = None
+    api.statuses = ["running", "running", "completed"]
+
+    result = fedpe("run", "health-check", "--wait")
+
+    assert result.code == 0, result.err
+    assert "completed" in result.out
+
+
+def test_run_wait_on_a_failed_execution_exits_1(fedpe, api: FakeAPI) -> None:
+    api.statuses = ["running", "failed"]
+
+    result = fedpe("run", "health-check", "--clients", "hospital-a", "--wait", "--json")
+
+    assert result.code == 1
+    assert json.loads(result.out)["status"] == "failed"
+    assert "execution e1 failed" in _one_line_error(result)
+
+
+def test_job_launch_submits_the_file_and_names_the_execution(fedpe, api: FakeAPI, tmp_path: Path) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text("tool: fed-train\nname: baseline\nserver: hospital-a\nclients: [hospital-b]\n"
+                   "parameters: {rounds: 4}\n")
+
+    result = fedpe("job", "launch", str(job), "--json")
+
+    assert result.code == 0, result.err
+    [submit] = api.sent("POST", "/tools/job/fed-train")
+    assert json.loads(submit.content) == {"rounds": 4}
+    [rename] = api.sent("PATCH", "/executions/e1")
+    assert json.loads(rename.content) == {"name": "baseline"}
+
+
+@pytest.mark.parametrize(("text", "message"), [("tool: fed-train\nrounds: 3\n", "unknown key 'rounds'"),
+                                               ("clients: [a]\n", "missing `tool`")])
+def test_job_launch_with_a_bad_file_exits_2_with_one_line(fedpe, api: FakeAPI, tmp_path: Path, text, message) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(text)
+
+    result = fedpe("job", "launch", str(job))
+
+    assert result.code == 2
+    assert message in _one_line_error(result)
+    assert api.requests == []
+
+
+# executions
+
+
+def test_executions_list(fedpe) -> None:
+    table, as_json = fedpe("executions", "list", "--status", "running"), fedpe("executions", "list", "--json")
+
+    assert table.code == 0 and "e1" in table.out and "1-1 of 1" in table.out
+    assert json.loads(as_json.out)["total"] == 1
+
+
+def test_executions_show_and_show_json(fedpe, api: FakeAPI) -> None:
+    shown, as_json = fedpe("executions", "show", "e1"), fedpe("executions", "show", "e1", "--json")
+
+    assert shown.code == 0 and "hospital-a" in shown.out and "loss=0.25" in shown.out
+    assert json.loads(as_json.out)["id"] == "e1"
+
+
+def test_executions_show_watch_ends_with_the_final_state(fedpe, api: FakeAPI) -> None:
+    result = fedpe("executions", "show", "e1", "--watch")
+
+    assert result.code == 0, result.err
+    assert "completed" in result.out
+
+
+def test_an_unknown_execution_exits_1_with_the_apis_message(fedpe) -> None:
+    result = fedpe("executions", "show", "nope")
+
+    assert result.code == 1
+    assert "no execution nope" in _one_line_error(result)
+
+
+def test_another_users_execution_exits_1(fedpe) -> None:
+    result = fedpe("executions", "show", "secret")
+
+    assert result.code == 1
+    assert "belongs to another user" in _one_line_error(result)
+
+
+def test_executions_logs_and_follow(fedpe, api: FakeAPI) -> None:
+    api.statuses = ["running", "completed"]
+
+    text = fedpe("executions", "logs", "e1", "--host", "hospital-a")
+    followed = fedpe("executions", "logs", "e1", "--follow")
+
+    assert text.out == "INFO [hospital-a] hello\n"
+    assert followed.code == 0
+    assert [line.split()[-1] for line in followed.out.splitlines()] == ["0", "1", "2", "3"]
+
+
+def test_executions_report_files_download_cancel(fedpe, api: FakeAPI, tmp_path: Path) -> None:
+    report = fedpe("executions", "report", "e1")
+    files = fedpe("executions", "files", "e1", "--json")
+    download = fedpe("executions", "download", "e1", "-o", str(tmp_path / "out"), "--json")
+    cancel = fedpe("executions", "cancel", "e1")
+
+    assert report.code == 0 and "50.00" in report.out and "health" in report.out
+    assert json.loads(files.out) == {"hospital-a": ["health.json"]}
+    assert json.loads(download.out)["path"] == str(tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "hospital-a" / "health.json").read_text()) == {"healthy": True}
+    assert "being cancelled" in cancel.out
+
+
+def test_an_unreachable_api_exits_1_without_traceback(fedpe, api: FakeAPI) -> None:
+    api.refuse = True
+
+    result = fedpe("executions", "list")
+
+    assert result.code == 1
+    assert "cannot reach the fedpe API" in _one_line_error(result)
+
+
+def test_a_wrong_key_exits_1(fedpe, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDPE_API_KEY", "wrong")
+
+    result = fedpe("hosts")
+
+    assert result.code == 1
+    assert "invalid API key" in _one_line_error(result)
+
+
+def test_usage_errors_exit_2(fedpe) -> None:
+    assert fedpe("executions", "show").code == 2
+    assert fedpe("executions", "list", "--limit", "0").code == 2
+
+
+# login
+
+
+def test_login_with_an_api_key_saves_it_privately(fedpe, tmp_path: Path) -> None:
+    result = fedpe("login", "--url", "http://fedpe.test:8000", "--api-key", "key", "--json")
+
+    assert result.code == 0, result.err
+    path = Path(json.loads(result.out)["credentials"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["url"] == "http://fedpe.test:8000/api/v1"
+
+
+def test_login_with_a_password_from_stdin_saves_the_token(fedpe) -> None:
+    result = fedpe("login", "--url", URL, "--username", "alice", "--password-stdin", "--json", stdin="pw\n")
+
+    assert result.code == 0, result.err
+    saved = json.loads(Path(json.loads(result.out)["credentials"]).read_text())
+    assert (saved["api_key"], saved["kind"], saved["username"]) == ("tok", "token", "alice")
+
+
+def test_login_with_a_wrong_key_exits_1_and_saves_nothing(fedpe, tmp_path: Path) -> None:
+    result = fedpe("login", "--url", URL, "--api-key", "wrong")
+
+    assert result.code == 1
+    assert not (tmp_path / "home" / "credentials.json").exists()
+
+
+@pytest.mark.parametrize("args", [["--api-key", "k", "--username", "u", "--password-stdin"], ["--username", "u"], []])
+def test_login_with_conflicting_or_missing_credentials_exits_2(fedpe, api: FakeAPI, args) -> None:
+    result = fedpe("login", "--url", URL, *args)
+
+    assert result.code == 2
+    _one_line_error(result)
+    assert api.requests == []
