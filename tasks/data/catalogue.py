@@ -11,9 +11,6 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from tasks.data.errors import DatasetNotFound
@@ -71,6 +68,7 @@ def fingerprint_file(path: str | Path) -> str:
 
 
 def _arrow_kind(arrow_type: pa.DataType) -> ColumnType:
+    import pyarrow as pa  # imported late: flow processes import this module
     if pa.types.is_boolean(arrow_type):
         return "bool"
     if pa.types.is_integer(arrow_type):
@@ -83,6 +81,7 @@ def _arrow_kind(arrow_type: pa.DataType) -> ColumnType:
 
 
 def _pandas_kind(dtype: object) -> ColumnType:
+    import pandas as pd  # imported late: flow processes import this module
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
     if isinstance(dtype, pd.CategoricalDtype):
@@ -96,6 +95,7 @@ def _pandas_kind(dtype: object) -> ColumnType:
 
 def _parquet_columns(path: Path) -> list[ColumnInfo]:
     """Column types from the parquet schema alone (no data pages are read)."""
+    import pyarrow.parquet as pq  # imported late: flow processes import this module
     schema = pq.read_schema(path)
     index_columns: set[str] = set()
     meta = schema.pandas_metadata or {}
@@ -110,17 +110,20 @@ def _parquet_columns(path: Path) -> list[ColumnInfo]:
 
 
 def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq  # imported late: flow processes import this module
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def _csv_columns(path: Path) -> list[ColumnInfo]:
     """Column types from the header and a small sample; types of later rows are not checked."""
+    import pandas as pd  # imported late: flow processes import this module
     sample = pd.read_csv(path, nrows=CSV_SAMPLE_ROWS)
     return [ColumnInfo(name=str(col), dtype=_pandas_kind(sample[col].dtype)) for col in sample.columns]
 
 
 def _csv_rows(path: Path) -> int:
     """Record count of a CSV, read one column in chunks (quoted newlines are handled)."""
+    import pandas as pd  # imported late: flow processes import this module
     try:
         return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[0], chunksize=100_000))
     except pd.errors.EmptyDataError:
@@ -159,6 +162,8 @@ def scan_catalogue(data_dir: str | Path) -> list[DatasetInfo]:
     Raises FileNotFoundError if ``data_dir`` itself is missing: an empty catalogue would
     hide a misconfigured host.
     """
+    import pandas as pd  # imported late: flow processes import this module
+    import pyarrow as pa  # imported late: flow processes import this module
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"host data dir {root} does not exist or is not a directory")
@@ -182,6 +187,7 @@ def load_dataset(data_dir: str | Path, name: str, split: Split = "train") -> pd.
     Raises DatasetNotFound (naming the dataset and the data dir) if it is absent, and
     ValueError for an unknown split.
     """
+    import pandas as pd  # imported late: flow processes import this module
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     path = find_split_file(data_dir, name, split)

@@ -208,3 +208,29 @@ def test_an_unknown_strategy_option_is_refused_before_a_run_exists(stack):
 
     assert info.value.response.status_code == 409
     assert "strategy" in info.value.response.text
+
+
+@pytest.fixture()
+def skewed_hosts(stack, tmp_path):
+    """Three more hosts holding Dirichlet label-skewed shards (alpha 0.3) of the same global split."""
+    from tasks.data.demo import write_demo_data
+
+    names = ["skew-a", "skew-b", "skew-c"]
+    dirs = write_demo_data(tmp_path, names, partition="dirichlet", alpha=0.3, seed=0)
+    procs = [start_extra_host(stack, name, dirs[name]) for name in names]
+    yield names
+    for proc in procs:
+        stop_host(proc)
+
+
+def test_label_skew_fedprox_or_fedadam_within_five_points_of_central(stack, skewed_hosts):
+    central = central_accuracy("digits", "mlp", seed=0)
+    scores = {}
+    for strategy in ({"name": "fedprox", "mu": 0.1}, {"name": "fedadam", "server_lr": 0.01}):
+        flow_run = run({"server": skewed_hosts[0], "clients": skewed_hosts, "dataset": "digits", "model": "mlp",
+                        "strategy": strategy, "rounds": 30, "local_epochs": 2, "batch_size": 32,
+                        "learning_rate": 0.1, "checkpoint_every": 0})
+        assert flow_run.state.is_completed(), flow_run.state.message
+        scores[strategy["name"]] = flow_run.state.result().final_metrics["accuracy"]
+
+    assert max(scores.values()) >= central - 0.05, (scores, central)
