@@ -3,7 +3,7 @@ schedule are owned by the deployment's owner)."""
 
 from __future__ import annotations
 
-from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.deployments.runner import EntrypointType
 from prefect.schedules import Cron, Schedule
 
 from flows.catalog import load_tool, tool_ids
@@ -38,11 +38,12 @@ def schedules_for(tool_id: str) -> list[Schedule] | None:
     return [Cron(cron, timezone="UTC", active=active.get(cron, False)) for cron in crons]
 
 
-def build_deployments(owner: str) -> list[RunnerDeployment]:
-    deployments = []
+def tool_deployments(owner: str) -> list[tuple[object, dict]]:
+    """(flow, options for `Runner.add_flow`) of every tool."""
+    found = []
     for tool_id in tool_ids():
         flow, spec = load_tool(tool_id)
-        deployments.append(flow.to_deployment(
+        found.append((flow, dict(
             name=DEPLOYMENT_NAME,
             description=spec.description,
             tags=[f"{OWNER_TAG}{owner}", f"fedpe-tool:{tool_id}"],
@@ -50,5 +51,5 @@ def build_deployments(owner: str) -> list[RunnerDeployment]:
             enforce_parameter_schema=True,
             # Import flows as `flows.<tool>` so Dask workers can unpickle their tasks.
             entrypoint_type=EntrypointType.MODULE_PATH,
-        ))
-    return deployments
+        )))
+    return found

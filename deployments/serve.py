@@ -1,25 +1,35 @@
 """The runner: save the blocks, then serve every tool deployment (`python -m deployments.serve`).
 
-It polls every PREFECT_RUNNER_POLL_FREQUENCY seconds (set to 1 by `fedpe up`) so a submitted
-run starts within about a second, and runs at most FEDPE_RUNNER_LIMIT flow runs at once.
+It polls every PREFECT_RUNNER_POLL_FREQUENCY seconds (set to 1 by `fedpe up`), starts each
+flow run from a preloaded fork server (deployments/fast_start.py), and runs at most
+FEDPE_RUNNER_LIMIT flow runs at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
-from prefect import serve
+from prefect.runner import Runner
 
-from deployments.build import build_deployments
+from deployments import fast_start
+from deployments.build import tool_deployments
 from deployments.configure import configure_from_env
+
+
+async def serve() -> None:
+    # pause_on_shutdown=False: `fedpe down` must not turn off schedules a user turned on.
+    runner = Runner(name="fedpe", limit=int(os.environ.get("FEDPE_RUNNER_LIMIT", "4")), pause_on_shutdown=False)
+    for flow, options in tool_deployments(owner=os.environ.get("FEDPE_OWNER", "admin")):
+        await runner.aadd_flow(flow, **options)
+    await runner.start()
 
 
 def main() -> None:
     configure_from_env()
-    deployments = build_deployments(owner=os.environ.get("FEDPE_OWNER", "admin"))
-    # pause_on_shutdown=False: `fedpe down` must not turn off schedules a user turned on.
-    serve(*deployments, limit=int(os.environ.get("FEDPE_RUNNER_LIMIT", "4")), pause_on_shutdown=False,
-          print_starting_message=False)
+    if os.environ.get("FEDPE_FAST_START", "1") != "0":
+        fast_start.install()
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """fed-stats: federated descriptive statistics, combined exactly across hosts (sums, not averages
 of averages), with every cell under `min_count` records suppressed on the host."""
 
-from __future__ import annotations
 
 import json
 from typing import Annotated

@@ -4,7 +4,6 @@ The flow reads as: validate, place the roles on their hosts, collect the result.
 live in the server role (tasks/roles/server.py).
 """
 
-from __future__ import annotations
 
 import json
 import math

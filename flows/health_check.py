@@ -1,6 +1,5 @@
 """health-check: one role per selected host reporting versions, resources, datasets and reachability."""
 
-from __future__ import annotations
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact

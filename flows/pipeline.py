@@ -1,7 +1,6 @@
 """pipeline: several tools under one execution id, run in order as subflows, stopping at the
 first failure and reporting each part."""
 
-from __future__ import annotations
 
 from typing import Literal
 

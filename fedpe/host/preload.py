@@ -13,3 +13,8 @@ async def dask_setup(worker) -> None:
     if not data_dir:
         raise RuntimeError("FEDPE_HOST_DATA_DIR is not set: start hosts with `fedpe host start`")
     await worker.plugin_add(HostAgent(data_dir), name=HostAgent.name)
+    # Import the roles now, while the host starts, not when the first execution unpickles them.
+    import tasks.roles.client  # noqa: F401
+    import tasks.roles.health  # noqa: F401
+    import tasks.roles.server  # noqa: F401
+    import tasks.roles.stats  # noqa: F401

@@ -1,0 +1,47 @@
+"""Start served flow runs from a fork server that has already imported Prefect and the tools.
+
+Prefect's runner starts each flow run of an in-memory flow with `run_flow_in_subprocess`,
+which spawns a fresh interpreter: on these machines importing Prefect and a tool takes 2-3 s
+before the flow's first line runs. A `forkserver` context whose server preloads those modules
+forks a ready process instead. Prefect's direct starter documents its module-level reference
+to `run_flow_in_subprocess` as the place to patch; we keep Prefect's own function and only
+hand it the forkserver context, so the flow run's set-up (env, settings, signals, control
+channel) stays Prefect's.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from types import ModuleType
+
+PRELOAD = [
+    "prefect", "prefect.flow_engine", "prefect.runner", "prefect_dask", "distributed", "numpy",
+    "flows.health_check", "flows.flcore", "flows.fed_stats", "flows.pipeline",
+]
+
+
+class _ForkserverMultiprocessing(ModuleType):
+    """The `multiprocessing` module as flow_engine sees it, with every context a forkserver."""
+
+    def __init__(self) -> None:
+        super().__init__("multiprocessing")
+        self._context = multiprocessing.get_context("forkserver")
+
+    def __getattr__(self, name: str):
+        return getattr(multiprocessing, name)
+
+    def get_context(self, method: str | None = None):
+        return self._context
+
+
+def install(preload: list[str] | None = None) -> None:
+    """Make this process's runner start flow runs from a preloaded fork server."""
+    from prefect import flow_engine
+
+    shim = _ForkserverMultiprocessing()
+    shim._context.set_forkserver_preload(list(preload or PRELOAD))
+    flow_engine.multiprocessing = shim
+    # Start the server (and its imports) now rather than on the first flow run.
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
