@@ -6,7 +6,9 @@ so it can travel in messages and be shown by the API while the data stays on the
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import logging
 from pathlib import Path
 from typing import Literal
@@ -59,7 +61,17 @@ class DatasetInfo(BaseModel):
 
 
 def fingerprint_file(path: str | Path) -> str:
-    """sha256 hex digest of a file, streamed in chunks so large files need no memory."""
+    """sha256 hex digest of a file, streamed in chunks so large files need no memory.
+
+    Remembered per (path, modification time, size): the host agent rescans its catalogue every
+    few seconds and each training role fingerprints its data, so unchanged files are hashed once.
+    """
+    stat = os.stat(path)
+    return _fingerprint(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fingerprint(path: str, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):

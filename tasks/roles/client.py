@@ -19,7 +19,8 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.store import StoreSpec
 from fedpe.errors import InvalidArgument
-from tasks.data.catalogue import load_dataset, scan_catalogue
+from tasks.data.catalogue import fingerprint_file, load_dataset
+from tasks.data.layout import find_split_file
 from tasks.hosts import current_host
 from tasks.models.registry import build_model
 from tasks.privacy import clip_update
@@ -64,8 +65,8 @@ class ClientTrainer:
             self.columns = [(c, str(frame[c].dtype)) for c in frame.columns]
             self.features = [c for c in frame.columns if c != spec.target]
             self._frame = frame
-            info = {d.name: d for d in scan_catalogue(self.data_dir)}.get(spec.dataset)
-            self.fingerprint = info.fingerprint if info else None
+            train_file = find_split_file(self.data_dir, spec.dataset, "train")
+            self.fingerprint = fingerprint_file(train_file) if train_file else None
 
     # -- set-up, before round 1 -------------------------------------------------------------
     def describe(self) -> dict:
