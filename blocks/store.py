@@ -7,11 +7,25 @@ travels to host roles; `OutputStore` is the Prefect block that saves it (credent
 from __future__ import annotations
 
 import posixpath
+import uuid
 from typing import Any, BinaryIO, Iterator
 
 import fsspec
 from prefect.blocks.core import Block
 from pydantic import BaseModel, Field, SecretStr
+
+
+#: Name prefix of a local write in progress (renamed over its target when complete).
+TMP_PREFIX = ".fedpe-tmp-"
+
+
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return bool({"file", "local"} & set(protocols))
+
+
+def _is_temporary(path: str) -> bool:
+    return posixpath.basename(path).startswith(TMP_PREFIX)
 
 
 class StoreSpec(BaseModel):
@@ -38,12 +52,27 @@ class StoreSpec(BaseModel):
         return posixpath.join(self.url.rstrip("/"), *parts)
 
     def write_bytes(self, data: bytes, *parts: str) -> str:
-        """Write `data` at `parts`, creating folders; returns the URL written."""
+        """Write `data` at `parts`, creating folders; returns the URL written.
+
+        Readers poll some files (the progress file) while a role rewrites them, so a local
+        write goes to a hidden sibling first and is renamed over the target; an object
+        store's PUT is atomic already.
+        """
         fs, _ = self.filesystem()
         path = self.path(*parts)
         fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        with fs.open(path, "wb") as fh:
-            fh.write(data)
+        if not _is_local(fs):
+            with fs.open(path, "wb") as fh:
+                fh.write(data)
+            return self.url_of(*parts)
+        tmp = posixpath.join(posixpath.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}")
+        try:
+            with fs.open(tmp, "wb") as fh:
+                fh.write(data)
+            fs.mv(tmp, path)
+        finally:
+            if fs.exists(tmp):
+                fs.rm(tmp)
         return self.url_of(*parts)
 
     def read_bytes(self, *parts: str) -> bytes:
@@ -62,7 +91,7 @@ class StoreSpec(BaseModel):
         if not fs.exists(base):
             return []
         found = fs.find(base)
-        return sorted(posixpath.relpath(p, base) for p in found)
+        return sorted(posixpath.relpath(p, base) for p in found if not _is_temporary(p))
 
     def iter_files(self, *parts: str) -> Iterator[tuple[str, int]]:
         """(relative path, size) of every file below `parts`."""
@@ -71,6 +100,8 @@ class StoreSpec(BaseModel):
         if not fs.exists(base):
             return
         for path, info in sorted(fs.find(base, detail=True).items()):
+            if _is_temporary(path):
+                continue
             yield posixpath.relpath(path, base), int(info.get("size") or 0)
 
     def remove(self, *parts: str) -> None:

@@ -1,8 +1,8 @@
 """Live events of an execution for SSE and the WebSocket: one poller per execution, shared.
 
-Events: ``status`` (the overall state and the status list, when it changes), ``metrics`` (each
-new round's metrics from the progress file), ``log`` (each new log line) and a final ``done``.
-A subscriber that joins late gets the latest status, the latest metrics and the log lines so far.
+Events: ``status`` (the overall state and the status list, when it changes), ``round`` (each
+new round's number and metrics, from the progress file), ``log`` (each new log line) and a final ``done``.
+A subscriber that joins late gets the latest status, the latest round and the log lines so far.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class _Poller:
         self.execution_id = execution_id
         self.subscribers: set[asyncio.Queue] = set()
         self.last_status: dict | None = None
-        self.last_metrics: dict | None = None
+        self.last_round: dict | None = None
         self.logs: list[dict] = []
         self.seen: set = set()
         self.newest = None
@@ -46,8 +46,8 @@ class _Poller:
         items = []
         if self.last_status is not None:
             items.append({"event": "status", "data": self.last_status})
-        if self.last_metrics is not None:
-            items.append({"event": "metrics", "data": self.last_metrics})
+        if self.last_round is not None:
+            items.append({"event": "round", "data": self.last_round})
         items += [{"event": "log", "data": line} for line in self.logs]
         if self.done is not None:
             items.append({"event": "done", "data": self.done})
@@ -83,11 +83,11 @@ class _Poller:
                     self.publish("status", status)
                 progress = await self.hub.outputs.progress(snap.id)
                 if progress:
-                    metrics = {"round": progress.get("round"), "rounds": progress.get("rounds"),
+                    current = {"round": progress.get("round"), "rounds": progress.get("rounds"),
                                "metrics": progress.get("metrics") or progress.get("latest") or {}}
-                    if metrics != self.last_metrics:
-                        self.last_metrics = metrics
-                        self.publish("metrics", metrics)
+                    if current != self.last_round:
+                        self.last_round = current
+                        self.publish("round", current)
                 await self._logs(snap)
                 if snap.final:
                     await asyncio.sleep(LOG_FLUSH_S)  # the last batch of the hosts' log lines

@@ -101,7 +101,7 @@ async def clone(state: State, user: CurrentUser, execution_id: str):
     return await state.executions.clone(execution_id, user)
 
 
-@router.get("/{execution_id}/stream", summary="Server-Sent Events: status, metrics, log, done",
+@router.get("/{execution_id}/stream", summary="Server-Sent Events: status, round (metrics), log, done",
             response_class=EventSourceResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def stream(state: State, user: CurrentUser, execution_id: str):
     snap = await state.executions.readable(execution_id, user)

@@ -170,8 +170,9 @@ class Executions:
             "round": progress.get("round"),
             "rounds": progress.get("rounds"),
             "metrics": progress.get("metrics") or progress.get("latest") or {},
+            "history": progress.get("history") or [],
             "mlflow_run_id": progress.get("mlflow_run_id"),
-            "progress": progress or None,
+            "model_uri": progress.get("model_uri"),
             "statuses": snap.status_list(),
             "parts": [{"id": str(c.id), "name": c.name, "status": fem.status_of(_type(c.state_type))}
                       for c in snap.children],

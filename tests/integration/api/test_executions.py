@@ -93,14 +93,13 @@ def test_only_the_owner_and_admins_read_an_execution_and_its_data(alice, bob, ad
 
 
 def test_no_path_escapes_the_execution_folder(alice, finished, stack):
-    secret = stack.config.home / "api-jwt.secret"
-    assert secret.exists()
+    assert (stack.config.home / "api.db").exists()
     for node, file in (("hospital-a", "../hospital-b/health.json"), ("hospital-a", "/etc/passwd"),
-                       ("..", "api-jwt.secret"), ("hospital-a", "..%2F..%2Fapi.db"), ("hospital-a", "a/../../x"),
+                       ("..", "api.db"), ("hospital-a", "../../../api.db"), ("hospital-a", "..%2F..%2Fapi.db"), ("hospital-a", "a/../../x"),
                        ("hospital-a", "..\\x"), ("hospital-a/..", "health.json")):
         response = alice.get("/data/download_files", params={"execution_id": finished, "node": node, "file": file})
         assert response.status_code in (404, 422), (node, file, response.status_code)
-        assert b"secret" not in response.content
+        assert b"SQLite" not in response.content and b"root:" not in response.content
     traversal = alice.get("/data/list_files", params={"execution_id": finished, "nodes": [".."]})
     assert traversal.status_code == 422
     missing = alice.get("/data/download_files", params={"execution_id": finished, "node": "hospital-a", "file": "nope"})

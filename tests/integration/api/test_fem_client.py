@@ -97,8 +97,13 @@ def test_report_and_logs_of_a_finished_execution(stack):
     wait_until_finished(session, base, execution_id)
 
     report = session.get(f"{base}/executions/report/{execution_id}").json()
+    deadline = time.monotonic() + 30
+    while True:  # hosts send their log lines to Prefect in batches: they may land after the end
+        lines = session.get(f"{base}/executions/logs/{execution_id}", params={"format": "json"}).text.splitlines()
+        if {json.loads(x)["node"] for x in lines} >= {"hospital-a", "hospital-c"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     text = session.get(f"{base}/executions/logs/{execution_id}")
-    lines = session.get(f"{base}/executions/logs/{execution_id}", params={"format": "json"}).text.splitlines()
     node_c = session.get(f"{base}/executions/logs/{execution_id}", params={"format": "json", "node": "hospital-c"})
     errors = session.get(f"{base}/executions/logs/{execution_id}", params={"format": "json", "level": "ERROR"})
     page = session.get(f"{base}/executions/logs/{execution_id}", params={"format": "json", "offset": 1, "limit": 1})

@@ -1,0 +1,99 @@
+"""Latency of GET /executions/status/{id} under concurrent clients, on a stack of its own.
+
+Starts a stack on free ports in a temporary FEDPE_HOME, creates a user, runs one health-check
+through the API, then C threads each send N status requests with httpx (one connection per
+thread, API key auth). One line:
+
+    clients=C requests=N median_ms=X p99_ms=Y
+
+(`requests` is the total). Usage: .venv/bin/python bench/api_latency.py [--clients 20] [--per-client 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--per-client", type=int, default=50)
+    args = parser.parse_args()
+
+    from fedpe.stack import launcher
+    from fedpe.stack.config import StackConfig
+
+    home = Path(tempfile.mkdtemp(prefix="fedpe-bench-api-"))
+    config = StackConfig(home=home, prefect_port=free_port(), scheduler_port=free_port(),
+                         dashboard_port=free_port(), mlflow_port=free_port(), api_port=free_port(), hosts=3)
+    stack = launcher.up(config)
+    try:
+        out = subprocess.run([sys.executable, "-m", "fedpe.cli", "users", "add", "bench", "--json"],
+                             capture_output=True, text=True, check=True, env={**os.environ, "FEDPE_HOME": str(home)})
+        headers = {"Authorization": f"Bearer {json.loads(out.stdout)['api_key']}"}
+        base = f"{config.api_url}/api/v1"
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            execution_id = client.post("/tools/job/health-check", json={}).raise_for_status().json()["execution_id"]
+            deadline = time.monotonic() + 120
+            while any(s["status"] in ("pending", "running")
+                      for s in client.get(f"/executions/status/{execution_id}").json()):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the health-check did not finish")
+                time.sleep(0.3)
+
+        latencies: list[float] = []
+        errors: list[int] = []
+        lock = threading.Lock()
+        start = threading.Barrier(args.clients)
+
+        def worker() -> None:
+            mine, bad = [], []
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+                client.get(f"/executions/status/{execution_id}")  # connect (and warm the key cache)
+                start.wait()
+                for _ in range(args.per_client):
+                    t0 = time.perf_counter()
+                    response = client.get(f"/executions/status/{execution_id}")
+                    mine.append((time.perf_counter() - t0) * 1000)
+                    if response.status_code != 200:
+                        bad.append(response.status_code)
+            with lock:
+                latencies.extend(mine)
+                errors.extend(bad)
+
+        threads = [threading.Thread(target=worker) for _ in range(args.clients)]
+        wall = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - wall
+        latencies.sort()
+        p99 = latencies[min(len(latencies) - 1, int(round(0.99 * len(latencies))) - 1)]
+        print(f"clients={args.clients} requests={len(latencies)} median_ms={statistics.median(latencies):.1f} "
+              f"p99_ms={p99:.1f}", flush=True)
+        print(f"# errors={len(errors)} throughput_rps={len(latencies) / wall:.0f} cpus={os.cpu_count()}", flush=True)
+    finally:
+        launcher.down(home)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Path checks, submit-token hashing and claims, FEM's host parameters: pure pieces."""
+
+import pytest
+
+from fedpe.api.idempotency import SubmitTokens, request_sha256
+from fedpe.api.paths import safe_component, safe_relative
+from fedpe.api.services.jobs import apply_nodes
+from fedpe.errors import Conflict, InvalidArgument
+from flows.spec import TaskSpec, ToolSpec
+
+HEALTH = ToolSpec(id="health-check", name="h", description="", mode="distributed", tasks=[
+    TaskSpec(id="health-check", name="h", tool="health-check", role="worker", description="")])
+FLCORE = ToolSpec(id="flcore", name="f", description="", mode="federated", single_role=False, tasks=[
+    TaskSpec(id="flcore-server", name="s", tool="flcore", role="server", description=""),
+    TaskSpec(id="flcore-client", name="c", tool="flcore", role="client", description="")])
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a\\..\\b", "", "a/", "C:x",
+                                  "a\x00b", ".."])
+def test_paths_that_could_escape_are_refused(path):
+    with pytest.raises(InvalidArgument) as info:
+        safe_relative(path)
+    assert info.value.field == "file"
+
+
+def test_relative_paths_inside_the_folder_pass():
+    assert safe_relative("health.json") == ["health.json"]
+    assert safe_relative("checkpoints/round-0001.npz") == ["checkpoints", "round-0001.npz"]
+    assert safe_relative("..hidden") == ["..hidden"]
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b", "a\\b"])
+def test_host_names_are_single_components(name):
+    with pytest.raises(InvalidArgument):
+        safe_component(name, field="node")
+
+
+def test_the_request_hash_ignores_key_order_and_spacing():
+    a = request_sha256("flcore", {"server": "a", "clients": ["b", "c"], "strategy": {"name": "fedavg", "mu": 0.1}})
+    b = request_sha256("flcore", {"strategy": {"mu": 0.1, "name": "fedavg"}, "clients": ["b", "c"], "server": "a"})
+
+    assert a == b
+    assert a != request_sha256("flcore", {"server": "a", "clients": ["c", "b"]})
+    assert a != request_sha256("health-check", {"server": "a", "clients": ["b", "c"], "strategy": {"name": "fedavg",
+                                                                                                 "mu": 0.1}})
+
+
+def test_a_submit_token_is_claimed_once_per_user(tmp_path):
+    tokens = SubmitTokens(tmp_path)
+    digest = request_sha256("health-check", {})
+
+    first = tokens.claim("alice", "t1", digest)
+    busy = tokens.claim("alice", "t1", digest)
+    tokens.record("alice", "t1", "run-1")
+    done = tokens.claim("alice", "t1", digest)
+    other_user = tokens.claim("bob", "t1", digest)
+
+    assert (first.state, busy.state, done.state, done.execution_id, other_user.state) == (
+        "new", "busy", "done", "run-1", "new")
+    with pytest.raises(Conflict):
+        tokens.claim("alice", "t1", request_sha256("health-check", {"hosts": ["a"]}))
+    tokens.release("bob", "t1")
+    assert tokens.claim("bob", "t1", digest).state == "new"
+    assert tokens.forget_execution("run-1") == 1
+    assert tokens.claim("alice", "t1", digest).state == "new"
+
+
+def test_fem_nodes_map_onto_the_flow_parameters():
+    assert apply_nodes(HEALTH, {"hosts"}, {}, None, ["b", "c"]) == {"hosts": ["b", "c"]}
+    assert apply_nodes(HEALTH, {"hosts"}, {}, "a", ["b", "a"]) == {"hosts": ["a", "b"]}
+    assert apply_nodes(HEALTH, {"hosts"}, {"hosts": ["c", "b"]}, None, ["b", "c"]) == {"hosts": ["b", "c"]}
+    assert apply_nodes(FLCORE, {"server", "clients", "rounds"}, {"rounds": 2}, "a", ["b", "c"]) == {
+        "rounds": 2, "server": "a", "clients": ["b", "c"]}
+    assert apply_nodes(FLCORE, {"server", "clients"}, {"server": "a"}, "a", None) == {"server": "a"}
+
+
+@pytest.mark.parametrize("spec, props, body, server, clients, field", [
+    (HEALTH, {"hosts"}, {"hosts": ["a"]}, None, ["b"], "client_nodes"),
+    (HEALTH, {"hosts"}, {"hosts": "a"}, None, ["a"], "client_nodes"),
+    (FLCORE, {"server", "clients"}, {"server": "b"}, "a", None, "server_node"),
+    (FLCORE, {"server", "clients"}, {"clients": ["b"]}, None, ["c"], "client_nodes"),
+    (HEALTH, {"steps"}, {}, "a", None, "server_node"),
+])
+def test_nodes_given_twice_and_different_are_a_422_naming_the_query_field(spec, props, body, server, clients, field):
+    with pytest.raises(InvalidArgument) as info:
+        apply_nodes(spec, props, body, server, clients)
+    assert info.value.field == field
