@@ -41,7 +41,12 @@ def install(preload: list[str] | None = None) -> None:
     shim = _ForkserverMultiprocessing()
     shim._context.set_forkserver_preload(list(preload or PRELOAD))
     flow_engine.multiprocessing = shim
-    # Start the server (and its imports) now rather than on the first flow run.
-    from multiprocessing import forkserver
+    # Start the server and wait for its imports now rather than on the first flow run: the
+    # server preloads before it answers, so one trivial child blocks until it is warm.
+    child = shim._context.Process(target=_warm, name="fedpe-forkserver-warm-up")
+    child.start()
+    child.join()
 
-    forkserver.ensure_running()
+
+def _warm() -> None:
+    """Nothing: forking it proves the server has imported its preload."""
