@@ -14,22 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from _stack import bench_stack
 
 
 def main() -> None:
@@ -38,14 +30,8 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=50)
     args = parser.parse_args()
 
-    from fedpe.stack import launcher
-    from fedpe.stack.config import StackConfig
-
-    home = Path(tempfile.mkdtemp(prefix="fedpe-bench-api-"))
-    config = StackConfig(home=home, prefect_port=free_port(), scheduler_port=free_port(),
-                         dashboard_port=free_port(), mlflow_port=free_port(), api_port=free_port(), hosts=3)
-    stack = launcher.up(config)
-    try:
+    with bench_stack("fedpe-bench-api-", hosts=3) as stack:
+        config, home = stack.config, stack.config.home
         out = subprocess.run([sys.executable, "-m", "fedpe.cli", "users", "add", "bench", "--json"],
                              capture_output=True, text=True, check=True, env={**os.environ, "FEDPE_HOME": str(home)})
         headers = {"Authorization": f"Bearer {json.loads(out.stdout)['api_key']}"}
@@ -91,8 +77,6 @@ def main() -> None:
         print(f"clients={args.clients} requests={len(latencies)} median_ms={statistics.median(latencies):.1f} "
               f"p99_ms={p99:.1f}", flush=True)
         print(f"# errors={len(errors)} throughput_rps={len(latencies) / wall:.0f} cpus={os.cpu_count()}", flush=True)
-    finally:
-        launcher.down(home)
 
 
 if __name__ == "__main__":

@@ -13,21 +13,13 @@ Per-round figures are medians. Usage: .venv/bin/python bench/rounds.py [--rounds
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from _stack import bench_stack
 
 
 def write_wide(data_dirs: dict[str, str], *, features: int, classes: int, rows: int = 20) -> None:
@@ -88,32 +80,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--skip-wide", action="store_true")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="fedpe-bench-"))
-    ports = {k: free_port() for k in ("prefect", "scheduler", "dashboard", "mlflow")}
-    os.environ.update({"FEDPE_HOME": str(home), "PREFECT_HOME": str(home / "prefect-client"),
-                       "PREFECT_API_URL": f"http://127.0.0.1:{ports['prefect']}/api",
-                       "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                       "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports['mlflow']}",
-                       "FEDPE_STORE_URL": f"file://{home}/store"})
-    from fedpe.stack import launcher
-    from fedpe.stack.config import StackConfig
-
-    config = StackConfig(home=home, prefect_port=ports["prefect"], scheduler_port=ports["scheduler"],
-                         dashboard_port=ports["dashboard"], mlflow_port=ports["mlflow"], hosts=10,
-                         serve_api=False, host_threads=2)
-    print(f"starting a federation of 10 hosts in {home} ...", flush=True)
-    stack = launcher.up(config)
-    print(f"ready in {stack.ready_s} s", flush=True)
-    try:
+    with bench_stack("fedpe-bench-", hosts=10, serve_api=False, host_threads=2) as stack:
         if not args.skip_wide:
             write_wide(stack.data_dirs, features=10_000, classes=100)
+        # The first execution of a new federation pays one-time costs (the Prefect server's
+        # first task runs, MLflow's first model); it is printed apart, not mixed into a case.
+        print("warm-up " + measure(stack, stack.hosts[:3], "breast-cancer", 3), flush=True)
         cases = [(stack.hosts[:3], "breast-cancer", ""), (stack.hosts, "breast-cancer", "")]
         if not args.skip_wide:
             cases.append((stack.hosts, "wide", " weights=1000100"))
         for hosts, dataset, label in cases:
             print(measure(stack, hosts, dataset, args.rounds) + label, flush=True)
-    finally:
-        launcher.down(home)
 
 
 def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:

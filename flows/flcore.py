@@ -126,7 +126,8 @@ def flcore(
                             validation_fraction=validation_fraction, local_epochs=local_epochs,
                             batch_size=batch_size, learning_rate=learning_rate, dp=dp)
     spec = ServerSpec(
-        execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, clients=list(clients), strategy=strategy,
+        execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, owner=ctx.owner, clients=list(clients),
+        strategy=strategy,
         rounds=rounds, fraction_fit=fraction_fit, min_clients=max(min_clients, strategy.required_clients()),
         round_timeout_s=round_timeout_s, checkpoint_every=checkpoint_every, initial_weights=initial_weights,
         experiment="flcore",

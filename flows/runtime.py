@@ -82,13 +82,11 @@ def run_context() -> RunContext:
 
     own_id = str(flow_run.id)
     root_id = str(flow_run.root_flow_run_id or own_id)
-    tags = list(flow_run.tags or []) if root_id == own_id else _tags_of(root_id)
-    owners = [t[len(OWNER_TAG):] for t in tags if t.startswith(OWNER_TAG)]
+    run_tags, deployment_tags = _tags_of(root_id)
     return RunContext(
         execution_id=root_id,
         flow_run_id=own_id,
-        # The last owner tag wins: API submissions append theirs after the deployment's own.
-        owner=owners[-1] if owners else "unknown",
+        owner=owner_from_tags(run_tags, deployment_tags),
         federation=Federation.load(BLOCK_NAME),
         store=OutputStore.load(BLOCK_NAME).spec(),
         tracking=Tracking.load(BLOCK_NAME),
@@ -101,8 +99,28 @@ def require(condition: bool, message: str, field: str) -> None:
         raise InvalidArgument(message, field=field)
 
 
-def _tags_of(flow_run_id: str) -> list[str]:
+def owner_from_tags(run_tags: list[str], deployment_tags: list[str]) -> str:
+    """The user an execution belongs to, from its flow run's tags and its deployment's.
+
+    The API adds the submitter's owner tag to the deployment's own; Prefect merges tags as a
+    set, so their order says nothing. The owner is the tag that is not the deployment's; a run
+    with only the deployment's tag (Prefect UI, schedules) belongs to the deployment's owner.
+    """
+    owners = sorted(t[len(OWNER_TAG):] for t in run_tags if t.startswith(OWNER_TAG))
+    own = {t[len(OWNER_TAG):] for t in deployment_tags if t.startswith(OWNER_TAG)}
+    extra = [o for o in owners if o not in own]
+    if extra:
+        return extra[-1]
+    if owners:
+        return owners[-1]
+    return sorted(own)[-1] if own else "unknown"
+
+
+def _tags_of(flow_run_id: str) -> tuple[list[str], list[str]]:
+    """Tags of a flow run and of its deployment (none for a run without one)."""
     from prefect import get_client
 
     with get_client(sync_client=True) as client:
-        return list(client.read_flow_run(flow_run_id).tags or [])
+        run = client.read_flow_run(flow_run_id)
+        deployment = client.read_deployment(run.deployment_id) if run.deployment_id else None
+    return list(run.tags or []), list(deployment.tags or []) if deployment else []

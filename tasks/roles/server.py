@@ -175,6 +175,7 @@ class FederatedServer:
             store=self.store, execution_id=spec.execution_id, host=self.host, tool=spec.tool, rounds=spec.rounds,
             tracking_uri=self.tracking_uri, experiment=spec.experiment,
             tags={"fedpe.execution_id": spec.execution_id, "fedpe.flow_run_id": spec.flow_run_id,
+                  "fedpe.owner": spec.owner,
                   "fedpe.server": self.host, "fedpe.clients": ",".join(spec.clients), "fedpe.seed": str(training.seed),
                   **{f"version.{k}": v for k, v in versions().items()}},
             params=spec.parameters, checkpoint_every=spec.checkpoint_every,

@@ -32,6 +32,7 @@ class ServerSpec(BaseModel):
 
     execution_id: str
     flow_run_id: str
+    owner: str = "unknown"
     tool: str = "flcore"
     clients: list[str]
     strategy: StrategyConfig

@@ -17,7 +17,7 @@ from prefect.client.schemas.sorting import FlowRunSort, LogSort, TaskRunSort
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from fedpe.errors import InvalidArgument, JobNotFound, NoConnection
-from flows.runtime import OWNER_TAG
+from flows.runtime import OWNER_TAG, owner_from_tags
 
 TOOL_TAG = "fedpe-tool:"
 DEPLOYMENT_NAME = "default"
@@ -108,21 +108,9 @@ class Orchestrator:
             offset += PAGE
 
     async def owner_of(self, flow_run) -> str:
-        """The user an execution belongs to.
-
-        The API adds the submitter's owner tag to the deployment's own; Prefect merges tags as
-        a set, so their order says nothing. The owner is the tag that is not the deployment's;
-        a run with only the deployment's tag (Prefect UI, schedules) belongs to its owner.
-        """
-        owners = [t[len(OWNER_TAG):] for t in flow_run.tags if t.startswith(OWNER_TAG)]
+        """The user an execution belongs to (see flows.runtime.owner_from_tags)."""
         deployment = await self.deployment(flow_run.deployment_id)
-        own = {t[len(OWNER_TAG):] for t in (deployment.tags if deployment else []) if t.startswith(OWNER_TAG)}
-        extra = [o for o in owners if o not in own]
-        if extra:
-            return sorted(extra)[-1]
-        if owners:
-            return owners[-1]
-        return sorted(own)[-1] if own else "unknown"
+        return owner_from_tags(list(flow_run.tags), list(deployment.tags) if deployment else [])
 
     @staticmethod
     def tool_of(flow_run) -> str | None:

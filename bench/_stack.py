@@ -1,0 +1,47 @@
+"""A federation of a benchmark's own: free loopback ports, a temporary FEDPE_HOME, stopped on exit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def bench_stack(prefix: str, **options: Any) -> Iterator[Any]:
+    """`fedpe up` on free ports under a new temporary home; this process's env points at it.
+
+    `options` go to StackConfig (hosts, partition, alpha, serve_api, ...). Prefect reads its
+    settings when first imported, so callers import Prefect only inside the block.
+    """
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    ports = {k: free_port() for k in ("prefect", "scheduler", "dashboard", "mlflow", "api")}
+    os.environ.update({
+        "FEDPE_HOME": str(home), "PREFECT_HOME": str(home / "prefect-client"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{ports['prefect']}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports['mlflow']}",
+        "FEDPE_STORE_URL": f"file://{home}/store",
+    })
+    from fedpe.stack import launcher
+    from fedpe.stack.config import StackConfig
+
+    config = StackConfig(home=home, prefect_port=ports["prefect"], scheduler_port=ports["scheduler"],
+                         dashboard_port=ports["dashboard"], mlflow_port=ports["mlflow"], api_port=ports["api"],
+                         **options)
+    print(f"starting a federation of {config.hosts} hosts in {home} ...", flush=True)
+    stack = launcher.up(config)
+    print(f"ready in {stack.ready_s} s", flush=True)
+    try:
+        yield stack
+    finally:
+        launcher.down(home)
