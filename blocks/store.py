@@ -28,6 +28,29 @@ def _is_temporary(path: str) -> bool:
     return posixpath.basename(path).startswith(TMP_PREFIX)
 
 
+def parts_in_store(ref: str, store_url: str) -> list[str]:
+    """The path components of `ref` inside the store at `store_url`.
+
+    `ref` is either a full URL under the store or a path relative to it
+    (``EXECUTION_ID/HOST/checkpoints/round-0003.npz``). Raises ValueError for anything else:
+    another scheme or bucket, a path that climbs out, empty components.
+    """
+    root = store_url.rstrip("/")
+    if "://" in ref or ref.startswith("/"):
+        candidates = [root]
+        if root.startswith("file://"):
+            candidates.append(root[len("file://"):])  # the same local store written as a path
+        inside = next((ref[len(c) + 1:] for c in candidates if ref.startswith(c + "/")), None)
+        if inside is None:
+            raise ValueError(f"{ref!r} is not inside the store {store_url}")
+    else:
+        inside = ref
+    parts = inside.split("/")
+    if not parts or any(p in ("", ".", "..") or "\\" in p for p in parts):
+        raise ValueError(f"{ref!r} is not a plain path inside the store")
+    return parts
+
+
 class StoreSpec(BaseModel):
     """An fsspec URL plus its storage options, resolved (secrets included) for one process."""
 
@@ -79,6 +102,10 @@ class StoreSpec(BaseModel):
         fs, _ = self.filesystem()
         with fs.open(self.path(*parts), "rb") as fh:
             return fh.read()
+
+    def exists(self, *parts: str) -> bool:
+        fs, _ = self.filesystem()
+        return fs.exists(self.path(*parts))
 
     def open(self, *parts: str, mode: str = "rb") -> BinaryIO:
         fs, _ = self.filesystem()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from flows.spec import ToolSpec
 
@@ -30,7 +31,7 @@ def specs() -> list[ToolSpec]:
 
 
 def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disabled: list[str],
-             records: dict[str, dict] | None = None) -> dict:
+             records: dict[str, dict] | None = None, store_url: str | None = None) -> dict:
     """Type-check `parameters` against the tool's flow signature, then run its cross-field checks.
 
     Returns the parameters as JSON-ready values. Raises InvalidArgument naming the field.
@@ -39,7 +40,12 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
 
     from fedpe.errors import InvalidArgument
 
+    from tasks.strategies.config import strategy_problem
+
     flow, _ = load_tool(tool_id)
+    problem = strategy_problem(parameters.get("strategy"))
+    if problem:
+        raise InvalidArgument(f"{problem[0]}: {problem[1]}", field=problem[0])
     try:
         validated = flow.validate_parameters(dict(parameters))
     except Exception as exc:  # ParameterTypeError wraps the pydantic error
@@ -52,7 +58,8 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
     module = __import__(_MODULES[tool_id][0], fromlist=["check"])
     if hasattr(module, "check"):
         full = {**_defaults(flow), **validated}
-        module.check(full, connected=connected, disabled=disabled, records=records or {})
+        extra = {"store_url": store_url} if "store_url" in inspect.signature(module.check).parameters else {}
+        module.check(full, connected=connected, disabled=disabled, records=records or {}, **extra)
     from pydantic_core import to_jsonable_python
 
     return to_jsonable_python(validated)

@@ -4,6 +4,7 @@ from tasks.conventions import (  # noqa: F401
     CONTROL_ACTIONS,
     PROGRESS_FILE,
     REPORTS_DIR,
+    RESULT_FILE,
     control_event_name,
     parse_task_run_name,
     report_file,

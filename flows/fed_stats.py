@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from blocks import RESULTS_BLOCK
 from flows.params import DatasetName, HostName
-from flows.runtime import FederationTaskRunner, require, run_context
+from flows.runtime import FederationTaskRunner, require, run_context, wait_for_variable
 from flows.spec import TaskSpec, ToolSpec
 from tasks.hosts import check_hosts, pinned
 from tasks.roles.stats import edges_variable, fed_stats_role, ranges_variable
@@ -39,14 +39,27 @@ class FedStatsResult(BaseModel):
     outputs: str
 
 
+NUMERIC_DTYPES = ("int", "float", "bool")
+
+
 def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
-    hosts = params.get("hosts") or []
-    if hosts:
-        check_hosts(hosts, connected, disabled, field="hosts")
+    """Hosts, the dataset on each, and every named column in it (numeric where it must be)."""
+    hosts = params.get("hosts") or sorted(h for h in connected if h not in disabled)
+    check_hosts(hosts, connected, disabled, field="hosts")
+    columns, categorical = params.get("columns") or [], params.get("categorical") or []
     for host in hosts:
-        names = {d["name"] for d in (records.get(host) or {}).get("datasets", [])}
-        require(params["dataset"] in names, f"dataset: {params['dataset']!r} is not in the catalogue of host {host}",
+        datasets = {d["name"]: d for d in (records.get(host) or {}).get("datasets", [])}
+        require(params["dataset"] in datasets, f"dataset: {params['dataset']!r} is not in the catalogue of host {host}",
                 "dataset")
+        dtypes = {c["name"]: c.get("dtype", "") for c in datasets[params["dataset"]].get("columns", [])}
+        for field, names in (("columns", columns), ("categorical", categorical)):
+            for name in names:
+                require(name in dtypes, f"{field}: column {name!r} is not in {params['dataset']} on host {host} "
+                                        f"(columns: {', '.join(sorted(dtypes))})", field)
+        for name in columns:
+            require(name in categorical or dtypes[name].startswith(NUMERIC_DTYPES),
+                    f"columns: column {name!r} is {dtypes[name]} on host {host}, not numeric "
+                    f"(list it under categorical to count its values)", "columns")
 
 
 @flow(name="fed-stats", description=TOOL.description, task_runner=FederationTaskRunner(),
@@ -66,8 +79,8 @@ def fed_stats(
 
     ctx = run_context()
     selected = list(hosts) if hosts else ctx.available_hosts()
-    check({"hosts": selected, "dataset": dataset}, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts,
-          records=host_records(ctx.client()))
+    check({"hosts": selected, "dataset": dataset, "columns": columns, "categorical": categorical},
+          connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()))
     futures = {}
     for host in selected:
         with pinned(host):
@@ -75,7 +88,7 @@ def fed_stats(
                                                   columns=columns, categorical=categorical, min_count=min_count,
                                                   store=ctx.store, timeout_s=WAIT_S)
     client = ctx.client()
-    ranges = [Variable(ranges_variable(ctx.execution_id, h), client=client).get(timeout=WAIT_S) for h in selected]
+    ranges = [wait_for_variable(client, ranges_variable(ctx.execution_id, h), futures, WAIT_S) for h in selected]
     edges = global_edges(ranges, bins)
     Variable(edges_variable(ctx.execution_id), client=client).set(edges)
     summaries = [futures[h].result(timeout=WAIT_S) for h in selected]
@@ -92,5 +105,7 @@ def fed_stats(
                if v.get("kind") == "numeric"],
         description=f"fed-stats of {dataset} over {len(selected)} hosts (min_count={min_count})",
     )
-    return FedStatsResult(execution_id=ctx.execution_id, hosts=selected, dataset=dataset, min_count=min_count,
-                          statistics=combined, outputs=ctx.store.url_of(ctx.execution_id))
+    result = FedStatsResult(execution_id=ctx.execution_id, hosts=selected, dataset=dataset, min_count=min_count,
+                            statistics=combined, outputs=ctx.store.url_of(ctx.execution_id))
+    ctx.save_result(result)
+    return result

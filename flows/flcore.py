@@ -14,6 +14,8 @@ from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel, Field
 
 from blocks import RESULTS_BLOCK
+from blocks.store import parts_in_store
+from fedpe.errors import InvalidArgument
 from flows.params import DatasetName, HostName
 from flows.runtime import FederationTaskRunner, require, run_context
 from flows.spec import TaskSpec, ToolSpec
@@ -58,7 +60,21 @@ class FlcoreResult(BaseModel):
     client_roles: dict[str, dict] = {}
 
 
-def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
+def checkpoint_parts(ref: str, store_url: str) -> list[str]:
+    """`initial_weights` as path components inside the store: {execution}/{host}/.../NAME.npz."""
+    try:
+        parts = parts_in_store(ref, store_url)
+    except ValueError as exc:
+        raise InvalidArgument(f"initial_weights: {exc}; give a checkpoint of an execution in the store, e.g. "
+                              f"EXECUTION_ID/HOST/checkpoints/round-0003.npz", field="initial_weights") from None
+    require(len(parts) >= 3 and parts[-1].endswith(".npz") and not parts[1].startswith("_"),
+            f"initial_weights: {ref!r} is not a model file of an execution "
+            f"(EXECUTION_ID/HOST/checkpoints/round-NNNN.npz or EXECUTION_ID/HOST/model_final.npz)", "initial_weights")
+    return parts
+
+
+def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict],
+          store_url: str | None = None) -> None:
     """Cross-field checks, run by the flow first and by the API before it submits."""
     server, clients = params["server"], list(params["clients"])
     check_hosts([server], connected, disabled, field="server")
@@ -71,7 +87,7 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
             f"min_clients: {params['min_clients']} is more than the {len(clients)} clients given", "min_clients")
     require(params["min_clients"] <= len(clients),
             f"min_clients: {params['min_clients']} is more than the {len(clients)} clients given", "min_clients")
-    field = "strategy.m" if strategy.name == "multikrum" else "strategy.f"
+    field = "strategy.m" if strategy.name == "multikrum" and strategy.m > 2 * strategy.f + 3 else "strategy.f"
     require(min(per_round, len(clients)) >= needed,
             f"{field}: {strategy.name} needs at least {needed} clients per round, got {min(per_round, len(clients))}",
             field if strategy.name in ("krum", "multikrum", "bulyan") else "clients")
@@ -82,6 +98,8 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
         columns = {c["name"] for c in datasets[params["dataset"]].get("columns", [])}
         require(params["target"] in columns,
                 f"target: column {params['target']!r} is not in {params['dataset']} on host {host}", "target")
+    if params.get("initial_weights") and store_url:
+        checkpoint_parts(params["initial_weights"], store_url)
     if params.get("dp") is not None and params["dp"].adaptive:
         try:
             params["dp"].update_noise_multiplier(per_round)
@@ -110,7 +128,8 @@ def flcore(
     seed: int = 0,
     validation_fraction: Annotated[float, Field(ge=0.05, le=0.5)] = 0.2,
     dp: DPConfig | None = None,
-    initial_weights: Annotated[str | None, Field(description="Store URL of a checkpoint (.npz) to start from.")] = None,
+    initial_weights: Annotated[str | None, Field(description="A checkpoint of one of your executions to start from: "
+                                                            "EXECUTION_ID/HOST/checkpoints/round-NNNN.npz (or its store URL).")] = None,
     checkpoint_every: Annotated[int, Field(ge=0, le=1000, description="Checkpoint every N rounds (0 = final only).")] = 1,
 ) -> FlcoreResult:
     """Federated training of `model` on `dataset` across `clients`, aggregated on `server`."""
@@ -119,7 +138,13 @@ def flcore(
                   min_clients=min_clients, fraction_fit=fraction_fit, dp=dp)
     from tasks.hosts import host_records
 
-    check(params, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()))
+    check({**params, "initial_weights": initial_weights}, connected=ctx.hosts(),
+          disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()), store_url=ctx.store.url)
+    if initial_weights:
+        parts = checkpoint_parts(initial_weights, ctx.store.url)
+        ctx.check_readable(parts[0], field="initial_weights")
+        require(ctx.store.exists(*parts), f"initial_weights: no file {'/'.join(parts)} in the store", "initial_weights")
+        initial_weights = "/".join(parts)
 
     model_options = {"l2": l2, **({"hidden": hidden_units} if model == "mlp" else {})}
     training = TrainingSpec(dataset=dataset, target=target, model=model, model_options=model_options, seed=seed,
@@ -166,6 +191,7 @@ def flcore(
         epsilon=outcome["epsilon"], outputs=outcome["outputs"], client_roles=client_roles,
     )
     ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, server, "summary.json")
+    ctx.save_result(result)
     create_table_artifact(
         key="flcore-rounds",
         table=[{"round": h["round"], "accuracy": round(h.get("accuracy", float("nan")), 4),

@@ -53,7 +53,9 @@ def health_check(hosts: list[HostName] | None = None) -> HealthCheckResult:
                 "datasets": ", ".join(d["name"] for d in r["datasets"])} for h, r in reports.items()],
         description="Health of each host",
     )
-    return HealthCheckResult(
+    result = HealthCheckResult(
         execution_id=ctx.execution_id, hosts=selected, reports=reports,
         healthy=all(r["healthy"] for r in reports.values()), outputs=ctx.store.url_of(ctx.execution_id),
     )
+    ctx.save_result(result)
+    return result

@@ -2,7 +2,7 @@
 first failure and reporting each part."""
 
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,13 +51,26 @@ class PipelineResult(BaseModel):
     parts: list[PipelinePart]
 
 
+def refuse_repeated_tools(steps: list[PipelineStep]) -> None:
+    """Parts share the execution's folders ({execution_id}/{host}/): a second run of the same
+    tool would overwrite the first one's outputs, so each tool runs once per pipeline."""
+    from fedpe.errors import InvalidArgument
+
+    for index, step in enumerate(steps):
+        first = next(i for i, s in enumerate(steps) if s.tool == step.tool)
+        if first != index:
+            raise InvalidArgument(f"steps.{index}: {step.tool} is already step {first}; a pipeline runs each tool "
+                                  f"once (submit a second execution to run it again)", field=f"steps.{index}.tool")
+
+
 def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
     """Each step's own checks, named `steps.N.<field>`."""
     from fedpe.errors import InvalidArgument
     from flows.catalog import validate
 
-    for index, step in enumerate(params["steps"]):
-        step = step if isinstance(step, PipelineStep) else PipelineStep.model_validate(step)
+    steps = [s if isinstance(s, PipelineStep) else PipelineStep.model_validate(s) for s in params["steps"]]
+    refuse_repeated_tools(steps)
+    for index, step in enumerate(steps):
         try:
             validate(step.tool, step.parameters, connected=connected, disabled=disabled, records=records)
         except InvalidArgument as exc:
@@ -66,8 +79,9 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
 
 
 @flow(name="pipeline", description=TOOL.description, persist_result=True, result_storage=RESULTS_BLOCK)
-def pipeline(steps: list[PipelineStep]) -> PipelineResult:
+def pipeline(steps: Annotated[list[PipelineStep], Field(min_length=1, max_length=3)]) -> PipelineResult:
     """Run `steps` in order; the execution id of every part is this run's id."""
+    refuse_repeated_tools(steps)
     ctx = run_context()
     parts: list[PipelinePart] = []
     status = "completed"
@@ -86,6 +100,7 @@ def pipeline(steps: list[PipelineStep]) -> PipelineResult:
         break
     result = PipelineResult(execution_id=ctx.execution_id, status=status, parts=parts)
     ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, "_pipeline.json")
+    ctx.save_result(result)
     if status != "completed":
         from fedpe.errors import ExecutionFailed
 

@@ -7,14 +7,19 @@ federation wherever `fedpe up` put it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect_dask import DaskTaskRunner
 
 from blocks import Federation, OutputStore, StoreSpec, Tracking
 from fedpe.errors import InvalidArgument
+from tasks.conventions import RESULT_FILE
 from tasks.hosts import check_hosts, connected_hosts
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 BLOCK_NAME = "default"
 OWNER_TAG = "fedpe-owner:"
@@ -50,6 +55,8 @@ class RunContext:
     execution_id: str
     flow_run_id: str
     owner: str
+    #: Who the deployment runs for (UI and scheduled runs); may read every execution.
+    operator: str
     federation: Federation
     store: StoreSpec
     tracking: Tracking
@@ -66,6 +73,22 @@ class RunContext:
     def check_hosts(self, requested: list[str], *, field: str) -> None:
         """Refuse unknown, disconnected or disabled hosts before any role is placed."""
         check_hosts(requested, self.hosts(), self.federation.disabled_hosts, field=field)
+
+    def save_result(self, result: "BaseModel") -> None:
+        """What the flow returns, for readers that have no Prefect result storage (the API)."""
+        self.store.write_bytes(result.model_dump_json(indent=2).encode(), self.execution_id, RESULT_FILE)
+
+    def check_readable(self, execution_id: str, *, field: str) -> None:
+        """Refuse another user's execution: a run may reuse only its owner's outputs."""
+        from fedpe.errors import AuthorizationError
+
+        try:
+            run_tags, deployment_tags = _tags_of(execution_id)
+        except Exception:  # not a UUID, or no such flow run
+            raise InvalidArgument(f"{field}: no execution {execution_id}", field=field) from None
+        owner = owner_from_tags(run_tags, deployment_tags)
+        if owner != self.owner and self.owner != self.operator:
+            raise AuthorizationError(f"{field}: execution {execution_id} belongs to another user", field=field)
 
     def available_hosts(self) -> list[str]:
         """Connected hosts that are not disabled, sorted."""
@@ -87,10 +110,33 @@ def run_context() -> RunContext:
         execution_id=root_id,
         flow_run_id=own_id,
         owner=owner_from_tags(run_tags, deployment_tags),
+        operator=owner_from_tags([], deployment_tags),
         federation=Federation.load(BLOCK_NAME),
         store=OutputStore.load(BLOCK_NAME).spec(),
         tracking=Tracking.load(BLOCK_NAME),
     )
+
+
+def wait_for_variable(client, name: str, roles: dict, timeout_s: float):
+    """The value a role publishes in the Dask Variable `name`, failing as soon as any role does.
+
+    A role that fails before it publishes would otherwise leave the flow waiting the whole
+    timeout, and the role's own error (the one a user needs) would be lost to a TimeoutError.
+    """
+    from distributed import Variable
+
+    variable = Variable(name, client=client)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return variable.get(timeout=0.5)
+        except TimeoutError:
+            pass
+        for future in roles.values():
+            if future.wrapped_future.done():
+                future.result(timeout=5)  # raises the role's own error when it failed
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no value for {name} after {timeout_s:.0f} s")
 
 
 def require(condition: bool, message: str, field: str) -> None:

@@ -4,6 +4,8 @@
 - A federated tool's server role keeps ``{store}/{execution_id}/_progress.json`` up to date
   (tool, round, rounds, latest metrics, history), replaced whole each round.
 - Each role writes its resource report to ``{store}/{execution_id}/_reports/{host}.{task_id}.json``.
+- Each tool's flow writes what it returns to ``{store}/{execution_id}/_result.json`` when it ends
+  (in a pipeline the pipeline's own result is written last).
 - Control between rounds travels as Dask Events named ``fedpe-{execution_id}-{action}``
   (``stop``, ``pause``); resume clears ``pause``. Abort is the Prefect state Cancelled.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 
 PROGRESS_FILE = "_progress.json"
+RESULT_FILE = "_result.json"
 REPORTS_DIR = "_reports"
 CONTROL_ACTIONS = ("stop", "pause")
 

@@ -63,7 +63,7 @@ class DPConfig(BaseModel):
         Field(
             gt=0,
             description="sigma_b: noise stddev on the unclipped count; "
-            "default = expected clients per round / 20 (Andrew et al.).",
+            "default = max(expected clients per round / 20 (Andrew et al.), noise_multiplier).",
         ),
     ] = None
     target_epsilon: Annotated[
@@ -75,15 +75,19 @@ class DPConfig(BaseModel):
     ] = 1e-5
 
     def count_stddev(self, expected_clients: float) -> float:
-        """sigma_b, defaulting to ``expected_clients / 20`` as the paper recommends.
+        """sigma_b: ``expected_clients / 20`` as the paper recommends, but at least z.
 
         Andrew et al. (Sec. 3) and Flower scale sigma_b with the number of
-        clients per round, not with z: the count's noise only needs to be small
-        relative to the count itself.
+        clients per round: the count's noise only needs to be small relative to
+        the count. The update's noise multiplier is then
+        (z^-2 - (2 sigma_b)^-2)^-1/2, defined only for sigma_b > z/2, so with
+        the few clients of a hospital federation (m/20 < z/2 below 10 z
+        clients) the default takes sigma_b = z: the update's noise grows by
+        2/sqrt(3) (15 %) instead of the run being refused.
         """
         if self.clipped_count_stddev is not None:
             return self.clipped_count_stddev
-        return expected_clients / 20.0
+        return max(expected_clients / 20.0, self.noise_multiplier)
 
     def update_noise_multiplier(self, expected_clients: float) -> float:
         """Noise multiplier to put on the averaged update this configuration needs."""

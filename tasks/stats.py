@@ -15,6 +15,7 @@ Local summary shape (JSON-serialisable; category values become strings)::
     {"rows": int | None,
      "numeric": {col: {"suppressed": False, "count", "missing", "sum", "sumsq", "min", "max",
                        "hist": [int | None, ...]}  or  {"suppressed": True}},
+     (pooled: a bin no host released is None; one some hosts suppressed is a lower bound)
      "categorical": {col: {"suppressed": False, "count", "missing",
                            "counts": {value: n}, "other": int | None}  or  {"suppressed": True}}}
 
@@ -291,6 +292,7 @@ def _combine_numeric(col: str, entries: list[dict[str, Any]], col_edges: list[fl
         nbins = edge_arr.size - 1
         hist = np.zeros(nbins, dtype=np.int64)
         suppressed_bins: set[int] = set()
+        known_bins: set[int] = set()
         for e in released:
             host_hist = e["hist"]
             if len(host_hist) != nbins:
@@ -300,9 +302,12 @@ def _combine_numeric(col: str, entries: list[dict[str, Any]], col_edges: list[fl
                     suppressed_bins.add(i)
                 else:
                     hist[i] += int(h)
+                    known_bins.add(i)
         result.update(
             edges=[float(x) for x in edge_arr],
-            hist=[int(h) for h in hist],
+            # A bin every host suppressed is unknown (None), not empty; one some hosts
+            # suppressed is a lower bound, listed in hist_suppressed_bins.
+            hist=[int(h) if i in known_bins else None for i, h in enumerate(hist)],
             hist_suppressed_bins=sorted(suppressed_bins),
             quantiles=_hist_quantiles(hist, edge_arr, lo, hi),
             quantiles_approximate=bool(suppressed_bins),

@@ -137,12 +137,15 @@ class ExecutionSummary(_Open):
     started_at: str | None = None
     ended_at: str | None = None
     hosts: list[str] = Field(default_factory=list)
+    round: int | None = Field(default=None, description="Rounds finished (federated training).")
+    rounds: int | None = Field(default=None, description="Rounds asked for.")
 
 
 class Execution(ExecutionSummary):
     parameters: dict[str, Any] = Field(default_factory=dict)
-    round: int | None = None
-    rounds: int | None = None
+    paused: bool = Field(default=False, description="Held between rounds by a pause; its status stays running.")
+    stopped_because: str | None = Field(default=None, description="Why the rounds ended early (stop, privacy budget).")
+    result: dict[str, Any] | None = Field(default=None, description="What the tool returned, once it ended.")
     metrics: dict[str, Any] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
     statuses: list[StatusEntry] = Field(default_factory=list)

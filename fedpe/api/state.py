@@ -41,7 +41,7 @@ class AppState:
 
         client = await self._stack.enter_async_context(get_client())
         self.orchestrator = Orchestrator(client, self.settings.deployment_owner)
-        self.jobs = Jobs(self.orchestrator, self.scheduler, self.submit_tokens)
+        self.jobs = Jobs(self.orchestrator, self.scheduler, self.submit_tokens, self.outputs)
         self.executions = Executions(self.orchestrator, self.scheduler, self.outputs, self.settings.mlflow_uri,
                                      jobs=self.jobs, submit_tokens=self.submit_tokens)
         self.data = Data(self.executions, self.outputs)

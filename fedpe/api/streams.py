@@ -1,8 +1,9 @@
 """Live events of an execution for SSE and the WebSocket: one poller per execution, shared.
 
-Events: ``status`` (the overall state and the status list, when it changes), ``round`` (each
-new round's number and metrics, from the progress file), ``log`` (each new log line) and a final ``done``.
-A subscriber that joins late gets the latest status, the latest round and the log lines so far.
+Events: ``status`` (the overall state, whether the rounds are paused, and the status list, when
+any of it changes), ``round`` (one per finished round: its number, metrics, clients and dropouts,
+from the progress file), ``log`` (each new log line) and a final ``done``. A subscriber that joins
+late gets the latest status, every round so far and the recent log lines.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 import datetime as dt
 import logging
 from typing import Any, AsyncIterator
+
+from tasks.roles.reporter import round_metrics
 
 POLL_S = 1.0
 BACKLOG = 1000
@@ -27,7 +30,7 @@ class _Poller:
         self.execution_id = execution_id
         self.subscribers: set[asyncio.Queue] = set()
         self.last_status: dict | None = None
-        self.last_round: dict | None = None
+        self.rounds: list[dict] = []
         self.logs: list[dict] = []
         self.seen: set = set()
         self.newest = None
@@ -46,8 +49,7 @@ class _Poller:
         items = []
         if self.last_status is not None:
             items.append({"event": "status", "data": self.last_status})
-        if self.last_round is not None:
-            items.append({"event": "round", "data": self.last_round})
+        items += self.rounds
         items += [{"event": "log", "data": line} for line in self.logs]
         if self.done is not None:
             items.append({"event": "done", "data": self.done})
@@ -71,23 +73,33 @@ class _Poller:
             self.logs = (self.logs + [line])[-BACKLOG:]
             self.publish("log", line)
 
+    def _rounds(self, progress: dict) -> None:
+        """One `round` event per round in the progress history, each once, in order."""
+        done = self.rounds[-1]["data"]["round"] if self.rounds else 0
+        for entry in progress.get("history") or []:
+            if entry.get("round", 0) <= done:
+                continue
+            item = {"event": "round", "data": {
+                "round": entry["round"], "rounds": progress.get("rounds"), "metrics": round_metrics(entry),
+                "clients": entry.get("clients", []), "dropped": entry.get("dropped", []),
+                "per_client": entry.get("per_client", {})}}
+            self.rounds.append(item)
+            self.publish("round", item["data"])
+            done = entry["round"]
+
     async def run(self) -> None:
         executions = self.hub.executions
         try:
             while True:
                 snap = await executions.snapshot(self.execution_id)
+                progress = await self.hub.outputs.progress(snap.id) or {}
                 status = {"execution_id": snap.id, "status": snap.status,
+                          "paused": bool(progress.get("paused")) and not snap.final,
                           "prefect_state": snap.flow_run.state_name, "statuses": snap.status_list()}
                 if status != self.last_status:
                     self.last_status = status
                     self.publish("status", status)
-                progress = await self.hub.outputs.progress(snap.id)
-                if progress:
-                    current = {"round": progress.get("round"), "rounds": progress.get("rounds"),
-                               "metrics": progress.get("metrics") or progress.get("latest") or {}}
-                    if current != self.last_round:
-                        self.last_round = current
-                        self.publish("round", current)
+                self._rounds(progress)
                 await self._logs(snap)
                 if snap.final:
                     await asyncio.sleep(LOG_FLUSH_S)  # the last batch of the hosts' log lines

@@ -1,4 +1,4 @@
-"""Users and their API keys: add, list, revoke, and authenticate by password or key."""
+"""Users and their API keys: add, list, revoke, issue a new key, and authenticate by password or key."""
 
 from __future__ import annotations
 
@@ -95,6 +95,22 @@ class UserStore:
             db.execute("UPDATE users SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?", (now, name))
             db.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE user_name = ?", (now, name))
             return _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
+
+    def issue_key(self, name: str) -> tuple[User, str]:
+        """A new API key for `name`, shown once: their other keys stop working at once (`check_key`
+        reads revocation before its cache), and a revoked user is active again."""
+        key, prefix, secret = new_key()
+        key_hash = hash_secret(secret)
+        with connect(self.home) as db:
+            if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+                raise NotFound(f"no user {name!r}", field="name")
+            now = _now()
+            db.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE user_name = ?", (now, name))
+            db.execute("UPDATE users SET revoked_at = NULL WHERE name = ?", (name,))
+            db.execute("INSERT INTO api_keys (prefix, user_name, key_hash, created_at) VALUES (?, ?, ?, ?)",
+                       (prefix, name, key_hash, now))
+            user = _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
+        return user, key
 
     def active(self, name: str) -> User:
         """The active user `name`; AuthenticationError when unknown or revoked."""

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.filesize import decimal as file_size
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
+from rich.table import Column, Table
+from rich.text import Text
 
 from fedpe.cli.api_client import open_session, print_json
 from fedpe.cli.app import console
 from fedpe.cli.options import Json
-from fedpe.errors import AuthenticationError, AuthorizationError, FedpeError, JobNotFound, JobTimeout
+from fedpe.errors import (AuthenticationError, AuthorizationError, FedpeError, InvalidArgument, JobNotFound,
+                          JobTimeout)
 
 if TYPE_CHECKING:
     from fedpe.sdk import Execution, LogRecord, Session
 
 STATUS_STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "dim"}
 
-app = typer.Typer(help="Follow executions: list, show, logs, report, files, download, cancel.", no_args_is_help=True)
+app = typer.Typer(help="Follow executions: list, show, logs, report, files, download, cancel. An ID may be "
+                       "shortened to a unique prefix (at least 4 hex digits), as `executions list` shows it.",
+                  no_args_is_help=True)
+
+MIN_PREFIX = 4
+SHORT_ID = 8
+LIST_PAGE = 1000  # the API's largest page of executions and of log lines
+_FULL_ID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
+_HEX_PREFIX = re.compile(r"^[0-9a-f][0-9a-f-]*$")
+
+NOT_METRICS = frozenset({"round", "rounds", "time", "timestamp"})
+"""Numbers among an execution's metrics that are bookkeeping, not metrics (as are ``*_at`` times)."""
+FIRST_METRICS = ("accuracy", "loss")
+WATCHED_METRICS = 2  # on the live progress line: accuracy and loss when the tool has them
 
 
 def _styled(status: str) -> str:
@@ -33,9 +51,28 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
+def _rank(key: str) -> int:
+    """accuracy, loss, then other accuracies and losses (validation, train), then the rest."""
+    if key in FIRST_METRICS:
+        return FIRST_METRICS.index(key)
+    matches = [i for i, name in enumerate(FIRST_METRICS) if name in key]
+    return len(FIRST_METRICS) + (matches[0] if matches else len(FIRST_METRICS))
+
+
 def _metrics(metrics: dict[str, Any], limit: int = 4) -> str:
-    shown = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)][:limit]
+    """``accuracy=0.9  loss=0.25 …``: the numbers that are metrics, accuracy and loss first."""
+    numbers = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+               and k not in NOT_METRICS and not k.endswith("_at")]
+    shown = sorted(numbers, key=lambda item: _rank(item[0]))[:limit]
     return "  ".join(f"{k}={v:.4g}" for k, v in shown)
+
+
+def _rounds(job: "Execution") -> int | None:
+    """How many rounds the execution has (from its parameters until it reports them), None without rounds."""
+    if job.rounds:
+        return job.rounds
+    planned = job.parameters.get("rounds")
+    return planned if isinstance(planned, int) and not isinstance(planned, bool) and planned > 0 else None
 
 
 def _round(job: "Execution") -> str:
@@ -44,16 +81,87 @@ def _round(job: "Execution") -> str:
     return "-" if job.round is None else str(job.round)
 
 
+# Ids and hosts given on the command line
+
+def _all_jobs(session: "Session") -> Iterator["Execution"]:
+    offset = 0
+    while True:
+        page = session.list_jobs(limit=LIST_PAGE, offset=offset)
+        yield from page.executions
+        offset += len(page.executions)
+        if not page.executions or offset >= page.total:
+            return
+
+
+def resolve_id(session: "Session", value: str) -> str:
+    """The execution id `value` stands for: a full id as it is, a unique prefix of at least
+    `MIN_PREFIX` hex digits completed from the caller's executions; anything else as given
+    (the API then says whether it names an execution)."""
+    given = value.strip()
+    prefix = given.lower()
+    if _FULL_ID.match(prefix) or not _HEX_PREFIX.match(prefix) or len(prefix.replace("-", "")) < MIN_PREFIX:
+        return given
+    matches = [job.id for job in _all_jobs(session) if job.id.lower().startswith(prefix)]
+    if not matches:
+        raise JobNotFound(f"no execution has an id starting with {given!r}", field="execution_id")
+    if len(matches) > 1:
+        more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+        raise InvalidArgument(f"{given!r} is the start of {len(matches)} execution ids: "
+                              f"{', '.join(matches[:10])}{more}; give more of the id",
+                              field="execution_id", details={"candidates": matches})
+    return matches[0]
+
+
+def short_ids(ids: list[str]) -> dict[str, str]:
+    """Each id cut to `SHORT_ID` characters, longer where two would read the same."""
+    out = {}
+    for job_id in ids:
+        length = SHORT_ID
+        while length < len(job_id) and any(o != job_id and o[:length] == job_id[:length] for o in ids):
+            length += 1
+        out[job_id] = job_id[:length]
+    return out
+
+
+def hosts_of(job: "Execution") -> list[str]:
+    """The hosts an execution runs on: those of its status list (and the API's ``hosts``)."""
+    listed = getattr(job, "hosts", None)
+    extra = [h for h in listed if isinstance(h, str)] if isinstance(listed, list) else []
+    return sorted({entry.node for entry in job.entries} | set(extra))
+
+
+def check_host(session: "Session", job_id: str, host: str | None) -> None:
+    """Refuse a --host the execution does not run on, naming the ones it does."""
+    if host is None:
+        return
+    hosts = hosts_of(session.get_job(job_id))
+    if host not in hosts:
+        raise InvalidArgument(f"execution {job_id} has no host {host!r}; its hosts: {', '.join(hosts) or 'none yet'}",
+                              field="host")
+
+
 # Following one execution live
+
+class _RoundColumn(ProgressColumn):
+    """``3/10`` rounds for tools with rounds; nothing for the others (health-check, fed-stats)."""
+
+    def __init__(self) -> None:
+        super().__init__(table_column=Column(no_wrap=True))
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{int(task.completed)}/{int(task.total)}", style="progress.download")
+
 
 class _Display:
     """A rich progress bar over the rounds of one execution, fed by events or polls."""
 
     def __init__(self, progress: Progress, job: "Execution") -> None:
         self.progress = progress
-        self.label = f"{job.tool or 'execution'} {job.id[:8]}"
-        self.task = progress.add_task(f"{self.label} {job.status}", total=job.rounds, completed=job.round or 0,
-                                      metrics=_metrics(job.metrics, limit=3))
+        self.label = job.tool or "execution"
+        self.task = progress.add_task(f"{self.label} {job.status}", total=_rounds(job), completed=job.round or 0,
+                                      metrics=_metrics(job.metrics, limit=WATCHED_METRICS))
 
     def update(self, data: Any) -> None:
         """Take what an event or a poll says (a dict or an `Execution`) and show it."""
@@ -64,12 +172,12 @@ class _Display:
         changes: dict[str, Any] = {}
         if data.get("status"):
             changes["description"] = f"{self.label} {data['status']}"
-        if isinstance(data.get("rounds"), int):
+        if isinstance(data.get("rounds"), int) and data["rounds"] > 0:
             changes["total"] = data["rounds"]
         if isinstance(data.get("round"), int):
             changes["completed"] = data["round"]
         if isinstance(data.get("metrics"), dict) and data["metrics"]:
-            changes["metrics"] = _metrics(data["metrics"], limit=3)
+            changes["metrics"] = _metrics(data["metrics"], limit=WATCHED_METRICS)
         if changes:
             self.progress.update(self.task, **changes)
 
@@ -85,8 +193,9 @@ def follow(session: "Session", job_id: str, *, timeout: float = 0, poll_interval
     job = session.get_job(job_id)
     if job.finished:
         return job
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[metrics]}"))
+    # Accuracy and loss right after the status, a short bar: the line fits 80 columns.
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[metrics]}"),
+               _RoundColumn(), BarColumn(bar_width=12), TimeElapsedColumn())
     polled: list[Execution] = []
 
     def on_poll(_session: Any, _job_id: str, current: "Execution") -> bool:
@@ -120,12 +229,14 @@ def _show(job: "Execution") -> None:
     for label, value in (
         ("id", job.id), ("name", job.name or "-"), ("tool", job.tool or "-"), ("owner", job.owner or "-"),
         ("status", f"{_styled(job.status)} ({job.state or '-'})"), ("created", _when(job.created)),
-        ("started", _when(job.started)), ("ended", _when(job.ended)), ("round", _round(job)),
+        ("started", _when(job.started)), ("ended", _when(job.ended)),
+        ("round", _round(job) if job.rounds or job.round is not None else None),
         ("mlflow run", job.mlflow_run_id or "-"),
         ("parameters", json.dumps(job.parameters) if job.parameters else "-"),
         ("metrics", _metrics(job.metrics, limit=12) or "-"),
     ):
-        grid.add_row(label, value)
+        if value is not None:
+            grid.add_row(label, value)
     console.print(grid)
     if job.entries:
         tasks = Table("host", "task", "status")
@@ -134,9 +245,10 @@ def _show(job: "Execution") -> None:
         console.print(tasks)
 
 
-def _log_line(record: "LogRecord") -> str:
-    stamp = record.timestamp.strftime("%H:%M:%S") if record.timestamp else "--:--:--"
-    return f"{stamp} {(record.level or '-'):7} [{record.node or '-'}] {record.message}"
+def log_line(record: "LogRecord") -> str:
+    """One log line as the API's text log writes it: ISO time, level, ``[host]`` (``[flow]`` off the hosts)."""
+    stamp = record.timestamp.isoformat() if record.timestamp else "-"
+    return f"{stamp} {(record.level or '-'):<8} [{record.node or 'flow'}] {record.message}"
 
 
 # Commands
@@ -151,29 +263,38 @@ def list_(
     sort: str = typer.Option("created_at:desc", "--sort", help="field:asc or field:desc."),
     as_json: bool = Json,
 ) -> None:
-    """Executions, newest first."""
+    """Executions, newest first (ids short, as every `executions` command takes them; --json: in full)."""
     with open_session() as session:
         page = session.list_jobs(status=status, tool=tool, owner=owner, limit=limit, offset=offset, sort=sort)
     if as_json:
         print_json(page)
         return
-    table = Table("id", "name", "tool", "owner", "status", "round", "created")
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for header in ("name", "tool", "owner", "status", "round", "created"):
+        table.add_column(header)
+    short = short_ids([job.id for job in page.executions])
     for job in page.executions:
-        table.add_row(job.id, job.name or "-", job.tool or "-", job.owner or "-", _styled(job.status), _round(job),
-                      _when(job.created))
+        table.add_row(short[job.id], job.name or "-", job.tool or "-", job.owner or "-", _styled(job.status),
+                      _round(job), _when(job.created))
     console.print(table)
     shown = len(page.executions)
     console.print(f"{page.offset + 1 if shown else 0}-{page.offset + shown} of {page.total}", style="dim")
 
 
+ExecutionId = typer.Argument(..., metavar="ID",
+                             help="An execution id, or a unique prefix of it (at least 4 hex digits).")
+
+
 @app.command()
 def show(
-    execution_id: str = typer.Argument(..., metavar="ID"),
+    execution_id: str = ExecutionId,
     watch: bool = typer.Option(False, "--watch", help="Follow it live until it ends (progress over rounds)."),
     as_json: bool = Json,
 ) -> None:
     """One execution: status, progress, parameters, metrics, tasks per host."""
     with open_session() as session:
+        execution_id = resolve_id(session, execution_id)
         if watch and as_json:
             job = session.wait_for_job(execution_id)
         elif watch:
@@ -186,9 +307,20 @@ def show(
         _show(job)
 
 
+def _log_records(session: "Session", job_id: str, host: str | None, level: str | None,
+                 offset: int = 0) -> list["LogRecord"]:
+    """Every log record from `offset` on, page by page (the API sends at most `LIST_PAGE` at once)."""
+    records: list[LogRecord] = []
+    while True:
+        page = session.log_records(job_id, host=host, level=level, offset=offset + len(records), limit=LIST_PAGE)
+        records += page
+        if len(page) < LIST_PAGE:
+            return records
+
+
 @app.command()
 def logs(
-    execution_id: str = typer.Argument(..., metavar="ID"),
+    execution_id: str = ExecutionId,
     host: str = typer.Option(None, "--host", help="Only this host's lines."),
     level: str = typer.Option(None, "--level", help="From this level up (DEBUG, INFO, WARNING, ERROR)."),
     follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the execution ends."),
@@ -196,18 +328,21 @@ def logs(
 ) -> None:
     """An execution's log (JSON: one record per line with --follow, a list without)."""
     with open_session() as session:
+        execution_id = resolve_id(session, execution_id)
+        check_host(session, execution_id, host)
         if not follow_:
+            records = _log_records(session, execution_id, host, level)
             if as_json:
-                print_json(session.log_records(execution_id, host=host, level=level))
+                print_json(records)
             else:
-                text = session.get_job_logs(execution_id, host=host, level=level)
-                print(text, end="" if text.endswith("\n") or not text else "\n")
+                for record in records:
+                    print(log_line(record))
             return
         offset, finished = 0, False
         while True:
-            records = session.log_records(execution_id, host=host, level=level, offset=offset)
+            records = _log_records(session, execution_id, host, level, offset)
             for record in records:
-                print(record.model_dump_json() if as_json else _log_line(record), flush=True)
+                print(record.model_dump_json() if as_json else log_line(record), flush=True)
             offset += len(records)
             if finished and not records:
                 return
@@ -217,10 +352,10 @@ def logs(
 
 
 @app.command()
-def report(execution_id: str = typer.Argument(..., metavar="ID"), as_json: bool = Json) -> None:
+def report(execution_id: str = ExecutionId, as_json: bool = Json) -> None:
     """Resources each role used: CPU seconds, peak memory, exit code, time."""
     with open_session() as session:
-        found = session.report(execution_id)
+        found = session.report(resolve_id(session, execution_id))
     if as_json:
         print_json(found)
         return
@@ -242,29 +377,30 @@ def _number(value: Any) -> str:
 
 @app.command()
 def files(
-    execution_id: str = typer.Argument(..., metavar="ID"),
+    execution_id: str = ExecutionId,
     host: str = typer.Option(None, "--host", help="Only this host's files."),
     as_json: bool = Json,
 ) -> None:
-    """The output files of an execution, per host."""
-    from fedpe.sdk._files import file_name
-
+    """The output files of an execution per host, with their sizes (--json: in bytes)."""
     with open_session() as session:
-        found = session.list_files(execution_id, host=host)
+        execution_id = resolve_id(session, execution_id)
+        check_host(session, execution_id, host)
+        found = session.file_sizes(execution_id, host=host)
     if as_json:
-        print_json(found)
+        print_json({node: [{"name": name, "size": size} for name, size in sizes.items()]
+                    for node, sizes in found.items()})
         return
-    table = Table("host", "file", "size")
-    for node, entries in found.items():
-        for entry in entries:
-            size = entry.get("size") if isinstance(entry, dict) else None
-            table.add_row(node, file_name(entry), "-" if size is None else str(size))
+    table = Table("host", "file")
+    table.add_column("size", justify="right")
+    for node, sizes in found.items():
+        for name, size in sizes.items():
+            table.add_row(node, name, "-" if size is None else file_size(size))
     console.print(table)
 
 
 @app.command()
 def download(
-    execution_id: str = typer.Argument(..., metavar="ID"),
+    execution_id: str = ExecutionId,
     host: str = typer.Option(None, "--host", help="Only this host's outputs."),
     file: str = typer.Option(None, "--file", help="Only this file."),
     output: Path = typer.Option(None, "-o", "--output", help="Folder to download into (default: ./ID)."),
@@ -272,6 +408,8 @@ def download(
 ) -> None:
     """Download an execution's outputs into OUTPUT/{host}/."""
     with open_session() as session:
+        execution_id = resolve_id(session, execution_id)
+        check_host(session, execution_id, host)
         path = session.download_job_result(execution_id, output or Path(execution_id), host=host, file=file)
     if as_json:
         print_json({"execution_id": execution_id, "path": str(path)})
@@ -280,9 +418,10 @@ def download(
 
 
 @app.command()
-def cancel(execution_id: str = typer.Argument(..., metavar="ID"), as_json: bool = Json) -> None:
+def cancel(execution_id: str = ExecutionId, as_json: bool = Json) -> None:
     """Cancel an execution (it stops on every host)."""
     with open_session() as session:
+        execution_id = resolve_id(session, execution_id)
         answer = session.abort_job(execution_id)
     if as_json:
         print_json(answer if answer is not None else {"execution_id": execution_id, "status": "cancelling"})

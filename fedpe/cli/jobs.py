@@ -202,7 +202,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def run(
-        tool: str = typer.Argument(..., help="The tool id, e.g. health-check or fed-train."),
+        tool: str = typer.Argument(..., help="The tool id: health-check, flcore, fed-stats or pipeline (`fedpe tools` lists them)."),
         server: str = typer.Option(None, "--server", help="Host of the server role (federated tools)."),
         clients: list[str] = typer.Option(None, "--clients", help="Client hosts, comma-separated (single-role tools: the hosts)."),
         param: list[str] = typer.Option(None, "-p", "--param", help="key=value (JSON values; dotted keys nest), repeatable."),

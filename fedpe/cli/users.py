@@ -1,4 +1,4 @@
-"""`fedpe users add|list|revoke`: the API's users, their API keys and passwords."""
+"""`fedpe users add|list|key|revoke`: the API's users, their API keys and passwords."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from fedpe.cli.options import Home, Json, resolve_home
+from fedpe.errors import NotFound
 
 app = typer.Typer(help="Users of the fedpe API: API keys (shown once) and passwords, stored hashed.",
                   no_args_is_help=True)
@@ -19,6 +20,20 @@ def _store(home: Path | None):
     from fedpe.auth import UserStore
 
     return UserStore(resolve_home(home))
+
+
+def _existing(store, name: str):
+    user = store.get(name)
+    if user is None:
+        raise NotFound(f"no user {name!r} (`fedpe users list` shows them)", field="name")
+    return user
+
+
+def _print_key(key: str) -> None:
+    from fedpe.cli.app import console
+
+    console.print("API key (shown once, keep it safe):")
+    print(key)
 
 
 @app.command("add")
@@ -42,8 +57,7 @@ def add(
                           "password_set": user.has_password}))
         return
     console.print(f"user [bold]{user.name}[/bold] created{' (admin)' if user.is_admin else ''}")
-    console.print("API key (shown once, keep it safe):")
-    print(key)
+    _print_key(key)
 
 
 @app.command("list")
@@ -63,13 +77,42 @@ def list_users(home: Path = Home, as_json: bool = Json) -> None:
     console.print(table)
 
 
-@app.command("revoke")
-def revoke(name: str = typer.Argument(...), home: Path = Home, as_json: bool = Json) -> None:
-    """Revoke a user: their API keys and access tokens stop working at once."""
+@app.command("key")
+def key(name: str = typer.Argument(..., help="An existing user."), home: Path = Home, as_json: bool = Json) -> None:
+    """Issue a new API key for NAME and print it once; their previous keys stop working at once.
+
+    A revoked user is enabled again (with their password, if they had one).
+    """
     from fedpe.cli.app import console
 
-    user = _store(home).revoke(name)
+    store = _store(home)
+    before = _existing(store, name)
+    user, new_key = store.issue_key(name)
     if as_json:
-        print(json.dumps({"name": user.name, "revoked_at": user.revoked_at}))
+        print(json.dumps({"name": user.name, "api_key": new_key, "admin": user.is_admin,
+                          "password_set": user.has_password, "enabled_again": not before.active}))
         return
-    console.print(f"user [bold]{user.name}[/bold] revoked")
+    if before.active:
+        console.print(f"new API key for user [bold]{user.name}[/bold]; the previous ones no longer work")
+    else:
+        password = "; their password works again" if user.has_password else ""
+        console.print(f"user [bold]{user.name}[/bold] (revoked {before.revoked_at[:19]}) enabled again with a new "
+                      f"API key{password}")
+    _print_key(new_key)
+
+
+@app.command("revoke")
+def revoke(name: str = typer.Argument(...), home: Path = Home, as_json: bool = Json) -> None:
+    """Revoke a user: their API keys and access tokens stop working at once (`fedpe users key` enables them again)."""
+    from fedpe.cli.app import console
+
+    store = _store(home)
+    before = _existing(store, name)
+    user = store.revoke(name) if before.active else before
+    if as_json:
+        print(json.dumps({"name": user.name, "revoked_at": user.revoked_at, "already_revoked": not before.active}))
+        return
+    if before.active:
+        console.print(f"user [bold]{user.name}[/bold] revoked")
+    else:
+        console.print(f"user [bold]{user.name}[/bold] was already revoked ({user.revoked_at[:19]}); nothing changed")

@@ -320,6 +320,10 @@ class Session(_BaseSession, SessionSpec):
         """Output files per host (``GET /data/list_files``)."""
         return self._call(endpoints.list_files(job_id, host))
 
+    def file_sizes(self, job_id: str, host: str | None = None) -> dict[str, dict[str, int | None]]:
+        """Output files per host with their sizes in bytes (``GET /data/list_files``)."""
+        return self._call(endpoints.list_files(job_id, host, sizes=True))
+
     def download_job_result(self, job_id: str, destination: str | PathLike[str], host: str | None = None,
                             file: str | None = None) -> Path:
         """Download outputs into ``destination/{host}/`` (see `SessionSpec.download_job_result`)."""
@@ -535,6 +539,10 @@ class AsyncSession(_BaseSession):
     async def list_files(self, job_id: str, host: str | None = None) -> dict[str, list[Any]]:
         """Output files per host."""
         return await self._call(endpoints.list_files(job_id, host))
+
+    async def file_sizes(self, job_id: str, host: str | None = None) -> dict[str, dict[str, int | None]]:
+        """Output files per host with their sizes in bytes."""
+        return await self._call(endpoints.list_files(job_id, host, sizes=True))
 
     async def download_job_result(self, job_id: str, destination: str | PathLike[str], host: str | None = None,
                                   file: str | None = None) -> Path:

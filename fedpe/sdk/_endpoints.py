@@ -14,6 +14,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from fedpe.errors import InvalidArgument, from_response
+from fedpe.sdk._files import file_name
 from fedpe.sdk._models import Execution, ExecutionPage, Host, LogRecord, TaskStatus, Tool
 from fedpe.sdk._transport import decode_json, unexpected_shape
 
@@ -95,6 +96,7 @@ _STATUSES = TypeAdapter(list[TaskStatus])
 _LOG_RECORDS = TypeAdapter(list[LogRecord])
 _FILES = TypeAdapter(dict[str, dict[str, Any] | list[Any]])
 _FILE_LIST = TypeAdapter(list[Any])
+_SIZE = TypeAdapter(int | None)
 
 
 def token(username: str, password: str) -> Call:
@@ -241,9 +243,25 @@ def _files(response: httpx.Response) -> dict[str, list[Any]]:
                 for node, entry in _FILES.validate_python(body).items()}
 
 
-def list_files(job_id: str, host_name: str | None) -> Call:
+def _file_sizes(response: httpx.Response) -> dict[str, dict[str, int | None]]:
+    """``{node: {path: bytes}}`` from ``{node: {"files": [path], "sizes": {path: bytes}}}`` (None: size not given)."""
+    body = decode_json(response)
+    out: dict[str, dict[str, int | None]] = {}
+    with unexpected_shape(response):
+        for node, entry in _FILES.validate_python(body).items():
+            files = _FILE_LIST.validate_python(entry["files"] if isinstance(entry, dict) else entry)
+            sizes = (entry.get("sizes") or {}) if isinstance(entry, dict) else {}
+            out[node] = {}
+            for item in files:
+                path = file_name(item)
+                size = sizes.get(path, item.get("size") if isinstance(item, dict) else None)
+                out[node][path] = _SIZE.validate_python(size)
+    return out
+
+
+def list_files(job_id: str, host_name: str | None, *, sizes: bool = False) -> Call:
     return Call("GET", "/data/list_files", params={"execution_id": _id(job_id), "nodes": names(host_name, field_name="host")},
-                parse=_files)
+                parse=_file_sizes if sizes else _files)
 
 
 def download(job_id: str, host_name: str, file: str | None) -> Call:

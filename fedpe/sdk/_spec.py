@@ -73,7 +73,7 @@ class SessionSpec(ABC):
         """Check a submission without running it.
 
         Args:
-            tool: the tool id, e.g. ``"fed-train"``.
+            tool: the tool id, e.g. ``"flcore"``.
             server: the host of the server role (None for single-role tools).
             clients: the client hosts (the hosts themselves for single-role tools).
             params: the tool's parameters.
@@ -191,6 +191,11 @@ class SessionSpec(ABC):
     @abstractmethod
     def list_files(self, job_id: str, host: str | None = None) -> dict[str, list[Any]]:
         """The output files of an execution per host: ``{host: [file, …]}``."""
+
+    @abstractmethod
+    def file_sizes(self, job_id: str, host: str | None = None) -> dict[str, dict[str, int | None]]:
+        """The output files of an execution per host with their sizes: ``{host: {file: bytes}}``
+        (None where the API gives no size)."""
 
     @abstractmethod
     def download_job_result(self, job_id: str, destination: str | PathLike[str], host: str | None = None,

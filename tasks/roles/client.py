@@ -14,7 +14,7 @@ import json
 import time
 
 import numpy as np
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.store import StoreSpec
@@ -201,6 +201,9 @@ def flcore_client_role(host: str, execution_id: str, training: TrainingSpec, sto
         variable = Variable(actor_variable(execution_id, host), client=client)
         variable.set(future)
     trainer: ClientTrainer = get_worker().state.actors[future.key]
+    log = get_run_logger()
+    log.info("%s holds its %s training data for the server (%d features)", host, training.dataset,
+             len(trainer.features))
     done = Event(done_event(execution_id), client=client)
     reason = "server finished"
     while not done.wait(timeout=1.0):
@@ -215,4 +218,5 @@ def flcore_client_role(host: str, execution_id: str, training: TrainingSpec, sto
         store.write_bytes(json.dumps(report, indent=2).encode(), execution_id, REPORTS_DIR, report_file(host, TASK_ID))
     variable.delete()
     future.release()
+    log.info("%s trained %d rounds and left: %s", host, len(trainer.history), reason)
     return {"host": host, "rounds_trained": len(trainer.history), "ended_because": reason}

@@ -30,6 +30,13 @@ class ControlWatcher:
         self._thread = threading.Thread(target=self._run, name=f"fedpe-control-{execution_id}", daemon=True)
 
     def start(self) -> "ControlWatcher":
+        """Resolve the Dask client here, on the role's own thread: a new thread has no worker
+        context, and `get_client()` there fails when the worker holds no default client."""
+        from distributed import Event, get_client
+
+        client = get_client()
+        self._events = (Event(control_event_name(self.execution_id, "stop"), client=client),
+                        Event(control_event_name(self.execution_id, "pause"), client=client))
         self._thread.start()
         return self
 
@@ -57,11 +64,7 @@ class ControlWatcher:
         return False
 
     def _run(self) -> None:
-        from distributed import Event, get_client
-
-        client = get_client()
-        stop = Event(control_event_name(self.execution_id, "stop"), client=client)
-        pause = Event(control_event_name(self.execution_id, "pause"), client=client)
+        stop, pause = self._events
         with httpx.Client() as http:
             while not self._closed.wait(self.interval_s):
                 try:

@@ -11,9 +11,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.store import StoreSpec
+from tasks.conventions import REPORTS_DIR, report_file
 from tasks.data.catalogue import scan_catalogue
 from tasks.hosts import current_host
 from tasks.resources import snapshot, versions
+from tasks.roles.usage import UsageMeter
+
+TASK_ID = "health-check"
 
 
 def _probe(fn) -> dict:
@@ -50,12 +54,21 @@ def _store(store: StoreSpec, execution_id: str, host: str) -> str:
     return store.url_of(execution_id, host)
 
 
-@task(name="health-check", task_run_name="health-check[{host}]", persist_result=False, cache_policy=NO_CACHE)
+@task(name=TASK_ID, task_run_name="health-check[{host}]", persist_result=False, cache_policy=NO_CACHE)
 def health_check_role(host: str, store: StoreSpec, execution_id: str) -> dict:
     """Report this host's versions, resources and datasets, and probe every service it needs.
 
     `host` is where the flow pinned the task; the report says where it actually ran.
     """
+    meter = UsageMeter()
+    with meter.measure():
+        report = _check(host, store, execution_id)
+    usage = meter.report(host=report["host"], task=TASK_ID)
+    store.write_bytes(json.dumps(usage, indent=2).encode(), execution_id, REPORTS_DIR, report_file(report["host"], TASK_ID))
+    return report
+
+
+def _check(host: str, store: StoreSpec, execution_id: str) -> dict:
     here = current_host()
     prefect_url = os.environ.get("PREFECT_API_URL", "")
     mlflow_url = os.environ.get("MLFLOW_TRACKING_URI", "")

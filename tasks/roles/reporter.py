@@ -21,6 +21,15 @@ from tasks.conventions import PROGRESS_FILE
 
 logger = logging.getLogger("fedpe.flcore")
 
+#: Numbers in a round's entry that are not metrics of the model (MLflow's step is the round).
+NOT_METRICS = frozenset({"round", "ended_at"})
+
+
+def round_metrics(entry: dict) -> dict[str, float]:
+    """The metrics of a round's entry: its numbers, less bookkeeping."""
+    return {k: v for k, v in entry.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_METRICS}
+
 
 def weights_to_npz(weights: list[np.ndarray]) -> bytes:
     buffer = io.BytesIO()
@@ -71,17 +80,19 @@ class RoundReporter:
 
     def __init__(self, *, store: StoreSpec, execution_id: str, host: str, tool: str, rounds: int,
                  tracking_uri: str | None, experiment: str, tags: dict[str, str], params: dict,
-                 checkpoint_every: int):
+                 checkpoint_every: int, log: logging.LoggerAdapter | logging.Logger = logger):
         self.store = store
         self.execution_id = execution_id
         self.host = host
         self.tool = tool
         self.rounds = rounds
         self.checkpoint_every = checkpoint_every
+        self.log = log
         self.history: list[dict] = []
         self.mlflow_run_id: str | None = None
         self.model_uri: str | None = None
         self.status = "running"
+        self.is_paused = False
         self._tracking = (tracking_uri, experiment, tags, params)
         self._queue: queue.Queue = queue.Queue()
         self._tracker = None
@@ -94,6 +105,10 @@ class RoundReporter:
 
     def tags(self, tags: dict[str, str]) -> None:
         self._queue.put(("tags", tags, None))
+
+    def paused(self, paused: bool) -> None:
+        """Say in the progress file that the rounds are held (between rounds) or go on again."""
+        self._queue.put(("paused", paused, None))
 
     def finish(self, status: str, final: dict, weights: list[np.ndarray] | None, model=None,
                timeout_s: float = 180.0) -> None:
@@ -129,9 +144,9 @@ class RoundReporter:
     def _write_progress(self) -> None:
         last = self.history[-1] if self.history else {}
         progress = {
-            "tool": self.tool, "execution_id": self.execution_id, "status": self.status,
+            "tool": self.tool, "execution_id": self.execution_id, "status": self.status, "paused": self.is_paused,
             "round": last.get("round", 0), "rounds": self.rounds,
-            "metrics": {k: v for k, v in last.items() if isinstance(v, (int, float)) and k != "round"},
+            "metrics": round_metrics(last),
             "history": self.history, "mlflow_run_id": self.mlflow_run_id, "model_uri": self.model_uri,
             "server": self.host, "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         }
@@ -144,6 +159,8 @@ class RoundReporter:
             try:
                 if kind == "round":
                     self._on_round(payload, weights)
+                elif kind == "paused":
+                    self.is_paused = payload
                 elif kind == "tags":
                     self._track(self._tracker.set_tags if self._tracker else None, payload)
                 elif kind == "finish":
@@ -156,7 +173,12 @@ class RoundReporter:
 
     def _on_round(self, entry: dict, weights) -> None:
         self.history.append(entry)
-        metrics = {k: v for k, v in entry.items() if isinstance(v, (int, float)) and k != "round"}
+        dropped = f", dropped {', '.join(entry['dropped'])}" if entry.get("dropped") else ""
+        privacy = f", epsilon {entry['epsilon']:.3f}" if entry.get("epsilon") is not None else ""
+        self.log.info("round %d/%d: accuracy %.4f, loss %.4f (%d clients%s, %.1f ms%s)", entry["round"], self.rounds,
+                      entry.get("accuracy", float("nan")), entry.get("loss", float("nan")), len(entry.get("clients", [])),
+                      dropped, entry.get("round_ms", float("nan")), privacy)
+        metrics = round_metrics(entry)
         for host, client_metrics in (entry.get("per_client") or {}).items():
             for key, value in client_metrics.items():
                 metrics[f"client.{host}.{key}"] = value

@@ -10,6 +10,7 @@ reporter thread. Stop, pause and cancel are read between rounds.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -39,6 +40,16 @@ class NotEnoughClients(FedpeError):
     """Raised when fewer than `min_clients` clients answer a round."""
 
     code = "NOT_ENOUGH_CLIENTS"
+
+
+def _run_logger() -> logging.LoggerAdapter | logging.Logger:
+    """The task run's Prefect logger (its lines reach the execution's logs), or a plain one."""
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    except Exception:  # outside a Prefect run (unit use)
+        return logging.getLogger("fedpe.flcore")
 
 
 def weighted(metrics: dict[str, dict]) -> dict[str, float]:
@@ -94,6 +105,7 @@ class FederatedServer:
         self.tracking_uri = tracking_uri
         self.meter = UsageMeter()
         self.rng = np.random.default_rng(training.seed)
+        self.log = _run_logger()
 
     # -- set-up -------------------------------------------------------------------------------
     def connect(self) -> dict:
@@ -153,11 +165,11 @@ class FederatedServer:
     def initial_weights(self, n_features: int, n_classes: int):
         model = build_model(self.training.model, n_features, n_classes, seed=self.training.seed,
                             **self.training.model_options)
-        if self.spec.initial_weights:
-            import fsspec
+        if self.spec.initial_weights:  # checked by the flow: a model file of a readable execution
+            from blocks.store import parts_in_store
 
-            with fsspec.open(self.spec.initial_weights, "rb", **self.store.storage_options) as fh:
-                model.set_weights(npz_to_weights(fh.read()))
+            data = self.store.read_bytes(*parts_in_store(self.spec.initial_weights, self.store.url))
+            model.set_weights(npz_to_weights(data))
         return model
 
     def sample(self, server_round: int) -> list[str]:
@@ -175,10 +187,10 @@ class FederatedServer:
             store=self.store, execution_id=spec.execution_id, host=self.host, tool=spec.tool, rounds=spec.rounds,
             tracking_uri=self.tracking_uri, experiment=spec.experiment,
             tags={"fedpe.execution_id": spec.execution_id, "fedpe.flow_run_id": spec.flow_run_id,
-                  "fedpe.owner": spec.owner,
+                  "fedpe.owner": spec.owner, "mlflow.user": spec.owner,
                   "fedpe.server": self.host, "fedpe.clients": ",".join(spec.clients), "fedpe.seed": str(training.seed),
                   **{f"version.{k}": v for k, v in versions().items()}},
-            params=spec.parameters, checkpoint_every=spec.checkpoint_every,
+            params=spec.parameters, checkpoint_every=spec.checkpoint_every, log=self.log,
         )
         status, final, weights, model, error = "failed", {}, None, None, None
         history: list[dict] = []
@@ -190,6 +202,9 @@ class FederatedServer:
                 described = self.check_schemas(actors)
                 reporter.tags({f"data.fingerprint.{h}": str(d["fingerprint"]) for h, d in described.items()})
                 labels, features, mean, std, _ = self.prepare(actors, described)
+                self.log.info("%d clients ready (%s): %d training records, %d features, %d classes; scaling from "
+                              "their sums", len(actors), ", ".join(actors),
+                              sum(d["rows"] for d in described.values()), len(features), len(labels))
                 model = self.initial_weights(len(features), len(labels))
                 weights = model.get_weights()
                 strategy = build_strategy(spec.strategy, learning_rate=training.learning_rate,
@@ -206,7 +221,12 @@ class FederatedServer:
 
             pending: dict | None = None  # the last round's entry, waiting for its validation metrics
             for server_round in range(1, spec.rounds + 1):
-                control.wait_while_paused()
+                if control.paused:
+                    # A round's metrics come with the next round's answers; a pause must not hold them.
+                    pending = self._settle(pending, actors, history, reporter)
+                    reporter.paused(True)
+                    control.wait_while_paused()
+                    reporter.paused(False)
                 if control.should_stop:
                     stopped_because = "cancelled" if control.cancelled else "stopped"
                     break
@@ -274,6 +294,12 @@ class FederatedServer:
             self._release_clients()
         from tasks.tracking import FederatedModel
 
+        if status == "completed":
+            self.log.info("final model: test accuracy %.4f, loss %.4f on %d held-out records%s",
+                          final["test"]["accuracy"], final["test"]["loss"], final["test"]["num_examples"],
+                          f" (stopped: {stopped_because})" if stopped_because else "")
+        elif error is not None:
+            self.log.error("training failed: %s", getattr(error, "message", None) or error)
         packaged = FederatedModel(model, mean, std, features, labels) if status == "completed" else None
         reporter.finish(status, final, weights, packaged)
         self._write_report(len(history))
@@ -284,6 +310,18 @@ class FederatedServer:
             "mlflow_run_id": reporter.mlflow_run_id, "model_uri": reporter.model_uri, "epsilon": epsilon,
             "outputs": self.store.url_of(spec.execution_id),
         }
+
+    def _settle(self, pending: dict | None, actors: dict, history: list[dict], reporter: RoundReporter) -> None:
+        """Evaluate and report the last round now rather than with the next one; returns None."""
+        if pending is None:
+            return None
+        weights = pending["_weights"]
+        evals, _ = gather({h: call(a, "evaluate", weights) for h, a in actors.items()},
+                          time.monotonic() + self.spec.round_timeout_s)
+        self._complete(pending, evals)
+        reporter.round_done(pending, pending.pop("_weights"))
+        history.append(pending)
+        return None
 
     @staticmethod
     def _complete(entry: dict, evals: dict) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 ServerLR = Annotated[
     float,
@@ -194,3 +194,27 @@ StrategyConfig = Union[
 def min_clients(config: StrategyConfig) -> int:
     """Fewest clients per round ``config`` can aggregate (flow pre-check)."""
     return config.required_clients()
+
+
+def strategy_problem(value: object) -> tuple[str, str] | None:
+    """What is wrong with a strategy given by name, as (field, message); None when nothing is.
+
+    Validating the plain union reports only "not valid under any of the given schemas" (JSON
+    schema) or one error per member (pydantic); picking the member by its `name` first names
+    the one option that is wrong, or the names there are.
+    """
+    if not isinstance(value, dict) or "name" not in value:
+        return None
+    names = [m.model_fields["name"].default for m in StrategyConfig.__args__]
+    if value["name"] not in names:
+        return "strategy.name", f"unknown strategy {value['name']!r} (one of: {', '.join(names)})"
+    try:
+        _BY_NAME.validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"][1:])  # loc[0] is the member's tag
+        return f"strategy.{path}" if path else "strategy", first["msg"]
+    return None
+
+
+_BY_NAME = TypeAdapter(Annotated[StrategyConfig, Field(discriminator="name")])

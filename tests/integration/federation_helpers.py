@@ -84,3 +84,25 @@ def wait_for_final_state(flow_run_id, timeout_s: float = 180):
             return run
         time.sleep(0.25)
     raise AssertionError(f"flow run {flow_run_id} not final after {timeout_s} s")
+
+
+def new_user(stack, prefix: str = "user", *, admin: bool = False) -> tuple[str, str]:
+    """(name, api_key) of a new fedpe user, made with the CLI as an operator would."""
+    import uuid
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    argv = [sys.executable, "-m", "fedpe.cli", "users", "add", name, "--json"] + (["--admin"] if admin else [])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, "FEDPE_HOME": str(stack.config.home)})
+    return name, json.loads(out.stdout)["api_key"]
+
+
+def api_client(stack, prefix: str = "user", *, admin: bool = False):
+    """An httpx client of the API for a new user; `.user` and `.key` say who it is."""
+    import httpx
+
+    name, key = new_user(stack, prefix, admin=admin)
+    client = httpx.Client(base_url=f"{stack.config.api_url}/api/v1", timeout=60,
+                          headers={"Authorization": f"Bearer {key}"})
+    client.user, client.key = name, key
+    return client

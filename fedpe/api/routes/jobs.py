@@ -23,17 +23,17 @@ async def submit(
     submit_token: Annotated[str | None, Query(min_length=1, max_length=200,
                                               description="Same token + same request = same execution.")] = None,
 ):
-    execution_id = await state.jobs.submit(user.name, tool_id, parameters, server_node=server_node,
+    execution_id = await state.jobs.submit(user, tool_id, parameters, server_node=server_node,
                                            client_nodes=client_nodes, submit_token=submit_token)
     return SubmitResponse(execution_id=execution_id)
 
 
 @router.post("/validate", response_model=ValidateResponse, summary="Check a submission without starting it")
-async def validate(state: State, _: CurrentUser, request: ValidateRequest):
+async def validate(state: State, user: CurrentUser, request: ValidateRequest):
     try:
         spec, schema, params = state.jobs.request(request.tool, request.parameters, request.server_node,
                                                   request.client_nodes)
-        problems = await state.jobs.problems(request.tool, spec, schema, params)
+        problems = await state.jobs.problems(request.tool, spec, schema, params, user)
     except (InvalidArgument, NotFound) as exc:  # unknown tool, bad hosts: problems; outages raise
         problems = [exc]
     if problems:

@@ -20,6 +20,8 @@ from fedpe.auth.users import User
 from fedpe.errors import AuthorizationError, Conflict, InvalidArgument, JobNotFound
 from flows.conventions import control_event_name, parse_task_run_name, report_file
 
+logger = logging.getLogger("fedpe.api.executions")
+
 #: Several clients polling one execution share one read of Prefect within this window.
 SNAPSHOT_TTL_S = 0.5
 FINAL_SNAPSHOT_TTL_S = 5.0
@@ -160,10 +162,15 @@ class Executions:
 
     async def detail(self, execution_id: str, user: User) -> dict[str, Any]:
         snap = await self.readable(execution_id, user)
-        progress = await self.outputs.progress(snap.id) or {}
+        progress, result = await asyncio.gather(self.outputs.progress(snap.id), self.outputs.result(snap.id))
+        progress, result = progress or {}, result or {}
+        result.pop("history", None)  # given once, below
         fr = snap.flow_run
         return {
             **self.summary(snap),
+            "paused": bool(progress.get("paused")) and not snap.final,
+            "stopped_because": result.get("stopped_because"),
+            "result": result or None,
             "state_message": fr.state.message if fr.state else None,
             "parameters": fr.parameters,
             "elapsed_s": fr.total_run_time.total_seconds() if fr.total_run_time else None,
@@ -211,7 +218,10 @@ class Executions:
         present = [r for r in rows if r[key] is not None]
         present.sort(key=lambda r: r[key], reverse=direction == "desc")
         rows = present + [r for r in rows if r[key] is None]  # runs without the field go last either way
-        return {"executions": rows[offset:offset + limit], "total": len(rows), "limit": limit, "offset": offset}
+        page = rows[offset:offset + limit]
+        for row, progress in zip(page, await asyncio.gather(*(self.outputs.progress(r["id"]) for r in page))):
+            row["round"], row["rounds"] = (progress or {}).get("round"), (progress or {}).get("rounds")
+        return {"executions": page, "total": len(rows), "limit": limit, "offset": offset}
 
     async def report(self, execution_id: str, user: User) -> dict[str, Any]:
         snap = await self.readable(execution_id, user)
@@ -352,10 +362,19 @@ class Executions:
         def delete() -> bool:
             from mlflow.tracking import MlflowClient  # lazy: importing mlflow costs ~2 s
 
+            client = MlflowClient(tracking_uri=self.mlflow_uri)
             try:
-                MlflowClient(tracking_uri=self.mlflow_uri).delete_run(run_id)
+                # The registry's versions of the run's model point at its artifacts: they go too.
+                for version in client.search_model_versions(f"run_id='{run_id}'"):
+                    client.delete_model_version(version.name, version.version)
+                run = client.get_run(run_id)
+                for model in client.search_logged_models([run.info.experiment_id],
+                                                         filter_string=f"source_run_id='{run_id}'"):
+                    client.delete_logged_model(model.model_id)
+                client.delete_run(run_id)
                 return True
             except Exception:  # an MLflow run already gone is not a reason to keep the rest
+                logger.warning("could not delete MLflow run %s and its models", run_id, exc_info=True)
                 return False
         import anyio
 
@@ -363,7 +382,7 @@ class Executions:
 
     async def clone(self, execution_id: str, user: User) -> dict[str, Any]:
         snap = await self.readable(execution_id, user)
-        new_id = await self.jobs.submit(user.name, snap.tool, dict(snap.flow_run.parameters or {}))
+        new_id = await self.jobs.submit(user, snap.tool, dict(snap.flow_run.parameters or {}))
         return {"status": "success", "execution_id": new_id, "cloned_from": snap.id}
 
     async def queue(self) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from fedpe.api.services import hosts as host_service
 from fedpe.api.services import tools
 from fedpe.api.services.orchestrator import Orchestrator
 from fedpe.api.services.scheduler import Scheduler
-from fedpe.errors import Conflict, FedpeError, HostNotAvailable, InvalidArgument
+from fedpe.api.services.outputs import Outputs
+from fedpe.auth.users import User
+from fedpe.errors import AuthorizationError, Conflict, FedpeError, HostNotAvailable, InvalidArgument, JobNotFound
 from flows import catalog
 from flows.spec import ToolSpec
 
@@ -71,8 +73,22 @@ def schema_errors(parameters: dict[str, Any], schema: dict) -> list[InvalidArgum
             errors.append(InvalidArgument(f"{name}: unknown parameter (known: {', '.join(sorted(known))})", field=name))
     for error in validate(parameters, schema, raise_on_error=False):
         path = error.json_path.removeprefix("$").removeprefix(".") or "parameters"
+        precise = precise_problem(parameters, path)
+        if precise:
+            path, message = precise
+            errors.append(InvalidArgument(f"{path}: {message}", field=path))
+            continue
         errors.append(InvalidArgument(f"{path}: {error.message}", field=path))
     return errors
+
+
+def precise_problem(parameters: dict[str, Any], path: str) -> tuple[str, str] | None:
+    """A sharper (field, message) than JSON schema's for a union-typed field: the strategy."""
+    from tasks.strategies.config import strategy_problem
+
+    if path == "strategy" or path.startswith("strategy."):
+        return strategy_problem(parameters.get("strategy"))
+    return None
 
 
 def _host_checks(tool: str, params: dict, connected: dict[str, str], disabled: list[str], prefix: str = "") -> None:
@@ -105,11 +121,44 @@ def _as_invalid(exc: Exception) -> InvalidArgument:
     return InvalidArgument(f"parameters: {exc}", field="parameters")
 
 
+def _checkpoints(params: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """(field, reference) of every `initial_weights` a request names, pipeline steps included."""
+    found = []
+    if isinstance(params.get("initial_weights"), str) and params["initial_weights"]:
+        found.append((f"{prefix}initial_weights", params["initial_weights"]))
+    for i, step in enumerate(params.get("steps") or []):
+        if isinstance(step, dict) and isinstance(step.get("parameters"), dict):
+            found += _checkpoints(step["parameters"], f"{prefix}steps.{i}.parameters.")
+    return found
+
+
 class Jobs:
-    def __init__(self, orchestrator: Orchestrator, scheduler: Scheduler, submit_tokens: SubmitTokens):
+    def __init__(self, orchestrator: Orchestrator, scheduler: Scheduler, submit_tokens: SubmitTokens,
+                 outputs: Outputs):
         self.orchestrator = orchestrator
         self.scheduler = scheduler
         self.submit_tokens = submit_tokens
+        self.outputs = outputs
+
+    async def checkpoint_problems(self, params: dict, user: User | None) -> list[FedpeError]:
+        """A run may start only from a model file of an execution its submitter may read."""
+        from flows.flcore import checkpoint_parts
+
+        problems: list[FedpeError] = []
+        for field, ref in _checkpoints(params):
+            try:
+                parts = checkpoint_parts(ref, self.outputs.spec.url)
+                flow_run = await self.orchestrator.flow_run(parts[0])
+                if user is not None and not user.is_admin and await self.orchestrator.owner_of(flow_run) != user.name:
+                    raise AuthorizationError(f"{field}: execution {parts[0]} belongs to another user", field=field)
+                if not await anyio.to_thread.run_sync(lambda: self.outputs.spec.exists(*parts)):
+                    raise InvalidArgument(f"{field}: no file {'/'.join(parts)} in the store", field=field)
+            except JobNotFound:
+                problems.append(InvalidArgument(f"{field}: no execution {ref.split('/')[0]!r}", field=field))
+            except FedpeError as exc:
+                exc.details["field"] = field
+                problems.append(exc)
+        return problems
 
     def request(self, tool: str, body: dict[str, Any] | None, server_node: str | None,
                 client_nodes: list[str] | None) -> tuple[ToolSpec, dict, dict[str, Any]]:
@@ -119,17 +168,19 @@ class Jobs:
         params = apply_nodes(spec, set(schema.get("properties") or {}), body or {}, server_node, client_nodes)
         return spec, schema, params
 
-    async def check(self, tool: str, spec: ToolSpec, schema: dict, params: dict[str, Any]) -> dict[str, Any]:
+    async def check(self, tool: str, spec: ToolSpec, schema: dict, params: dict[str, Any],
+                    user: User | None = None) -> dict[str, Any]:
         """Every check a submission passes, without starting anything; returns what would run.
 
         Raises the first problem; `problems()` collects them all for POST /validate.
         """
-        problems = await self.problems(tool, spec, schema, params)
+        problems = await self.problems(tool, spec, schema, params, user)
         if problems:
             raise problems[0]
         return params
 
-    async def problems(self, tool: str, spec: ToolSpec, schema: dict, params: dict[str, Any]) -> list[FedpeError]:
+    async def problems(self, tool: str, spec: ToolSpec, schema: dict, params: dict[str, Any],
+                       user: User | None = None) -> list[FedpeError]:
         errors: list[FedpeError] = list(schema_errors(params, schema))
         if errors:
             return errors
@@ -147,6 +198,8 @@ class Jobs:
                 kwargs: dict[str, Any] = {"connected": connected, "disabled": disabled}
                 if "records" in inspect.signature(validate).parameters:
                     kwargs["records"] = await self.scheduler.host_records()
+                if "store_url" in inspect.signature(validate).parameters:
+                    kwargs["store_url"] = self.outputs.spec.url
                 checked = await anyio.to_thread.run_sync(lambda: validate(tool, params, **kwargs))
                 if isinstance(checked, dict):  # JSON-ready, as the flow will see them
                     params.clear()
@@ -155,9 +208,11 @@ class Jobs:
             errors.append(exc)
         except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
             errors.append(_as_invalid(exc))
+        if not errors:
+            errors += await self.checkpoint_problems(params, user)
         return errors
 
-    async def submit(self, user: str, tool: str, body: dict[str, Any] | None, *, server_node: str | None = None,
+    async def submit(self, user: User, tool: str, body: dict[str, Any] | None, *, server_node: str | None = None,
                      client_nodes: list[str] | None = None, submit_token: str | None = None) -> str:
         """Start `tool` for `user`; returns the execution id (the same one for a repeated token)."""
         spec, schema, params = self.request(tool, body, server_node, client_nodes)
@@ -166,7 +221,7 @@ class Jobs:
         digest = request_sha256(tool, params)
         deadline = anyio.current_time() + TOKEN_WAIT_S
         while True:
-            claim = await anyio.to_thread.run_sync(self.submit_tokens.claim, user, submit_token, digest)
+            claim = await anyio.to_thread.run_sync(self.submit_tokens.claim, user.name, submit_token, digest)
             if claim.state == "done":
                 return claim.execution_id
             if claim.state == "new":
@@ -175,14 +230,14 @@ class Jobs:
                 raise Conflict("a submission with this submit_token is still in progress", field="submit_token")
             await asyncio.sleep(0.2)
         try:
-            execution_id = await self._start(user, tool, spec, schema, params, f"fedpe:{user}:{submit_token}")
+            execution_id = await self._start(user, tool, spec, schema, params, f"fedpe:{user.name}:{submit_token}")
         except BaseException:
-            await anyio.to_thread.run_sync(self.submit_tokens.release, user, submit_token)
+            await anyio.to_thread.run_sync(self.submit_tokens.release, user.name, submit_token)
             raise
-        await anyio.to_thread.run_sync(self.submit_tokens.record, user, submit_token, execution_id)
+        await anyio.to_thread.run_sync(self.submit_tokens.record, user.name, submit_token, execution_id)
         return execution_id
 
-    async def _start(self, user, tool, spec, schema, params, idempotency_key) -> str:
-        params = await self.check(tool, spec, schema, params)
-        flow_run = await self.orchestrator.submit(tool, params, owner=user, idempotency_key=idempotency_key)
+    async def _start(self, user: User, tool, spec, schema, params, idempotency_key) -> str:
+        params = await self.check(tool, spec, schema, params, user)
+        flow_run = await self.orchestrator.submit(tool, params, owner=user.name, idempotency_key=idempotency_key)
         return str(flow_run.id)

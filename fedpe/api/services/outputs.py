@@ -17,7 +17,7 @@ import anyio
 from blocks.store import StoreSpec
 from fedpe.api.paths import safe_component, safe_relative
 from fedpe.errors import NoConnection, NotFound
-from flows.conventions import PROGRESS_FILE, REPORTS_DIR
+from flows.conventions import PROGRESS_FILE, REPORTS_DIR, RESULT_FILE
 
 CHUNK = 1 << 20
 
@@ -72,6 +72,10 @@ class Outputs:
 
     async def progress(self, execution_id: str) -> dict | None:
         return await self._io(self._read_json, execution_id, PROGRESS_FILE)
+
+    async def result(self, execution_id: str) -> dict | None:
+        """What the execution's flow returned, once it has ended (see tasks.conventions)."""
+        return await self._io(self._read_json, execution_id, RESULT_FILE)
 
     def _reports(self, execution_id: str) -> dict[str, dict]:
         out = {}

@@ -3,29 +3,18 @@ clone, delete, live streams and validation, on the real federation."""
 
 import concurrent.futures
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 
 import httpx
 import pytest
+from federation_helpers import api_client
 
 pytestmark = pytest.mark.integration
 
 
 def add_user(stack, *, admin=False) -> httpx.Client:
-    name = f"ex-{uuid.uuid4().hex[:8]}"
-    argv = [sys.executable, "-m", "fedpe.cli", "users", "add", name, "--json"] + (["--admin"] if admin else [])
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True,
-                         env={**os.environ, "FEDPE_HOME": str(stack.config.home)})
-    key = json.loads(out.stdout)["api_key"]
-    client = httpx.Client(base_url=f"{stack.config.api_url}/api/v1", timeout=60,
-                          headers={"Authorization": f"Bearer {key}"})
-    client.user = name
-    client.key = key
-    return client
+    return api_client(stack, "ex", admin=admin)
 
 
 @pytest.fixture(scope="module")

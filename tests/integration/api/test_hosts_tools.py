@@ -1,13 +1,9 @@
 """Hosts, tools, tasks and health through the API; admins disable and enable a host."""
 
-import json
-import os
-import subprocess
-import sys
-import uuid
 
 import httpx
 import pytest
+from federation_helpers import api_client
 
 pytestmark = pytest.mark.integration
 
@@ -15,11 +11,7 @@ HOSTS = ["hospital-a", "hospital-b", "hospital-c"]
 
 
 def client_for(stack, *, admin=False) -> httpx.Client:
-    argv = [sys.executable, "-m", "fedpe.cli", "users", "add", f"ht-{uuid.uuid4().hex[:8]}", "--json"]
-    out = subprocess.run(argv + (["--admin"] if admin else []), capture_output=True, text=True, timeout=60,
-                         check=True, env={**os.environ, "FEDPE_HOME": str(stack.config.home)})
-    return httpx.Client(base_url=f"{stack.config.api_url}/api/v1", timeout=60,
-                        headers={"Authorization": f"Bearer {json.loads(out.stdout)['api_key']}"})
+    return api_client(stack, "ht", admin=admin)
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,10 @@ def _zip() -> bytes:
 
 
 class FakeAPI:
-    """A small stand-in for the API: execution e1 goes through `statuses`, one per poll."""
+    """A small stand-in for the API: execution e1 goes through `statuses`, one per poll.
+
+    The ids in `others` are listed too and answered as e1 is (the requests keep the id sent).
+    """
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
@@ -48,6 +51,10 @@ class FakeAPI:
         self.polls = 0
         self.refuse = False
         self.keys = {"key", "tok"}
+        self.others: list[str] = []
+        self.metrics: dict = {"loss": 0.25}
+        self.rounds: int | None = 2
+        self.tool = "fed-train"
         self.stream: bytes | None = (b'event: status\ndata: {"status": "running"}\n\n'
                                      b'event: round\ndata: {"round": 1, "rounds": 2, "metrics": {"loss": 0.5}}\n\n'
                                      b'event: round\ndata: {"round": 2, "rounds": 2, "metrics": {"loss": 0.25}}\n\n'
@@ -56,8 +63,8 @@ class FakeAPI:
     def job(self) -> dict:
         status = self.statuses[min(self.polls, len(self.statuses) - 1)]
         self.polls += 1
-        return {"id": "e1", "name": "first", "tool": "fed-train", "owner": "alice", "status": status,
-                "state": status.title(), "round": 2, "rounds": 2, "metrics": {"loss": 0.25},
+        return {"id": "e1", "name": "first", "tool": self.tool, "owner": "alice", "status": status,
+                "state": status.title(), "round": self.rounds, "rounds": self.rounds, "metrics": self.metrics,
                 "entries": [{"node": "hospital-a", "task": "client", "status": status}]}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -65,6 +72,8 @@ class FakeAPI:
         if self.refuse:
             raise httpx.ConnectError("Connection refused")
         path = request.url.path.removeprefix("/api/v1")
+        for other in self.others:
+            path = path.replace(other, "e1")
         if path == "/token":
             form = parse_qs(request.content.decode())
             if form.get("password") == ["pw"]:
@@ -84,8 +93,13 @@ class FakeAPI:
                 return httpx.Response(200, json=TOOL)
             case ("POST", "/tools/job/fed-train" | "/tools/job/health-check"):
                 return httpx.Response(200, json={"status": "success", "execution_id": "e1"})
+            case ("GET", _) if path.startswith("/tools/"):
+                return _error(404, "NOT_FOUND", f"no tool {path.rsplit('/', 1)[-1]!r} (tools: fed-train)")
+            case ("POST", _) if path.startswith("/tools/job/"):
+                return _error(404, "NOT_FOUND", f"no tool {path.rsplit('/', 1)[-1]!r} (tools: fed-train)")
             case ("GET", "/executions"):
-                return httpx.Response(200, json={"executions": [self.job()], "total": 1, "limit": 50, "offset": 0})
+                jobs = [self.job(), *({**self.job(), "id": other} for other in self.others)]
+                return httpx.Response(200, json={"executions": jobs, "total": len(jobs), "limit": 50, "offset": 0})
             case ("GET", "/executions/e1"):
                 return httpx.Response(200, json=self.job())
             case ("PATCH", "/executions/e1"):
@@ -97,7 +111,7 @@ class FakeAPI:
             case ("GET", "/executions/logs/e1"):
                 if request.url.params.get("format") == "json":
                     offset = int(request.url.params.get("offset", 0))
-                    lines = [{"timestamp": "2026-01-02T03:04:05Z", "level": "INFO", "node": "hospital-a",
+                    lines = [{"timestamp": "2026-01-02T03:04:05Z", "level": "INFO", "node": "hospital-a" if i else None,
                               "message": f"line {i}"} for i in range(min(self.polls * 2, 4))][offset:]
                     return httpx.Response(200, text="".join(json.dumps(line) + "\n" for line in lines))
                 return httpx.Response(200, text="INFO [hospital-a] hello\n")
@@ -107,7 +121,8 @@ class FakeAPI:
                                                             "elapsed_s": 1.5}],
                                                  "totals": {"cpu_seconds": 0.25}})
             case ("GET", "/data/list_files"):
-                return httpx.Response(200, json={"hospital-a": {"files": ["health.json"]}})
+                return httpx.Response(200, json={"hospital-a": {"files": ["health.json", "model.npz"],
+                                                                "sizes": {"health.json": 17, "model.npz": 1536}}})
             case ("GET", "/data/download_files"):
                 return httpx.Response(200, content=_zip())
             case ("POST", "/executions/cancel_run/e1"):
@@ -161,7 +176,8 @@ def fedpe(api: FakeAPI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
 
 def _one_line_error(result: Result) -> str:
     lines = " ".join(result.err.split())  # rich wraps long lines at the terminal's width
-    assert result.err.startswith("error:"), result.err
+    assert result.err.startswith("Error: "), result.err
+    assert result.err.count("\n") == 1, result.err  # one line, however long
     assert "Traceback" not in result.err
     return lines
 
@@ -297,11 +313,16 @@ def test_executions_show_watch_ends_with_the_final_state(fedpe, api: FakeAPI) ->
     assert "completed" in result.out
 
 
-def test_an_unknown_execution_exits_1_with_the_apis_message(fedpe) -> None:
-    result = fedpe("executions", "show", "nope")
+@pytest.mark.parametrize(("args", "message"), [
+    (("executions", "show", "nonexistent-id"), "no execution nonexistent-id"),
+    (("run", "nosuchtool"), "no tool 'nosuchtool'"),
+    (("tools", "nosuch"), "no tool 'nosuch'"),
+])
+def test_an_unknown_tool_or_execution_exits_2_with_the_apis_message(fedpe, args, message) -> None:
+    result = fedpe(*args)
 
-    assert result.code == 1
-    assert "no execution nope" in _one_line_error(result)
+    assert result.code == 2
+    assert message in _one_line_error(result)
 
 
 def test_another_users_execution_exits_1(fedpe) -> None:
@@ -317,9 +338,36 @@ def test_executions_logs_and_follow(fedpe, api: FakeAPI) -> None:
     text = fedpe("executions", "logs", "e1", "--host", "hospital-a")
     followed = fedpe("executions", "logs", "e1", "--follow")
 
-    assert text.out == "INFO [hospital-a] hello\n"
+    assert text.code == 0, text.err
+    assert text.out.splitlines()[1] == "2026-01-02T03:04:05+00:00 INFO     [hospital-a] line 1"
+    first = api.sent("GET", "/executions/logs/e1")[0]
+    assert (first.url.params["node"], first.url.params["format"]) == ("hospital-a", "json")
     assert followed.code == 0
     assert [line.split()[-1] for line in followed.out.splitlines()] == ["0", "1", "2", "3"]
+
+
+def test_logs_with_and_without_follow_print_the_same_lines(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.polls = ["completed"], 2  # the fake's log is complete (4 lines) from the start
+
+    plain = fedpe("executions", "logs", "e1")
+    followed = fedpe("executions", "logs", "e1", "-f")
+
+    assert plain.code == followed.code == 0
+    assert plain.out == followed.out
+    assert plain.out.splitlines()[0] == "2026-01-02T03:04:05+00:00 INFO     [flow] line 0"
+
+
+@pytest.mark.parametrize("command", ["logs", "files", "download"])
+def test_a_host_the_execution_does_not_have_exits_2_naming_its_hosts(fedpe, api: FakeAPI, command, tmp_path) -> None:
+    output = ["-o", str(tmp_path)] if command == "download" else []
+
+    result = fedpe("executions", command, "e1", "--host", "hospital-z", *output)
+
+    assert result.code == 2
+    message = _one_line_error(result)
+    assert "no host 'hospital-z'" in message and "its hosts: hospital-a" in message
+    assert not api.sent("GET", "/executions/logs/e1") and not api.sent("GET", "/data/list_files")
+    assert not api.sent("GET", "/data/download_files")
 
 
 def test_executions_report_files_download_cancel(fedpe, api: FakeAPI, tmp_path: Path) -> None:
@@ -329,10 +377,20 @@ def test_executions_report_files_download_cancel(fedpe, api: FakeAPI, tmp_path: 
     cancel = fedpe("executions", "cancel", "e1")
 
     assert report.code == 0 and "50.00" in report.out and "health" in report.out
-    assert json.loads(files.out) == {"hospital-a": ["health.json"]}
+    assert json.loads(files.out) == {"hospital-a": [{"name": "health.json", "size": 17},
+                                                    {"name": "model.npz", "size": 1536}]}
     assert json.loads(download.out)["path"] == str(tmp_path / "out")
     assert json.loads((tmp_path / "out" / "hospital-a" / "health.json").read_text()) == {"healthy": True}
     assert "being cancelled" in cancel.out
+
+
+def test_files_table_shows_human_sizes(fedpe) -> None:
+    result = fedpe("executions", "files", "e1")
+
+    assert result.code == 0, result.err
+    rows = [line for line in result.out.splitlines() if "hospital-a" in line]
+    assert "health.json" in rows[0] and "17 bytes" in rows[0]
+    assert "model.npz" in rows[1] and "1.5 kB" in rows[1]
 
 
 def test_an_unreachable_api_exits_1_without_traceback(fedpe, api: FakeAPI) -> None:
@@ -392,3 +450,146 @@ def test_login_with_conflicting_or_missing_credentials_exits_2(fedpe, api: FakeA
     assert result.code == 2
     _one_line_error(result)
     assert api.requests == []
+
+
+# Short ids
+
+A, B, C = ("aabddd51-1111-4111-8111-111111111111", "aabddd52-2222-4222-8222-222222222222",
+           "ccc0ffee-3333-4333-8333-333333333333")
+
+
+@pytest.mark.parametrize(("command", "method", "path"), [
+    ("show", "GET", f"/executions/{A}"), ("logs", "GET", f"/executions/logs/{A}"),
+    ("report", "GET", f"/executions/report/{A}"), ("files", "GET", "/data/list_files"),
+    ("download", "GET", "/data/download_files"), ("cancel", "POST", f"/executions/cancel_run/{A}"),
+])
+def test_every_executions_command_takes_a_unique_prefix(fedpe, api: FakeAPI, tmp_path, command, method, path) -> None:
+    api.others = [A, B, C]
+
+    result = fedpe("executions", command, "AABDDD51", *(["-o", str(tmp_path)] if command == "download" else []))
+
+    assert result.code == 0, result.err
+    [sent] = api.sent(method, path)
+    if path.startswith("/data/"):
+        assert sent.url.params["execution_id"] == A
+
+
+def test_an_ambiguous_prefix_exits_2_naming_the_candidates(fedpe, api: FakeAPI) -> None:
+    api.others = [A, B, C]
+
+    result = fedpe("executions", "show", "aabddd")
+
+    assert result.code == 2
+    message = _one_line_error(result)
+    assert A in message and B in message and C not in message
+    assert not api.sent("GET", f"/executions/{A}")
+
+
+def test_a_prefix_that_matches_nothing_exits_2(fedpe, api: FakeAPI) -> None:
+    api.others = [A, B, C]
+
+    result = fedpe("executions", "cancel", "ffff")
+
+    assert result.code == 2
+    assert "no execution has an id starting with 'ffff'" in _one_line_error(result)
+    assert not [r for r in api.requests if r.method == "POST"]
+
+
+def test_a_full_id_is_used_as_it_is_without_listing(fedpe, api: FakeAPI) -> None:
+    api.others = [A]
+
+    result = fedpe("executions", "show", A)
+
+    assert result.code == 0, result.err
+    assert api.sent("GET", f"/executions/{A}") and not api.sent("GET", "/executions")
+
+
+def test_executions_list_shows_short_ids_that_are_never_cut(fedpe, api: FakeAPI, monkeypatch) -> None:
+    api.others = [A, B, C]
+    monkeypatch.setattr(cli_app.console, "width", 80)
+
+    result = fedpe("executions", "list")
+
+    assert result.code == 0, result.err
+    for full in (A, B, C):
+        assert full[:8] in result.out and full not in result.out
+    ids = [line.split()[1] for line in result.out.splitlines() if line.startswith("│")]
+    assert "…" not in " ".join(ids) and A[:8] in ids
+
+
+def test_short_ids_grow_where_eight_characters_would_clash() -> None:
+    from fedpe.cli.executions import short_ids
+
+    assert short_ids(["aabbccdd-1", "aabbccdd-2", "e1"]) == {"aabbccdd-1": "aabbccdd-1", "aabbccdd-2": "aabbccdd-2",
+                                                             "e1": "e1"}
+    assert short_ids([A, B]) == {A: A[:8], B: B[:8]}
+
+
+# Metrics and progress
+
+ROUND_METRICS = {"train_loss": 0.3, "round_ms": 12.5, "ended_at": 1.796e9, "epsilon": 1.2, "loss": 0.25,
+                 "accuracy": 0.9}
+
+
+def test_metrics_hide_timestamps_and_put_accuracy_and_loss_first() -> None:
+    from fedpe.cli.executions import _metrics
+
+    assert _metrics(ROUND_METRICS, limit=12) == "accuracy=0.9  loss=0.25  train_loss=0.3  round_ms=12.5  epsilon=1.2"
+    assert _metrics({"val_loss": 0.5, "n": 3, "val_accuracy": 0.8, "created_at": 1.7e9}, limit=2) == \
+        "val_accuracy=0.8  val_loss=0.5"
+
+
+@pytest.mark.parametrize("args", [("executions", "show", "e1"), ("executions", "show", "e1", "--watch"),
+                                  ("run", "fed-train", "--wait")])
+def test_shown_metrics_have_no_timestamps(fedpe, api: FakeAPI, args) -> None:
+    api.metrics = ROUND_METRICS
+
+    result = fedpe(*args)
+
+    assert result.code == 0, result.err
+    assert "ended_at" not in result.out and "1.796e+09" not in result.out
+    assert "accuracy=0.9  loss=0.25" in result.out
+
+
+def test_the_watch_line_has_a_round_counter_only_for_tools_with_rounds(fedpe, api: FakeAPI) -> None:
+    api.tool, api.rounds, api.stream = "health-check", None, None
+
+    without = fedpe("executions", "show", "e1", "--watch")
+    api.tool, api.rounds, api.polls = "fed-train", 2, 0
+    with_rounds = fedpe("executions", "show", "e1", "--watch")
+
+    assert without.code == with_rounds.code == 0
+    assert "/?" not in without.out and "round " not in without.out
+    progress_line = next(line for line in with_rounds.out.splitlines() if "fed-train completed" in line)
+    assert "loss=0.25" in progress_line and progress_line.index("loss=0.25") < progress_line.index("2/2")
+
+
+def test_run_help_names_tools_that_exist(fedpe) -> None:
+    result = fedpe("run", "--help")
+
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    assert "fed-train" not in text and "health-check" in text and "flcore" in text
+
+
+def test_usage_errors_are_one_line_with_the_same_prefix(fedpe) -> None:
+    missing = fedpe("executions", "show")
+    unknown = fedpe("executions", "list", "--bogus")
+
+    assert missing.code == unknown.code == 2
+    assert "Missing argument 'ID'" in _one_line_error(missing)
+    assert "No such option: --bogus" in _one_line_error(unknown)
+    assert "╭" not in missing.err + unknown.err
+
+
+def test_a_non_fedpe_server_is_one_line_and_exit_1(fedpe, monkeypatch) -> None:
+    html = "<!doctype html>\n<html><body><h1>Not Found</h1></body></html>\n"
+    monkeypatch.setattr(api_client, "session_factory", lambda url, api_key=None, **login: Session(
+        url, api_key, transport=httpx.MockTransport(lambda request: httpx.Response(404, html=html))))
+
+    result = fedpe("hosts")
+
+    assert result.code == 1
+    message = _one_line_error(result)
+    assert f"{URL}/hosts answered 404 Not Found with a non-fedpe body" in message and "FEDPE_API_URL" in message
+    assert "<html" not in result.err

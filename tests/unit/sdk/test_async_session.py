@@ -106,3 +106,14 @@ def test_errors_map_as_in_the_sync_session() -> None:
                 await session.hosts()
 
     _run(scenario())
+
+
+def test_file_sizes_as_in_the_sync_session() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"hospital-a": {"files": ["health.json"], "sizes": {"health.json": 17}}})
+
+    async def scenario():
+        async with AsyncSession(URL, "key", transport=httpx.MockTransport(handler)) as session:
+            return await session.file_sizes("e1")
+
+    assert _run(scenario()) == {"hospital-a": {"health.json": 17}}

@@ -303,6 +303,22 @@ def test_report_and_list_files() -> None:
     assert _query(api.last) == {"execution_id": ["e1"], "nodes": ["hospital-a"]}
 
 
+def test_file_sizes_reads_the_sizes_the_api_sends_per_node() -> None:
+    session, api = _session({
+        ("GET", "/data/list_files"): httpx.Response(200, json={
+            "hospital-a": {"files": ["health.json", "sub/model.npz"],
+                           "sizes": {"health.json": 17, "sub/model.npz": 2048}},
+            "hospital-b": {"files": ["late.json"]},
+            "hospital-c": {"files": []}}),
+    })
+
+    sizes = session.file_sizes("e1", host="hospital-a")
+
+    assert sizes == {"hospital-a": {"health.json": 17, "sub/model.npz": 2048}, "hospital-b": {"late.json": None},
+                     "hospital-c": {}}
+    assert _query(api.last) == {"execution_id": ["e1"], "nodes": ["hospital-a"]}
+
+
 def test_an_invalid_submission_raises_whether_422_or_valid_false() -> None:
     # Prepare
     refused = {"valid": False, "errors": ["client_nodes: hospital-z is not a host"],

@@ -34,8 +34,10 @@ def _error(status: int, code: str, message: str = "nope", **details) -> httpx.Re
     (_error(504, "TIMEOUT"), JobTimeout),
     (httpx.Response(404, json={"detail": "Not Found"}), NotFound),
     (httpx.Response(401, json={"detail": "Not authenticated"}), AuthenticationError),
-    (httpx.Response(500, text="Internal Server Error"), FedpeError),
-    (httpx.Response(418, json={"something": "else"}), FedpeError),
+    (httpx.Response(500, text="Internal Server Error"), NoConnection),
+    (httpx.Response(418, json={"something": "else"}), NoConnection),
+    (httpx.Response(404, html="<html><h1>Not Found</h1></html>"), NoConnection),
+    (httpx.Response(502), NoConnection),
 ])
 def test_each_error_response_raises_its_exception(response: httpx.Response, expected: type[FedpeError]) -> None:
     # Prepare
@@ -94,11 +96,32 @@ def test_a_real_refused_connection_is_no_connection() -> None:
         session.hosts()
 
 
-def test_a_200_that_is_not_json_is_a_fedpe_error() -> None:
-    session = _session(lambda request: httpx.Response(200, text="<html>proxy login</html>"))
+def test_a_200_that_is_not_json_says_the_url_is_not_the_fedpe_api() -> None:
+    session = _session(lambda request: httpx.Response(200, html="<html>proxy login</html>"))
 
-    with pytest.raises(FedpeError, match="not JSON"):
+    with pytest.raises(NoConnection, match="non-fedpe body"):
         session.hosts()
+
+
+def test_an_html_error_page_is_one_line_naming_the_url_and_status() -> None:
+    page = "<!doctype html>\n<html>\n<head><title>404 Not Found</title></head>\n<body>MLflow</body>\n</html>\n"
+    session = _session(lambda request: httpx.Response(404, html=page))
+
+    with pytest.raises(NoConnection) as info:
+        session.list_files("e1")
+
+    assert info.value.message == (f"{URL}/data/list_files answered 404 Not Found with a non-fedpe body (text/html): "
+                                  "is FEDPE_API_URL the fedpe API?")
+    assert info.value.details["status_code"] == 404
+
+
+def test_a_plain_text_error_is_quoted_on_the_same_line() -> None:
+    session = _session(lambda request: httpx.Response(500, text="Internal Server Error\n"))
+
+    with pytest.raises(NoConnection) as info:
+        session.hosts()
+
+    assert "(text/plain: 'Internal Server Error')" in info.value.message and "\n" not in info.value.message
 
 
 def test_a_200_of_the_wrong_shape_is_a_fedpe_error_naming_the_request() -> None:

@@ -96,6 +96,14 @@ def test_dpconfig_defaults_and_count_stddev():
     assert DPConfig(noise_multiplier=0.7).update_noise_multiplier(40) == 0.7  # fixed clipping
 
 
+def test_few_clients_default_to_count_noise_of_z_rather_than_an_impossible_configuration():
+    # Prepare: 3 clients, z=1: 3/20 = 0.15 < z/2 would leave no valid update noise
+    config = DPConfig(adaptive=True, noise_multiplier=1.0)
+    # Execute / Assert: sigma_b = z = 1 -> z_delta = 2/sqrt(3)
+    assert config.count_stddev(3) == 1.0
+    assert config.update_noise_multiplier(3) == pytest.approx(2 / math.sqrt(3))
+
+
 def test_dpconfig_validation_names_the_field():
     with pytest.raises(ValidationError, match="noise_multiplier"):
         DPConfig(noise_multiplier=-1)

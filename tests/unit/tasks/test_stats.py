@@ -83,6 +83,20 @@ def test_host_with_three_records_releases_only_suppressed_flag() -> None:
     }
 
 
+def test_a_bin_one_host_suppressed_is_a_flagged_lower_bound() -> None:
+    # Prepare: host 1 holds 8 and 2 records in [0,10) [10,20]; host 2 holds 1 and 6
+    edges = {"age": [0.0, 10.0, 20.0]}
+    one = local_summary(pd.DataFrame({"age": [1.0, 2, 3, 4, 5, 6, 7, 8, 15, 16]}), edges, min_count=5)
+    two = local_summary(pd.DataFrame({"age": [9.0, 11, 12, 13, 14, 17, 18]}), edges, min_count=5)
+
+    # Execute
+    combined = combine_summaries([one, two], edges)["columns"]["age"]
+
+    # Assert: bin 0 has only host 1's 8 (host 2's 1 is hidden), bin 1 only host 2's 6
+    assert combined["hist"] == [8, 6]
+    assert combined["hist_suppressed_bins"] == [0, 1]
+
+
 def test_bin_with_two_records_is_suppressed_and_flagged_when_pooled() -> None:
     # Prepare: bins [0,10) [10,20] hold 8 and 2 records.
     frame = pd.DataFrame({"age": [1.0, 2, 3, 4, 5, 6, 7, 8, 15, 16]})
@@ -95,7 +109,7 @@ def test_bin_with_two_records_is_suppressed_and_flagged_when_pooled() -> None:
     # Assert
     assert summary["numeric"]["age"]["hist"] == [8, None]
     assert summary["numeric"]["age"]["count"] == 10
-    assert combined["columns"]["age"]["hist"] == [8, 0]
+    assert combined["columns"]["age"]["hist"] == [8, None]  # unknown, not empty
     assert combined["columns"]["age"]["hist_suppressed_bins"] == [1]
     assert combined["columns"]["age"]["quantiles_approximate"] is True
 
