@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from prefect.blocks.core import Block
 from pydantic import Field
 
+from fedpe.errors import InvalidArgument
+
 if TYPE_CHECKING:
     import distributed
+
+
+def tls_security(ca_file: str | os.PathLike, cert: str | os.PathLike, key: str | os.PathLike) -> "distributed.Security":
+    """The one place a fedpe client's Dask Security is built: mutual TLS, plain TCP refused.
+
+    `Federation.security()` uses it for the flows, `fedpe.stack.tls.client_security` for the
+    launcher, the CLI, the API and a host's checks before it joins.
+    """
+    from distributed import Security
+
+    return Security(
+        tls_ca_file=os.fspath(ca_file),
+        tls_client_cert=os.fspath(cert),
+        tls_client_key=os.fspath(key),
+        require_encryption=True,
+    )
 
 
 class Federation(Block):
@@ -31,16 +50,14 @@ class Federation(Block):
 
     def security(self) -> "distributed.Security | None":
         """The Dask Security object for TLS, or None when the scheduler speaks plain TCP."""
-        if not (self.tls_ca_file or self.tls_cert):
+        files = {"tls_ca_file": self.tls_ca_file, "tls_cert": self.tls_cert, "tls_key": self.tls_key}
+        if not any(files.values()):
             return None
-        from distributed import Security
-
-        return Security(
-            tls_ca_file=self.tls_ca_file,
-            tls_client_cert=self.tls_cert,
-            tls_client_key=self.tls_key,
-            require_encryption=True,
-        )
+        missing = [name for name, value in files.items() if not value]
+        if missing:
+            raise InvalidArgument(f"{', '.join(missing)}: a TLS federation needs tls_ca_file, tls_cert and tls_key",
+                                  field=missing[0])
+        return tls_security(self.tls_ca_file, self.tls_cert, self.tls_key)
 
     def client_kwargs(self) -> dict:
         """Keyword arguments for `distributed.Client` that reach this federation."""

@@ -41,7 +41,8 @@ def authenticate(state: AppState, credential: str | None) -> User:
         raise AuthenticationError("credentials required: Authorization: Bearer <access token or API key>")
     if looks_like_key(credential):
         return state.users.check_key(credential)
-    return state.users.active(read_token(state.settings.home, credential))
+    claims = read_token(state.settings.home, credential)
+    return state.users.active(claims.user, issued_at=claims.issued_at)
 
 
 def current_user(

@@ -1,7 +1,8 @@
 """The API's SQLite database (``FEDPE_HOME/api.db``): one short connection per operation.
 
 Short connections let the CLI (`fedpe users add`) and the API process share the file: the API
-sees a user added after it started on its next request.
+sees a user added after it started on its next request. A database made by an older fedpe gets
+the columns added since on first open (`_MIGRATIONS`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ CREATE TABLE IF NOT EXISTS users (
     is_admin INTEGER NOT NULL DEFAULT 0,
     password_hash TEXT,
     created_at TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    tokens_valid_after TEXT
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     prefix TEXT PRIMARY KEY,
@@ -39,11 +41,26 @@ CREATE TABLE IF NOT EXISTS submit_tokens (
 );
 """
 
+_MIGRATIONS = (("users", "tokens_valid_after", "TEXT"),)
+"""(table, column, type) added after the first release; NULL in the rows that were there before."""
+
 _initialised: set[str] = set()
 
 
 def db_path(home: str | os.PathLike) -> Path:
     return Path(home) / DB_NAME
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the `_MIGRATIONS` columns a database made by an older fedpe lacks."""
+    for table, column, kind in _MIGRATIONS:
+        if column in {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):  # another process added it first
+                raise
 
 
 @contextlib.contextmanager
@@ -60,6 +77,7 @@ def connect(home: str | os.PathLike) -> Iterator[sqlite3.Connection]:
         if str(path) not in _initialised:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _migrate(conn)
             _initialised.add(str(path))
         conn.execute("BEGIN")
         try:

@@ -27,6 +27,8 @@ class User:
     created_at: str
     revoked_at: str | None = None
     has_password: bool = False
+    tokens_valid_after: str | None = None
+    """Access tokens issued before this moment are refused (set on revoke, re-enable and a new key)."""
 
     @property
     def active(self) -> bool:
@@ -39,7 +41,8 @@ def _now() -> str:
 
 def _user(row) -> User:
     return User(name=row["name"], is_admin=bool(row["is_admin"]), created_at=row["created_at"],
-                revoked_at=row["revoked_at"], has_password=row["password_hash"] is not None)
+                revoked_at=row["revoked_at"], has_password=row["password_hash"] is not None,
+                tokens_valid_after=row["tokens_valid_after"])
 
 
 class UserStore:
@@ -66,10 +69,11 @@ class UserStore:
                 raise Conflict(f"user {name!r} already exists", field="name")
             now = _now()
             db.execute(
-                "INSERT INTO users (name, is_admin, password_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL) "
+                "INSERT INTO users (name, is_admin, password_hash, created_at, revoked_at, tokens_valid_after) "
+                "VALUES (?, ?, ?, ?, NULL, ?) "
                 "ON CONFLICT(name) DO UPDATE SET is_admin = excluded.is_admin, password_hash = excluded.password_hash, "
-                "created_at = excluded.created_at, revoked_at = NULL",
-                (name, int(admin), password_hash, now),
+                "created_at = excluded.created_at, revoked_at = NULL, tokens_valid_after = excluded.tokens_valid_after",
+                (name, int(admin), password_hash, now, now),
             )
             db.execute("INSERT INTO api_keys (prefix, user_name, key_hash, created_at) VALUES (?, ?, ?, ?)",
                        (prefix, name, key_hash, now))
@@ -86,19 +90,21 @@ class UserStore:
         return _user(row) if row else None
 
     def revoke(self, name: str) -> User:
-        """Revoke a user and every key of theirs; their tokens stop working at once."""
+        """Revoke a user and every key of theirs; their tokens stop working at once, and for good
+        (those issued before now stay refused when the user is enabled again)."""
         with connect(self.home) as db:
             row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise NotFound(f"no user {name!r}", field="name")
             now = _now()
-            db.execute("UPDATE users SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?", (now, name))
+            db.execute("UPDATE users SET revoked_at = COALESCE(revoked_at, ?), tokens_valid_after = ? WHERE name = ?",
+                       (now, now, name))
             db.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE user_name = ?", (now, name))
             return _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
 
     def issue_key(self, name: str) -> tuple[User, str]:
-        """A new API key for `name`, shown once: their other keys stop working at once (`check_key`
-        reads revocation before its cache), and a revoked user is active again."""
+        """A new API key for `name`, shown once: their other keys and access tokens stop working at
+        once (`check_key` reads revocation before its cache), and a revoked user is active again."""
         key, prefix, secret = new_key()
         key_hash = hash_secret(secret)
         with connect(self.home) as db:
@@ -106,17 +112,22 @@ class UserStore:
                 raise NotFound(f"no user {name!r}", field="name")
             now = _now()
             db.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE user_name = ?", (now, name))
-            db.execute("UPDATE users SET revoked_at = NULL WHERE name = ?", (name,))
+            db.execute("UPDATE users SET revoked_at = NULL, tokens_valid_after = ? WHERE name = ?", (now, name))
             db.execute("INSERT INTO api_keys (prefix, user_name, key_hash, created_at) VALUES (?, ?, ?, ?)",
                        (prefix, name, key_hash, now))
             user = _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
         return user, key
 
-    def active(self, name: str) -> User:
-        """The active user `name`; AuthenticationError when unknown or revoked."""
+    def active(self, name: str, issued_at: dt.datetime | None = None) -> User:
+        """The active user `name`; AuthenticationError when unknown or revoked, or when `issued_at`
+        (an access token's) is before the user was last revoked or given a new key."""
         user = self.get(name)
         if user is None or not user.active:
             raise AuthenticationError("unknown or revoked user")
+        if (issued_at is not None and user.tokens_valid_after is not None
+                and issued_at < dt.datetime.fromisoformat(user.tokens_valid_after)):
+            raise AuthenticationError("access token issued before the user was revoked or given a new key: "
+                                      "request a new one at POST /api/v1/token")
         return user
 
     def check_password(self, name: str, password: str) -> User:

@@ -39,6 +39,8 @@ def _register() -> None:
     jobs.register(app)
     app.add_typer(executions.app, name="executions")
     app.add_typer(users.app, name="users")
+    from fedpe.cli import tls
+    app.add_typer(tls.app, name="tls")
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.console import RenderableType
 from rich.filesize import decimal as file_size
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 from rich.text import Text
@@ -40,11 +42,26 @@ NOT_METRICS = frozenset({"round", "rounds", "time", "timestamp"})
 """Numbers among an execution's metrics that are bookkeeping, not metrics (as are ``*_at`` times)."""
 FIRST_METRICS = ("accuracy", "loss")
 WATCHED_METRICS = 2  # on the live progress line: accuracy and loss when the tool has them
+TEST_METRICS = (("accuracy", "test accuracy"), ("loss", "test loss"), ("num_examples", "test records"))
+"""flcore's final test figures (``result.final_metrics``) and how `show` labels them."""
 
 
 def _styled(status: str) -> str:
     style = STATUS_STYLE.get(status)
     return f"[{style}]{status}[/{style}]" if style else status
+
+
+def _status(job: "Execution") -> str:
+    """``running (paused)`` while a pause holds the rounds, else the status and the Prefect state."""
+    if job.paused and job.status == "running":
+        return f"{_styled(job.status)} (paused)"
+    return f"{_styled(job.status)} ({job.state or '-'})"
+
+
+def _figure(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else escape(str(value))
 
 
 def _when(value: Any) -> str:
@@ -160,8 +177,13 @@ class _Display:
     def __init__(self, progress: Progress, job: "Execution") -> None:
         self.progress = progress
         self.label = job.tool or "execution"
-        self.task = progress.add_task(f"{self.label} {job.status}", total=_rounds(job), completed=job.round or 0,
+        self.status, self.paused = job.status, job.paused
+        self.task = progress.add_task(self._description(), total=_rounds(job), completed=job.round or 0,
                                       metrics=_metrics(job.metrics, limit=WATCHED_METRICS))
+
+    def _description(self) -> str:
+        paused = " (paused)" if self.paused and self.status == "running" else ""
+        return f"{self.label} {self.status}{paused}"
 
     def update(self, data: Any) -> None:
         """Take what an event or a poll says (a dict or an `Execution`) and show it."""
@@ -170,8 +192,10 @@ class _Display:
         if not isinstance(data, dict):
             return
         changes: dict[str, Any] = {}
-        if data.get("status"):
-            changes["description"] = f"{self.label} {data['status']}"
+        if data.get("status") or isinstance(data.get("paused"), bool):  # round events carry neither
+            self.status = data.get("status") or self.status
+            self.paused = data["paused"] if isinstance(data.get("paused"), bool) else self.paused
+            changes["description"] = self._description()
         if isinstance(data.get("rounds"), int) and data["rounds"] > 0:
             changes["total"] = data["rounds"]
         if isinstance(data.get("round"), int):
@@ -182,8 +206,10 @@ class _Display:
             self.progress.update(self.task, **changes)
 
 
-def follow(session: "Session", job_id: str, *, timeout: float = 0, poll_interval: float = 1.0) -> "Execution":
-    """Show a progress bar over rounds with live metrics until the execution ends; return it.
+def follow(session: "Session", job_id: str, *, timeout: float = 0, poll_interval: float = 1.0,
+           summary: bool = True) -> "Execution":
+    """Show a progress bar over rounds with live metrics until the execution ends, then (with
+    `summary`) what it gave as `print_result` puts it; return it.
 
     Events come from the API's event stream; when the stream is not available or breaks off,
     or a `timeout` is given (the stream has none), polling takes over.
@@ -192,6 +218,8 @@ def follow(session: "Session", job_id: str, *, timeout: float = 0, poll_interval
 
     job = session.get_job(job_id)
     if job.finished:
+        if summary:
+            print_result(job)
         return job
     # Accuracy and loss right after the status, a short bar: the line fits 80 columns.
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[metrics]}"),
@@ -219,7 +247,116 @@ def follow(session: "Session", job_id: str, *, timeout: float = 0, poll_interval
     if code is MonitorReturnCode.TIMEOUT:
         raise JobTimeout(f"execution {job_id} is still {final.status} after {timeout:g} s",
                          details={"execution_id": job_id, "status": final.status})
+    if summary:
+        print_result(final)
     return final
+
+
+# What an execution gave
+
+def _result_rows(job: "Execution") -> list[tuple[str, str]]:
+    """Why the rounds stopped early; flcore's final test figures and privacy spent; the MLflow run and model."""
+    result = job.result or {}
+    rows = [("stopped because", escape(job.stopped_because))] if job.stopped_because else []
+    final = result.get("final_metrics")
+    if isinstance(final, dict):
+        rows += [(label, _figure(final[key])) for key, label in TEST_METRICS if final.get(key) is not None]
+    if isinstance(result.get("epsilon"), (int, float)):
+        rows.append(("epsilon", _figure(float(result["epsilon"]))))
+    run = result.get("mlflow_run_id") or job.mlflow_run_id
+    model = result.get("model_uri") or getattr(job, "model_uri", None)
+    rows += [(label, escape(str(value))) for label, value in (("mlflow run", run), ("model", model)) if value]
+    return rows
+
+
+def _failed_probes(report: dict[str, Any]) -> str:
+    probes = report.get("reachability") if isinstance(report.get("reachability"), dict) else {}
+    failed = [f"{name} ({probe.get('error') or 'failed'})" for name, probe in probes.items()
+              if isinstance(probe, dict) and not probe.get("ok")]
+    return escape(", ".join(failed) or "no probe failed")
+
+
+def _health(result: dict[str, Any]) -> list[RenderableType]:
+    """health-check: one line per host, healthy or the probes that failed."""
+    reports = result.get("reports")
+    if not isinstance(reports, dict) or not reports:
+        return []
+    table = Table("host", "health")
+    for host, report in reports.items():
+        report = report if isinstance(report, dict) else {}
+        healthy = report.get("healthy")
+        table.add_row(escape(str(host)),
+                      "[green]healthy[/green]" if healthy else f"[red]unhealthy[/red]: {_failed_probes(report)}")
+    return [table]
+
+
+def _suppressed(column: dict[str, Any]) -> str:
+    """``yes`` when every host suppressed the column, ``partly`` when some hosts or bins were."""
+    if column.get("suppressed"):
+        return "yes"
+    return "partly" if column.get("hosts_suppressed") or column.get("hist_suppressed_bins") else "no"
+
+
+def _fed_stats(result: dict[str, Any]) -> list[RenderableType]:
+    """fed-stats: count, mean, std, median and suppression of each numeric column."""
+    columns = (result.get("statistics") or {}).get("columns")
+    if not isinstance(columns, dict):
+        return []
+    hosts = result.get("hosts") or []
+    table = Table(title=f"{escape(str(result.get('dataset') or '-'))}: {len(hosts)} hosts, "
+                        f"min_count {result.get('min_count', '-')}")
+    table.add_column("column")
+    for header in ("count", "mean", "std", "median"):
+        table.add_column(header, justify="right")
+    table.add_column("suppressed")
+    numeric = {n: c for n, c in columns.items() if isinstance(c, dict) and c.get("kind") == "numeric"}
+    for name, column in numeric.items():
+        median = (column.get("quantiles") or {}).get("0.5")
+        table.add_row(escape(name), *(_figure(column.get(k)) for k in ("count", "mean", "std")), _figure(median),
+                      _suppressed(column))
+    shown: list[RenderableType] = [table] if numeric else []
+    others = [escape(n) for n in columns if n not in numeric]
+    if others:
+        shown.append(Text.from_markup(f"[dim]categorical: {', '.join(others)} (--json for their counts)[/dim]"))
+    return shown
+
+
+def _pipeline(result: dict[str, Any]) -> list[RenderableType]:
+    """pipeline: one row per part, with its tool, Prefect state and message."""
+    parts = [p for p in result.get("parts") or [] if isinstance(p, dict)]
+    if not parts:
+        return []
+    table = Table("part", "tool", "state", "message")
+    for part in parts:
+        state = str(part.get("state") or "-")
+        style = STATUS_STYLE.get(state.lower())
+        table.add_row(str(part.get("part", "-")), escape(str(part.get("tool") or "-")),
+                      f"[{style}]{state}[/{style}]" if style else escape(state),
+                      escape(str(part.get("message") or "-")))
+    return [table]
+
+
+RESULT_VIEWS = {"health-check": _health, "fed-stats": _fed_stats, "pipeline": _pipeline}
+"""The tables `show` draws from a tool's result (flcore's fits in `_result_rows`)."""
+
+
+def _result_tables(job: "Execution") -> list[RenderableType]:
+    view = RESULT_VIEWS.get(job.tool or "")
+    return view(job.result) if view and job.result else []
+
+
+def print_result(job: "Execution") -> None:
+    """The short summary of what an execution gave, as `executions show` ends with it."""
+    rows = _result_rows(job)
+    if rows:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for label, value in rows:
+            grid.add_row(label, value)
+        console.print(grid)
+    for renderable in _result_tables(job):
+        console.print(renderable)
 
 
 def _show(job: "Execution") -> None:
@@ -228,12 +365,12 @@ def _show(job: "Execution") -> None:
     grid.add_column()
     for label, value in (
         ("id", job.id), ("name", job.name or "-"), ("tool", job.tool or "-"), ("owner", job.owner or "-"),
-        ("status", f"{_styled(job.status)} ({job.state or '-'})"), ("created", _when(job.created)),
+        ("status", _status(job)), ("created", _when(job.created)),
         ("started", _when(job.started)), ("ended", _when(job.ended)),
         ("round", _round(job) if job.rounds or job.round is not None else None),
-        ("mlflow run", job.mlflow_run_id or "-"),
         ("parameters", json.dumps(job.parameters) if job.parameters else "-"),
         ("metrics", _metrics(job.metrics, limit=12) or "-"),
+        *_result_rows(job),
     ):
         if value is not None:
             grid.add_row(label, value)
@@ -243,6 +380,8 @@ def _show(job: "Execution") -> None:
         for entry in job.entries:
             tasks.add_row(entry.node, entry.task, _styled(entry.status))
         console.print(tasks)
+    for renderable in _result_tables(job):
+        console.print(renderable)
 
 
 def log_line(record: "LogRecord") -> str:
@@ -271,7 +410,7 @@ def list_(
         return
     table = Table()
     table.add_column("id", no_wrap=True)
-    for header in ("name", "tool", "owner", "status", "round", "created"):
+    for header in ("name", "tool", "owner", "status", "rounds", "created"):
         table.add_column(header)
     short = short_ids([job.id for job in page.executions])
     for job in page.executions:
@@ -292,13 +431,13 @@ def show(
     watch: bool = typer.Option(False, "--watch", help="Follow it live until it ends (progress over rounds)."),
     as_json: bool = Json,
 ) -> None:
-    """One execution: status, progress, parameters, metrics, tasks per host."""
+    """One execution: status, progress, parameters, metrics, tasks per host, and what it gave once it ended."""
     with open_session() as session:
         execution_id = resolve_id(session, execution_id)
         if watch and as_json:
             job = session.wait_for_job(execution_id)
         elif watch:
-            job = follow(session, execution_id)
+            job = follow(session, execution_id, summary=False)  # the summary is part of `_show`
         else:
             job = session.get_job(execution_id)
     if as_json:

@@ -110,7 +110,7 @@ def load_job_file(path: Path) -> JobFile:
 
 def submit(job: JobFile, *, wait: bool, submit_token: str | None, timeout: float, as_json: bool) -> None:
     """Submit `job`; with `wait`, follow it and fail (exit 1) unless it completes."""
-    from fedpe.cli.executions import STATUS_STYLE, follow
+    from fedpe.cli.executions import STATUS_STYLE, follow, print_result
 
     with open_session() as session:
         job_id = session.submit_job(job.tool, server=job.server, clients=job.clients, params=job.parameters,
@@ -128,9 +128,10 @@ def submit(job: JobFile, *, wait: bool, submit_token: str | None, timeout: float
             print_json(final)
         else:
             console.print(f"submitted {job.tool}: execution [bold]{job_id}[/bold]")
-            final = follow(session, job_id, timeout=timeout)
+            final = follow(session, job_id, timeout=timeout, summary=False)
             style = STATUS_STYLE.get(final.status, "")
             console.print(f"execution {job_id} [{style}]{final.status}[/{style}]")
+            print_result(final)
         if final.status != "completed":
             message = getattr(final, "state_message", None) or final.state or final.status
             raise ExecutionFailed(f"execution {job_id} {final.status}: {message}",

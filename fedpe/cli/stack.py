@@ -15,13 +15,13 @@ from fedpe.cli.options import Home, Json, resolve_home
 
 
 def _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port, mlflow_port, api_port,
-            store, runner_limit):
+            store, runner_limit, tls=False):
     from fedpe.stack.config import StackConfig
 
     return StackConfig(
         home=resolve_home(home), hosts=hosts, partition=partition, alpha=alpha, seed=seed,
         prefect_port=prefect_port, scheduler_port=scheduler_port, dashboard_port=dashboard_port,
-        mlflow_port=mlflow_port, api_port=api_port, store_url=store, runner_limit=runner_limit,
+        mlflow_port=mlflow_port, api_port=api_port, store_url=store, runner_limit=runner_limit, tls=tls,
     )
 
 
@@ -39,6 +39,10 @@ def print_urls(stack) -> None:
     for key, url in stack.urls().items():
         table.add_row(key, url)
     table.add_row("scheduler", stack.config.scheduler_address)
+    if stack.config.tls:
+        from fedpe.stack.tls import tls_files
+
+        table.add_row("tls", f"mutual TLS; CA and certificates in {tls_files(stack.config.home).dir}")
     table.add_row("hosts", ", ".join(stack.hosts))
     console.print(table)
 
@@ -76,13 +80,15 @@ def register(app: typer.Typer) -> None:
         api_port: int = typer.Option(8000, "--api-port"),
         store: str = typer.Option(None, "--store", help="fsspec URL of the output store (default: file://FEDPE_HOME/store)."),
         runner_limit: int = typer.Option(4, "--runner-limit", min=1, help="Flow runs executed at once."),
+        tls: bool = typer.Option(False, "--tls", help="Mutual TLS between the scheduler and every host and client "
+                                                      "(a federation CA and certificates in FEDPE_HOME/tls)."),
         detach: bool = typer.Option(False, "--detach", help="Leave the processes running and return."),
     ) -> None:
         """Start Prefect, the Dask scheduler, the demo hosts, the runner, MLflow and the API."""
         if partition not in ("iid", "dirichlet"):
             raise typer.BadParameter("must be iid or dirichlet", param_hint="--partition")
         config = _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port,
-                         mlflow_port, api_port, store, runner_limit)
+                         mlflow_port, api_port, store, runner_limit, tls)
         stack = start_stack(config)
         print_urls(stack)
         if detach:

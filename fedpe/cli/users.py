@@ -79,7 +79,7 @@ def list_users(home: Path = Home, as_json: bool = Json) -> None:
 
 @app.command("key")
 def key(name: str = typer.Argument(..., help="An existing user."), home: Path = Home, as_json: bool = Json) -> None:
-    """Issue a new API key for NAME and print it once; their previous keys stop working at once.
+    """Issue a new API key for NAME and print it once; their previous keys and access tokens stop working.
 
     A revoked user is enabled again (with their password, if they had one).
     """

@@ -98,6 +98,12 @@ class Execution(_Model):
     ended: datetime | None = Field(None, validation_alias=AliasChoices("ended", "ended_at"))
     round: int | None = None
     rounds: int | None = None
+    paused: bool = False
+    """Held between rounds by a pause (`status` stays ``running``)."""
+    stopped_because: str | None = None
+    """Why the rounds ended early (a stop, the privacy budget), once the tool has ended."""
+    result: dict[str, Any] | None = None
+    """What the tool returned, once it ended (its shape is the tool's)."""
     metrics: _Dict = Field(default_factory=dict)
     history: Annotated[list[Any] | dict[str, Any], _empty_if_none([])] = Field(default_factory=list)
     mlflow_run_id: str | None = None

@@ -36,6 +36,8 @@ class StackConfig(BaseModel):
     host_threads: Annotated[int, Field(ge=1, le=64)] = 4
     owner: str = "admin"
     serve_api: bool = True
+    #: Mutual TLS between the scheduler and every host and client (certificates in {home}/tls/).
+    tls: bool = False
     ready_timeout_s: float = 120.0
 
     @property
@@ -48,7 +50,7 @@ class StackConfig(BaseModel):
 
     @property
     def scheduler_address(self) -> str:
-        return f"tcp://{self.bind}:{self.scheduler_port}"
+        return f"{'tls' if self.tls else 'tcp'}://{self.bind}:{self.scheduler_port}"
 
     @property
     def mlflow_uri(self) -> str:

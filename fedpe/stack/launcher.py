@@ -4,6 +4,10 @@ Start order follows what each part needs: Prefect, the Dask scheduler and MLflow
 once; the scheduler gets the federation record (URLs a joining host needs), then the hosts
 join; the runner registers the blocks and serves the tool deployments once Prefect is
 healthy; the API comes last. Every wait is bounded and names what failed.
+
+With `tls`, the scheduler listens on tls:// and requires encryption; the demo hosts present
+certificates of the federation CA (fedpe/stack/tls.py), and the launcher, the runner's flows
+(through the Federation block) and the API present the client certificate.
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ from fedpe.stack.config import StackConfig, state_file
 from fedpe.stack.processes import Child, check_ports, spawn, stop, wait_until
 
 Progress = Callable[[str], None]
-
-
 
 
 @dataclass
@@ -62,6 +64,12 @@ class Stack:
         }
         if self.config.serve_api:
             env["FEDPE_API_URL"] = f"{self.config.api_url}/api/v1"
+        if self.config.tls:
+            # A TLS scheduler takes no client without a certificate: name both for Dask callers.
+            from fedpe.stack.tls import tls_files
+
+            env["FEDPE_SCHEDULER_ADDRESS"] = self.config.scheduler_address
+            env.update(tls_files(self.config.home).client.env())
         return env
 
     def to_dict(self) -> dict:
@@ -126,10 +134,50 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _scheduler_client(address: str, timeout_s: float = 5.0):
+def client_security(config: StackConfig):
+    """The Dask Security of the stack's own clients: None for plain TCP."""
+    if not config.tls:
+        return None
+    from fedpe.stack.tls import client_security as security_of, tls_files
+
+    return security_of(tls_files(config.home).client)
+
+
+def _scheduler_client(address: str, timeout_s: float = 5.0, security=None):
     from distributed import Client
 
-    return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+    return Client(address, timeout=f"{timeout_s}s", set_as_default=False, security=security)
+
+
+def scheduler_argv(config: StackConfig) -> list[str]:
+    """The Dask scheduler's command line; with TLS, its certificate and a tls:// listener."""
+    argv = [
+        sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", config.bind,
+        "--port", str(config.scheduler_port), "--dashboard-address", f"{config.bind}:{config.dashboard_port}",
+    ]
+    if config.tls:
+        from fedpe.stack.tls import tls_files
+
+        argv += ["--protocol", "tls", *tls_files(config.home).scheduler.cli_args()]
+    return argv
+
+
+def scheduler_env(config: StackConfig, env: dict[str, str]) -> dict[str, str]:
+    if not config.tls:
+        return env
+    # Refuse any plain-TCP comm, inbound or outbound, rather than fall back to it.
+    return {**env, "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}
+
+
+def host_tls_args(config: StackConfig, host: str) -> list[str]:
+    """`fedpe host start --tls-*` for a demo host: a certificate of its own from the federation CA."""
+    if not config.tls:
+        return []
+    from fedpe.stack.tls import issue_host_cert, tls_files
+
+    files = issue_host_cert(config.home, host, tls_files(config.home).host_dir(host),
+                            sans=[config.bind, "127.0.0.1", "localhost"], reuse=True)
+    return files.cli_args()
 
 
 def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
@@ -148,6 +196,13 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
     check_ports(config.bind, ports)
     for sub in ("prefect", "logs", "data", "mlflow"):
         (home / sub).mkdir(parents=True, exist_ok=True)
+    tls = None
+    if config.tls:
+        from fedpe.stack.tls import ensure_federation_tls
+
+        progress("making the federation's TLS certificates")
+        tls = ensure_federation_tls(home, config.bind)
+    security = client_security(config)
 
     stack = Stack(config=config, started_at=dt.datetime.now(dt.timezone.utc).isoformat())
     env = base_env(config)
@@ -169,17 +224,15 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
             py, "-m", "prefect", "server", "start", "--host", config.bind, "--port", str(config.prefect_port),
         ], env=env, logs=logs)
         stack.children.append(prefect)
-        scheduler = spawn("dask-scheduler", [
-            py, "-m", "distributed.cli.dask_scheduler", "--host", config.bind, "--port", str(config.scheduler_port),
-            "--dashboard-address", f"{config.bind}:{config.dashboard_port}",
-        ], env=env, logs=logs)
+        scheduler = spawn("dask-scheduler", scheduler_argv(config), env=scheduler_env(config, env), logs=logs)
         stack.children.append(scheduler)
         mlflow = _start_mlflow(config, env, logs)
         stack.children.append(mlflow)
         stack.save()
 
         progress("waiting for the Dask scheduler")
-        client = wait_until(lambda: _scheduler_client(config.scheduler_address, 1.0), timeout_s=config.ready_timeout_s,
+        client = wait_until(lambda: _scheduler_client(config.scheduler_address, 1.0, security),
+                            timeout_s=config.ready_timeout_s,
                             what="the Dask scheduler", child=scheduler)
         try:
             from tasks.hosts import FEDERATION_METADATA_KEY, connected_hosts
@@ -194,7 +247,7 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
                 stack.children.append(spawn(f"host-{host}", [
                     py, "-m", "fedpe.cli", "host", "start", "--name", host,
                     "--scheduler", config.scheduler_address, "--data-dir", stack.data_dirs[host],
-                    "--threads", str(config.host_threads),
+                    "--threads", str(config.host_threads), *host_tls_args(config, host),
                 ], env=env, logs=logs, role="host"))
             stack.save()
 
@@ -210,6 +263,9 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
                 "FEDPE_OWNER": config.owner,
                 "FEDPE_RUNNER_LIMIT": str(config.runner_limit),
             })
+            if tls is not None:
+                # The Federation block (runner) and the API's scheduler client present these.
+                runner_env.update(tls.client.env())
             runner = spawn("runner", [py, "-m", "deployments.serve"], env=runner_env, logs=logs, role="runner")
             stack.children.append(runner)
             stack.save()
@@ -291,7 +347,7 @@ def status(home: Path) -> dict:
         try:
             from tasks.hosts import connected_hosts
 
-            client = _scheduler_client(stack.config.scheduler_address, 2.0)
+            client = _scheduler_client(stack.config.scheduler_address, 2.0, client_security(stack.config))
             try:
                 connected = connected_hosts(client)
             finally:

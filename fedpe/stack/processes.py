@@ -135,13 +135,23 @@ def stop(children: list[Child], *, timeout_s: float = 15.0) -> None:
             else:
                 _signal_group(child.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(_group_alive(c.pid) for c in group):
+        while time.monotonic() < deadline and any(_group_alive(c.pid) for c in _reap(group)):
             time.sleep(0.1)
         for child in group:
             if _group_alive(child.pid):
                 _signal_group(child.pid, signal.SIGKILL)
-        for child in group:  # reap our own children so none stays a zombie
-            try:
-                os.waitpid(child.pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+        _reap(group)
+
+
+def _reap(children: list[Child]) -> list[Child]:
+    """Collect the exit of those that are our own children, so none stays a zombie.
+
+    A zombie group leader still counts as a live group: without this, a caller that started
+    the children itself (tests, `fedpe up` in the foreground) waited out the whole timeout.
+    """
+    for child in children:
+        try:
+            os.waitpid(child.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    return children

@@ -2,6 +2,8 @@
 
 Dask's client is synchronous here (it runs its own event-loop thread); every call goes through
 `call()`, which runs it in a worker thread and turns connection trouble into NoConnection.
+A `tls://` scheduler is reached with the client certificate FEDPE_TLS_* name (set by
+`fedpe up --tls`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,28 @@ from typing import Any, Callable
 
 import anyio
 
-from fedpe.errors import NoConnection
+from fedpe.errors import InvalidArgument, NoConnection
 
 CONNECT_TIMEOUT_S = 5.0
 
 
 class Scheduler:
-    def __init__(self, address: str | None):
+    def __init__(self, address: str | None, security=None):
+        """`security`: a `distributed.Security`; by default the one FEDPE_TLS_* describe, if any."""
         self.address = address
+        self.security = security
         self._client = None
         self._lock = threading.Lock()
+
+    def _security(self):
+        if self.security is None:
+            from fedpe.stack.tls import security_from_env
+
+            try:
+                self.security = security_from_env()
+            except InvalidArgument as exc:
+                raise NoConnection(f"the API's TLS settings are incomplete: {exc.message}") from None
+        return self.security
 
     def client(self):
         if not self.address:
@@ -33,7 +47,8 @@ class Scheduler:
                 from distributed import Client
 
                 try:
-                    self._client = Client(self.address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
+                    self._client = Client(self.address, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False,
+                                          security=self._security())
                 except (OSError, TimeoutError) as exc:
                     raise NoConnection(f"the Dask scheduler at {self.address} cannot be reached: {exc}") from exc
             return self._client

@@ -157,5 +157,5 @@ def test_cli_exit_codes_against_the_real_api(api_url: str, api_key: str, tmp_pat
     stranger = _fedpe(api_url, "not-a-key", tmp_path, "hosts")
 
     assert refused.returncode == 2, refused.stderr
-    assert unknown.returncode == 1 and unknown.stderr.startswith("error:")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("Error: no execution")  # bad input: 2
     assert stranger.returncode == 1 and "Traceback" not in stranger.stderr

@@ -103,7 +103,7 @@ def test_tokens_expire_and_are_signed_with_a_private_secret(tmp_path):
     token, ttl = issue_token(tmp_path, "alice", ttl_s=60)
     old, _ = issue_token(tmp_path, "alice", ttl_s=60, now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5))
 
-    assert read_token(tmp_path, token) == "alice" and ttl == 60
+    assert read_token(tmp_path, token).user == "alice" and ttl == 60
     with pytest.raises(AuthenticationError, match="expired"):
         read_token(tmp_path, old)
     with pytest.raises(AuthenticationError):
@@ -112,6 +112,28 @@ def test_tokens_expire_and_are_signed_with_a_private_secret(tmp_path):
     other = tmp_path / "other"
     with pytest.raises(AuthenticationError):
         read_token(other, token)  # another home, another secret
+
+
+def test_a_token_says_when_it_was_issued_to_the_microsecond(tmp_path):
+    issued = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=10)).replace(microsecond=123456)
+    token, _ = issue_token(tmp_path, "alice", ttl_s=60, now=issued)
+
+    claims = read_token(tmp_path, token)
+
+    assert claims.user == "alice"
+    assert abs(claims.issued_at - issued) < dt.timedelta(microseconds=2)
+
+
+def test_a_token_without_an_issue_time_is_refused(tmp_path):
+    import jwt
+
+    from fedpe.auth.tokens import ALGORITHM, _secret
+
+    exp = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    token = jwt.encode({"sub": "alice", "exp": exp, "typ": "access"}, _secret(tmp_path), algorithm=ALGORITHM)
+
+    with pytest.raises(AuthenticationError):
+        read_token(tmp_path, token)
 
 
 def test_new_keys_differ():

@@ -55,6 +55,7 @@ class FakeAPI:
         self.metrics: dict = {"loss": 0.25}
         self.rounds: int | None = 2
         self.tool = "fed-train"
+        self.view: dict = {}  # more of the execution view (paused, stopped_because, result…)
         self.stream: bytes | None = (b'event: status\ndata: {"status": "running"}\n\n'
                                      b'event: round\ndata: {"round": 1, "rounds": 2, "metrics": {"loss": 0.5}}\n\n'
                                      b'event: round\ndata: {"round": 2, "rounds": 2, "metrics": {"loss": 0.25}}\n\n'
@@ -65,7 +66,7 @@ class FakeAPI:
         self.polls += 1
         return {"id": "e1", "name": "first", "tool": self.tool, "owner": "alice", "status": status,
                 "state": status.title(), "round": self.rounds, "rounds": self.rounds, "metrics": self.metrics,
-                "entries": [{"node": "hospital-a", "task": "client", "status": status}]}
+                "entries": [{"node": "hospital-a", "task": "client", "status": status}], **self.view}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -593,3 +594,183 @@ def test_a_non_fedpe_server_is_one_line_and_exit_1(fedpe, monkeypatch) -> None:
     message = _one_line_error(result)
     assert f"{URL}/hosts answered 404 Not Found with a non-fedpe body" in message and "FEDPE_API_URL" in message
     assert "<html" not in result.err
+
+
+# Results, pauses and early stops
+
+FLCORE_RESULT = {"final_metrics": {"accuracy": 0.91234, "loss": 0.2345, "num_examples": 456, "per_client": {},
+                                   "validation": {}},
+                 "mlflow_run_id": "run-7", "model_uri": "models:/flcore-e1/3", "epsilon": 7.077, "outputs": "file:///o",
+                 "stopped_because": "privacy budget spent (epsilon 7.077 of 8.0)"}
+HEALTH_RESULT = {"healthy": False, "reports": {
+    "hospital-a": {"healthy": True,
+                   "reachability": {"scheduler": {"ok": True, "ms": 1.5}, "store": {"ok": True, "ms": 2}}},
+    "hospital-b": {"healthy": False,
+                   "reachability": {"scheduler": {"ok": True, "ms": 1.0}, "store": {"ok": True, "ms": 3},
+                                    "mlflow": {"ok": False, "error": "[Errno 111] Connection refused"}}}}}
+STATS_RESULT = {"dataset": "breast-cancer", "min_count": 5, "hosts": ["hospital-a", "hospital-b"], "statistics": {
+    "columns": {"radius": {"kind": "numeric", "count": 569, "mean": 14.127, "std": 3.524, "min": 6.98, "max": 28.1,
+                           "quantiles": {"0.25": 11.7, "0.5": 13.37, "0.75": 15.78}, "suppressed": False,
+                           "hosts_suppressed": 0, "hist_suppressed_bins": []},
+                "rare": {"kind": "numeric", "suppressed": True, "hosts_suppressed": 2},
+                "diagnosis": {"kind": "categorical", "count": 569, "counts": {"B": 357, "M": 212}}}}}
+PIPELINE_RESULT = {"status": "failed", "parts": [
+    {"part": 0, "tool": "health-check", "state": "Completed", "message": "All states completed.", "result": {}},
+    {"part": 1, "tool": "flcore", "state": "Failed", "message": "[hospital-b] ran out of memory", "result": None}]}
+
+
+def _row(out: str, first: str) -> str:
+    """The printed line that starts with `first` (in a grid) or has it as its first cell (in a table)."""
+    return next(line for line in out.splitlines() if line.strip("│ ").startswith(first))
+
+
+def test_show_says_running_paused_while_a_pause_holds_the_rounds(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.view = ["running"], {"paused": True}
+
+    paused = fedpe("executions", "show", "e1")
+    api.view = {"paused": False}
+    running = fedpe("executions", "show", "e1")
+
+    assert paused.code == running.code == 0
+    assert "running (paused)" in _row(paused.out, "status")
+    assert "paused" not in running.out and "running (Running)" in _row(running.out, "status")
+
+
+def test_show_gives_a_finished_flcores_test_figures_model_and_why_it_stopped(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.tool = ["completed"], "flcore"
+    api.view = {"stopped_because": FLCORE_RESULT["stopped_because"], "result": FLCORE_RESULT}
+
+    result = fedpe("executions", "show", "e1")
+
+    assert result.code == 0, result.err
+    assert "privacy budget spent (epsilon 7.077 of 8.0)" in _row(result.out, "stopped because")
+    assert "0.9123" in _row(result.out, "test accuracy") and "0.2345" in _row(result.out, "test loss")
+    assert "456" in _row(result.out, "test records")
+    assert "run-7" in _row(result.out, "mlflow run") and "models:/flcore-e1/3" in _row(result.out, "model")
+
+
+def test_show_without_a_result_has_no_result_rows(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.tool = ["running"], "flcore"
+
+    result = fedpe("executions", "show", "e1")
+
+    assert result.code == 0, result.err
+    assert "stopped because" not in result.out and "test accuracy" not in result.out
+
+
+def test_show_gives_a_health_check_line_per_host_naming_the_failed_probe(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.tool, api.view = ["completed"], "health-check", {"result": HEALTH_RESULT}
+
+    result = fedpe("executions", "show", "e1")
+
+    assert result.code == 0, result.err
+    healthy, unhealthy = _row(result.out, "hospital-a │ healthy"), _row(result.out, "hospital-b")
+    assert "unhealthy" not in healthy
+    assert "unhealthy" in unhealthy and "mlflow ([Errno 111] Connection refused)" in unhealthy
+    assert "store" not in unhealthy and "scheduler" not in unhealthy
+
+
+def test_show_gives_fed_stats_numeric_columns_with_median_and_suppression(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.tool, api.view = ["completed"], "fed-stats", {"result": STATS_RESULT}
+
+    result = fedpe("executions", "show", "e1")
+
+    assert result.code == 0, result.err
+    assert "breast-cancer: 2 hosts, min_count 5" in result.out
+    assert [c.strip() for c in _row(result.out, "radius").split("│")[2:7]] == ["569", "14.13", "3.524", "13.37", "no"]
+    assert "yes" in _row(result.out, "rare")
+    assert not any(line.strip("│ ").startswith("diagnosis") for line in result.out.splitlines())
+    assert "categorical: diagnosis" in result.out
+
+
+def test_show_gives_a_pipelines_parts(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.tool, api.view = ["failed"], "pipeline", {"result": PIPELINE_RESULT}
+
+    result = fedpe("executions", "show", "e1")
+
+    assert result.code == 0, result.err
+    assert [c.strip() for c in _row(result.out, "0").split("│")[1:5]] == ["0", "health-check", "Completed",
+                                                                           "All states completed."]
+    assert [c.strip() for c in _row(result.out, "1").split("│")[1:5]] == ["1", "flcore", "Failed",
+                                                                           "[hospital-b] ran out of memory"]
+
+
+def test_show_json_keeps_the_apis_result_as_it_is(fedpe, api: FakeAPI) -> None:
+    api.statuses, api.tool = ["completed"], "flcore"
+    api.view = {"paused": False, "stopped_because": "stopped", "result": FLCORE_RESULT}
+
+    result = fedpe("executions", "show", "e1", "--json")
+
+    shown = json.loads(result.out)
+    assert (shown["result"], shown["stopped_because"], shown["paused"]) == (FLCORE_RESULT, "stopped", False)
+
+
+def test_a_view_from_an_older_api_shows_as_before(fedpe, api: FakeAPI) -> None:
+    from fedpe.sdk import Execution
+
+    old = Execution.model_validate({"id": "e1", "status": "running"})
+    result = fedpe("executions", "show", "e1")
+
+    assert (old.paused, old.stopped_because, old.result) == (False, None, None)
+    assert result.code == 0 and "running (Running)" in result.out
+
+
+def test_list_shows_rounds_done_of_rounds_and_a_dash_without_rounds(fedpe, api: FakeAPI) -> None:
+    api.view = {"round": 12, "rounds": 20}
+    with_rounds = fedpe("executions", "list")
+    api.view = {"round": None, "rounds": None}
+    without = fedpe("executions", "list")
+
+    header = next(line for line in with_rounds.out.splitlines() if "status" in line)
+    assert "rounds" in header
+    assert "12/20" in _row(with_rounds.out, "e1")
+    assert _row(without.out, "e1").split("│")[6].strip() == "-"
+
+
+def test_run_wait_ends_with_the_result_summary(fedpe, api: FakeAPI) -> None:
+    api.tool, api.view = "flcore", {"stopped_because": "stopped", "result": FLCORE_RESULT}
+
+    result = fedpe("run", "fed-train", "--server", "hospital-a", "--clients", "hospital-b", "--wait")
+
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    progress = next(i for i, line in enumerate(lines) if "flcore completed" in line)
+    summary = lines.index(_row(result.out, "test accuracy"))
+    assert progress < summary and "0.9123" in lines[summary] and "stopped" in _row(result.out, "stopped because")
+    assert result.out.count("test accuracy") == 1
+
+
+def test_show_watch_gives_the_summary_once(fedpe, api: FakeAPI) -> None:
+    api.tool, api.view = "flcore", {"result": FLCORE_RESULT}
+
+    result = fedpe("executions", "show", "e1", "--watch")
+
+    assert result.code == 0, result.err
+    assert result.out.count("test accuracy") == 1
+
+
+def test_the_watch_line_says_paused_while_paused() -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from fedpe.cli.executions import _Display
+    from fedpe.sdk import Execution
+
+    progress = Progress(console=Console(file=io.StringIO()))
+    display = _Display(progress, Execution(id="e1", tool="flcore", status="running", rounds=5))
+
+    def line() -> str:
+        return progress.tasks[0].description
+
+    display.update({"status": "running", "paused": True})
+    paused = line()
+    display.update({"round": 3, "rounds": 5, "metrics": {}})  # round events say nothing of pauses
+    round_event = line()
+    display.update(Execution(id="e1", status="running", paused=False))  # a poll
+    resumed = line()
+    display.update({"status": "running", "paused": True})
+    display.update({"status": "completed"})  # nor does the done event
+
+    assert paused == round_event == "flcore running (paused)"
+    assert resumed == "flcore running"
+    assert line() == "flcore completed"

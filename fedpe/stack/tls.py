@@ -1,0 +1,340 @@
+"""The federation's certificates: one CA, the scheduler's and the clients' certificates, and one per host.
+
+Hospitals join over real networks, so the scheduler and every party that talks to it
+(hosts, the runner's flows, the API, the CLI) authenticate each other with certificates that
+one federation CA signed: mutual TLS. `distributed.Security` checks the chain to the CA on
+both ends and not the host names (it turns `check_hostname` off), so the SANs here say where a
+certificate is meant to be used rather than gate it.
+
+Files, under `{FEDPE_HOME}/tls/` (keys 0600, the folder 0700)::
+
+    ca.pem, ca-key.pem                the federation CA
+    scheduler.pem, scheduler-key.pem  the scheduler's certificate
+    client.pem, client-key.pem        what the launcher, the runner, the API and the CLI present
+    hosts/<name>/                     the demo hosts' files (ca.pem, <name>.pem, <name>-key.pem)
+
+`ensure_federation_tls` makes what is missing and keeps what is still good; an existing CA is
+never replaced behind the admin's back, since every host certificate handed out hangs on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from fedpe.errors import InvalidArgument, StackError
+
+if TYPE_CHECKING:
+    import distributed
+
+__all__ = [
+    "CertFiles", "TlsFiles", "client_security", "ensure_federation_tls", "files_from_env", "issue_host_cert",
+    "security_from_env", "tls_files",
+]
+
+TLS_DIR = "tls"
+CA_VALIDITY = dt.timedelta(days=3650)
+CERT_VALIDITY = dt.timedelta(days=825)
+#: A certificate that expires sooner than this is issued again rather than reused.
+RENEW_BEFORE = dt.timedelta(days=7)
+LOCAL_NAMES = ("127.0.0.1", "localhost")
+
+#: How a process without a Federation block is told which client certificate to present.
+ENV_CA_FILE, ENV_CERT, ENV_KEY = "FEDPE_TLS_CA_FILE", "FEDPE_TLS_CERT", "FEDPE_TLS_KEY"
+
+
+@dataclass(frozen=True)
+class CertFiles:
+    """What one party of the federation holds: the CA it trusts, its certificate and its key."""
+
+    ca_file: Path
+    cert: Path
+    key: Path
+
+    def cli_args(self) -> list[str]:
+        """The `--tls-*` options of `dask scheduler`, `dask worker` and `fedpe host start`."""
+        return ["--tls-ca-file", str(self.ca_file), "--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+
+    def env(self) -> dict[str, str]:
+        """The FEDPE_TLS_* variables `security_from_env` reads."""
+        return {ENV_CA_FILE: str(self.ca_file), ENV_CERT: str(self.cert), ENV_KEY: str(self.key)}
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The files `fedpe up --tls` uses, all under `{home}/tls/`."""
+
+    dir: Path
+    ca_file: Path
+    ca_key: Path
+    scheduler: CertFiles
+    client: CertFiles
+
+    def host_dir(self, name: str) -> Path:
+        return self.dir / "hosts" / name
+
+
+def tls_files(home: Path) -> TlsFiles:
+    """Where the federation's TLS files of `home` live (nothing is created)."""
+    base = Path(home) / TLS_DIR
+    ca = base / "ca.pem"
+    return TlsFiles(
+        dir=base, ca_file=ca, ca_key=base / "ca-key.pem",
+        scheduler=CertFiles(ca, base / "scheduler.pem", base / "scheduler-key.pem"),
+        client=CertFiles(ca, base / "client.pem", base / "client-key.pem"),
+    )
+
+
+def ensure_federation_tls(home: Path, bind: str = "127.0.0.1") -> TlsFiles:
+    """Make the CA, the scheduler's and the client's certificates where missing; reuse good ones.
+
+    Both leaf certificates name 127.0.0.1, localhost and `bind`. A certificate is issued
+    again when it is not the CA's, expires within RENEW_BEFORE, or lacks one of those names.
+    """
+    files = tls_files(home)
+    ca_cert, ca_key = _ensure_ca(files)
+    names = _unique([*LOCAL_NAMES, bind])
+    for common_name, pair in (("fedpe-scheduler", files.scheduler), ("fedpe-client", files.client)):
+        if not _reusable(pair, ca_cert, names):
+            _issue(pair, common_name, names, ca_cert, ca_key)
+    return files
+
+
+def issue_host_cert(
+    home: Path, name: str, out_dir: Path, *, sans: Iterable[str] = (), reuse: bool = False
+) -> CertFiles:
+    """Mint a certificate and key for host `name`, signed by the federation CA, into `out_dir`.
+
+    `out_dir` gets `ca.pem` (a copy of the CA certificate), `<name>.pem` and `<name>-key.pem`:
+    everything `fedpe host start --tls-*` needs, so an admin can hand a hospital one folder.
+    The CA is made if `home` has none yet. With `reuse`, a still-good certificate is kept.
+    """
+    from fedpe.host.start import check_name
+
+    check_name(name, option="NAME")
+    if name == "ca":  # its files would be the CA's copy
+        raise InvalidArgument("NAME: 'ca' names the CA's own file; choose another host name", field="name")
+    files = tls_files(home)
+    out_dir = Path(out_dir).expanduser().resolve()
+    if out_dir == files.dir.resolve():
+        raise InvalidArgument(f"--out: {out_dir} holds the federation CA itself; choose another folder", field="out")
+    ca_cert, ca_key = _ensure_ca(files)
+    _private_dir(out_dir)
+    pair = CertFiles(out_dir / "ca.pem", out_dir / f"{name}.pem", out_dir / f"{name}-key.pem")
+    _write(pair.ca_file, files.ca_file.read_bytes(), private=False)
+    names = _unique([name, *sans])
+    if not (reuse and _reusable(pair, ca_cert, names)):
+        _issue(pair, name, names, ca_cert, ca_key)
+    return pair
+
+
+def client_security(files: CertFiles | None) -> "distributed.Security | None":
+    """The Dask Security for a client presenting `files`; None for plain TCP.
+
+    Built by the same function as `Federation.security()`, so every client of the federation
+    requires encryption the same way.
+    """
+    if files is None:
+        return None
+    from blocks.federation import tls_security
+
+    return tls_security(files.ca_file, files.cert, files.key)
+
+
+def files_from_env(env: Mapping[str, str] | None = None) -> CertFiles | None:
+    """The client files FEDPE_TLS_CA_FILE, FEDPE_TLS_CERT and FEDPE_TLS_KEY name (all or none)."""
+    env = os.environ if env is None else env
+    values = {var: env.get(var) or None for var in (ENV_CA_FILE, ENV_CERT, ENV_KEY)}
+    if not any(values.values()):
+        return None
+    missing = [var for var, value in values.items() if not value]
+    if missing:
+        raise InvalidArgument(f"{', '.join(missing)}: set all of {ENV_CA_FILE}, {ENV_CERT} and {ENV_KEY} or none",
+                              field=missing[0])
+    return CertFiles(Path(values[ENV_CA_FILE]), Path(values[ENV_CERT]), Path(values[ENV_KEY]))
+
+
+def security_from_env(env: Mapping[str, str] | None = None) -> "distributed.Security | None":
+    """The Dask Security for code that has no Federation block (the API, a script after `fedpe env`)."""
+    return client_security(files_from_env(env))
+
+
+# certificates ---------------------------------------------------------------------------
+
+
+def _ensure_ca(files: TlsFiles):
+    """Load the federation CA, or make one when neither of its files exists."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    have_cert, have_key = files.ca_file.exists(), files.ca_key.exists()
+    if have_cert and have_key:
+        try:
+            cert = x509.load_pem_x509_certificate(files.ca_file.read_bytes())
+            key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise StackError(f"the federation CA in {files.dir} cannot be read ({exc}); {_replace_ca_hint(files)}") from None
+        if cert.not_valid_after_utc - _now() < RENEW_BEFORE:
+            raise StackError(f"the federation CA {files.ca_file} expires on {cert.not_valid_after_utc:%Y-%m-%d}; "
+                             f"{_replace_ca_hint(files)}")
+        return cert, key
+    if have_cert or have_key:
+        present = files.ca_file if have_cert else files.ca_key
+        raise StackError(f"{present} is there without its pair; {_replace_ca_hint(files)}")
+
+    key = _new_key()
+    name = x509.Name([
+        x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "fedpe"),
+        x509.NameAttribute(x509.NameOID.COMMON_NAME, "fedpe federation CA"),
+    ])
+    now = _now()
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + CA_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+            decipher_only=False,
+        ), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(key, _hash())
+    )
+    _private_dir(files.dir)
+    _write(files.ca_key, _key_pem(key), private=True)
+    _write(files.ca_file, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    return cert, key
+
+
+def _issue(pair: CertFiles, common_name: str, names: list[str], ca_cert, ca_key) -> None:
+    """Write a leaf certificate (server and client use: Dask's parties are both) and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    key = _new_key()
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "fedpe"),
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name),
+        ]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(min(now + CERT_VALIDITY, ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_encipherment=True, key_cert_sign=False, crl_sign=False,
+            content_commitment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+            decipher_only=False,
+        ), critical=True)
+        # The scheduler also dials workers and workers dial each other: every party is both.
+        .add_extension(x509.ExtendedKeyUsage([
+            x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH,
+        ]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, _hash())
+    )
+    _private_dir(pair.key.parent)
+    _write(pair.key, _key_pem(key), private=True)
+    _write(pair.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
+
+
+def _reusable(pair: CertFiles, ca_cert, names: list[str]) -> bool:
+    """True when `pair` is a readable, matching cert and key the CA issued, good for a while, naming `names`."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(pair.cert.read_bytes())
+        key = serialization.load_pem_private_key(pair.key.read_bytes(), password=None)
+        cert.verify_directly_issued_by(ca_cert)
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
+        return False
+    if cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
+            key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+        return False
+    if cert.not_valid_after_utc - _now() < RENEW_BEFORE:
+        return False
+    return {_general_name(n) for n in names} <= set(sans)
+
+
+def _general_name(name: str):
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _new_key():
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    # P-256: what every TLS stack speaks, and generated in microseconds (RSA takes ~100 ms here).
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _hash():
+    from cryptography.hazmat.primitives import hashes
+
+    return hashes.SHA256()
+
+
+def _key_pem(key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _replace_ca_hint(files: TlsFiles) -> str:
+    return (f"move {files.dir} away to make a new CA (every host certificate it signed must then be "
+            "issued again with `fedpe tls issue-host`)")
+
+
+def _private_dir(path: Path) -> None:
+    existed = path.exists()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not existed:
+        os.chmod(path, 0o700)
+
+
+def _write(path: Path, data: bytes, *, private: bool) -> None:
+    """Write atomically; a key is 0600 from the moment it exists, whatever the umask."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    mode = 0o600 if private else 0o644
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fd = -1
+            fh.write(data)
+    finally:
+        if fd != -1:
+            os.close(fd)
+    os.replace(tmp, path)
