@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 
@@ -46,15 +47,16 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
     problem = strategy_problem(parameters.get("strategy"))
     if problem:
         raise InvalidArgument(f"{problem[0]}: {problem[1]}", field=problem[0])
+    unknown = sorted(set(parameters) - set(inspect.signature(flow.fn).parameters))
+    if unknown:
+        raise InvalidArgument(f"{unknown[0]}: unknown parameter of {tool_id}", field=unknown[0])
     try:
-        validated = flow.validate_parameters(dict(parameters))
-    except Exception as exc:  # ParameterTypeError wraps the pydantic error
-        cause = exc.__cause__ if isinstance(exc.__cause__, ValidationError) else exc
-        if isinstance(cause, ValidationError):
-            first = cause.errors()[0]
-            field = ".".join(str(p) for p in first["loc"] if not str(p)[0].isupper())
-            raise InvalidArgument(f"{field}: {first['msg']}", field=field) from None
-        raise InvalidArgument(str(exc)) from None
+        model = _signature_model(tool_id).model_validate(dict(parameters))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"] if not str(p)[0].isupper()) or "parameters"
+        raise InvalidArgument(f"{field}: {first['msg']}", field=field) from None
+    validated = {name: getattr(model, name) for name in model.model_fields_set}
     module = __import__(_MODULES[tool_id][0], fromlist=["check"])
     if hasattr(module, "check"):
         full = {**_defaults(flow), **validated}
@@ -63,6 +65,19 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
     from pydantic_core import to_jsonable_python
 
     return to_jsonable_python(validated)
+
+
+@functools.cache
+def _signature_model(tool_id: str):
+    """A pydantic model of the flow's signature: Prefect's own check raises a message of
+    several lines without the field, and logs an error, for what is only a bad input."""
+    from pydantic import ConfigDict, create_model
+
+    flow, _ = load_tool(tool_id)
+    fields = {name: (p.annotation, ... if p.default is inspect.Parameter.empty else p.default)
+              for name, p in inspect.signature(flow.fn, eval_str=True).parameters.items()}
+    config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+    return create_model(f"{tool_id}-parameters", __config__=config, **fields)
 
 
 def _defaults(flow) -> dict:

@@ -67,12 +67,21 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
 def fed_stats(
     hosts: list[HostName] | None = None,
     dataset: DatasetName = "breast-cancer",
-    columns: Annotated[list[str] | None, Field(description="Numeric columns (all when empty).")] = None,
-    categorical: Annotated[list[str] | None, Field(description="Columns counted as categories.")] = None,
+    columns: list[str] | None = None,
+    categorical: list[str] | None = None,
     bins: Annotated[int, Field(ge=2, le=1000)] = 20,
-    min_count: Annotated[int, Field(ge=1, le=100000, description="Cells from fewer records are suppressed.")] = 5,
+    min_count: Annotated[int, Field(ge=1, le=100000)] = 5,
 ) -> FedStatsResult:
-    """Federated statistics of `dataset` on `hosts` (every connected, enabled host when empty)."""
+    """Federated statistics of `dataset` on `hosts` (every connected, enabled host when empty).
+
+    Args:
+        hosts: The hosts whose data is summarised; every connected, enabled host when empty.
+        dataset: A dataset in every host's catalogue.
+        columns: Numeric columns to summarise; all when empty.
+        categorical: Columns whose values are counted as categories.
+        bins: Histogram bins on common edges, for the quantiles.
+        min_count: Any cell built from fewer records is suppressed on the host before it leaves.
+    """
     from distributed import Variable
 
     from tasks.hosts import host_records

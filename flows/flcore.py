@@ -115,24 +115,47 @@ def flcore(
     dataset: DatasetName = "breast-cancer",
     target: str = "target",
     model: Literal["logreg", "mlp"] = "logreg",
-    hidden_units: Annotated[int, Field(ge=1, le=4096, description="Hidden units of the mlp.")] = 64,
-    l2: Annotated[float, Field(ge=0, le=10, description="L2 penalty on weight matrices.")] = 0.0,
+    hidden_units: Annotated[int, Field(ge=1, le=4096)] = 64,
+    l2: Annotated[float, Field(ge=0, le=10)] = 0.0,
     strategy: StrategyConfig = FedAvgConfig(),
     rounds: Annotated[int, Field(ge=1, le=1000)] = 20,
     local_epochs: Annotated[int, Field(ge=1, le=1000)] = 1,
-    batch_size: Annotated[int | None, Field(ge=1, le=100000, description="Records per step; empty = full batch.")] = None,
+    batch_size: Annotated[int | None, Field(ge=1, le=100000)] = None,
     learning_rate: Annotated[float, Field(gt=0, le=10)] = 0.1,
-    fraction_fit: Annotated[float, Field(gt=0, le=1, description="Share of clients trained each round.")] = 1.0,
-    min_clients: Annotated[int, Field(ge=1, le=1000, description="Fewest answers a round needs.")] = 1,
-    round_timeout_s: Annotated[float, Field(gt=0, le=3600, description="Clients slower than this miss the round.")] = 60.0,
+    fraction_fit: Annotated[float, Field(gt=0, le=1)] = 1.0,
+    min_clients: Annotated[int, Field(ge=1, le=1000)] = 1,
+    round_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0,
     seed: int = 0,
     validation_fraction: Annotated[float, Field(ge=0.05, le=0.5)] = 0.2,
     dp: DPConfig | None = None,
-    initial_weights: Annotated[str | None, Field(description="A checkpoint of one of your executions to start from: "
-                                                            "EXECUTION_ID/HOST/checkpoints/round-NNNN.npz (or its store URL).")] = None,
-    checkpoint_every: Annotated[int, Field(ge=0, le=1000, description="Checkpoint every N rounds (0 = final only).")] = 1,
+    initial_weights: str | None = None,
+    checkpoint_every: Annotated[int, Field(ge=0, le=1000)] = 1,
 ) -> FlcoreResult:
-    """Federated training of `model` on `dataset` across `clients`, aggregated on `server`."""
+    """Federated training of `model` on `dataset` across `clients`, aggregated on `server`.
+
+    Args:
+        server: The host that runs the rounds and aggregates (it may be a client too).
+        clients: The hosts that train on their own data; only weights and counts leave them.
+        dataset: A dataset in every client's catalogue.
+        target: The label column.
+        model: logreg (multinomial logistic regression) or mlp (one hidden layer).
+        hidden_units: Hidden units of the mlp.
+        l2: L2 penalty on the weight matrices.
+        strategy: How the server aggregates the clients' updates, with that strategy's own options.
+        rounds: Federated rounds to run.
+        local_epochs: Passes over its training split each client makes per round.
+        batch_size: Records per local step; empty for full batch.
+        learning_rate: Clients' learning rate.
+        fraction_fit: Share of the clients trained each round (the rest only evaluate).
+        min_clients: Fewest answers a round needs; fewer fails the execution naming the missing hosts.
+        round_timeout_s: Seconds a round waits; slower clients miss that round and may rejoin the next.
+        seed: Seed of the split, the initial model and the client sampling.
+        validation_fraction: Share of each client's training file kept for validation.
+        dp: Differential privacy: client-side clipping (fixed or adaptive) with Gaussian noise and RDP accounting.
+        initial_weights: A checkpoint of one of your executions to start from,
+            EXECUTION_ID/HOST/checkpoints/round-NNNN.npz (or its store URL).
+        checkpoint_every: Keep the global model every N rounds (0: the final model only).
+    """
     ctx = run_context()
     params = dict(server=server, clients=clients, dataset=dataset, target=target, strategy=strategy,
                   min_clients=min_clients, fraction_fit=fraction_fit, dp=dp)

@@ -38,7 +38,11 @@ class HealthCheckResult(BaseModel):
 @flow(name="health-check", description=TOOL.description, task_runner=FederationTaskRunner(),
       persist_result=True, result_storage=RESULTS_BLOCK)
 def health_check(hosts: list[HostName] | None = None) -> HealthCheckResult:
-    """Run the health-check role on `hosts` (every connected, enabled host when empty)."""
+    """Run the health-check role on `hosts` (every connected, enabled host when empty).
+
+    Args:
+        hosts: The hosts to check; every connected, enabled host when empty.
+    """
     ctx = run_context()
     selected = list(hosts) if hosts else ctx.available_hosts()
     ctx.check_hosts(selected, field="hosts")

@@ -74,13 +74,17 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
         try:
             validate(step.tool, step.parameters, connected=connected, disabled=disabled, records=records)
         except InvalidArgument as exc:
-            field = f"steps.{index}.{exc.field or 'parameters'}"
+            field = f"steps.{index}.parameters" + (f".{exc.field}" if exc.field else "")
             raise InvalidArgument(f"steps.{index} ({step.tool}): {exc.message}", field=field) from None
 
 
 @flow(name="pipeline", description=TOOL.description, persist_result=True, result_storage=RESULTS_BLOCK)
 def pipeline(steps: Annotated[list[PipelineStep], Field(min_length=1, max_length=3)]) -> PipelineResult:
-    """Run `steps` in order; the execution id of every part is this run's id."""
+    """Run `steps` in order; the execution id of every part is this run's id.
+
+    Args:
+        steps: The tools to run in order, each with its parameters; each tool at most once.
+    """
     refuse_repeated_tools(steps)
     ctx = run_context()
     parts: list[PipelinePart] = []

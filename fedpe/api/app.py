@@ -90,8 +90,8 @@ def _field_of(loc) -> str:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError):
-        errors = [{"field": _field_of(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
+        errors = [{"field": "body" if e.get("type") == "json_invalid" else _field_of(e.get("loc", ())),
+                   "message": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         return _body(422, InvalidArgument.code, f"{first['field']}: {first['message']}",
                      {"field": first["field"], "errors": errors})

@@ -93,6 +93,10 @@ class SubmitResponse(BaseModel):
 
 
 class ValidateRequest(BaseModel):
+    """A submission to check: the tool, its parameters, and FEM's host fields."""
+
+    model_config = ConfigDict(extra="forbid")  # a stray `server` must not be dropped silently
+
     tool: str = Field(examples=["health-check"])
     parameters: dict[str, Any] = Field(default_factory=dict)
     server_node: str | None = None

@@ -22,6 +22,19 @@ def _progress(store_url: str, execution_id: str) -> dict:
         return {}
 
 
+def _mlflow_run_url(mlflow_uri: str, run_id: str | None) -> str:
+    """The run's page in the MLflow UI (its experiment id from the REST API, no mlflow import)."""
+    if not run_id:
+        return "-"
+    import httpx
+
+    try:
+        run = httpx.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=5).json()
+        return f"{mlflow_uri}/#/experiments/{run['run']['info']['experiment_id']}/runs/{run_id}"
+    except (httpx.HTTPError, KeyError, ValueError):
+        return f"{mlflow_uri} (run {run_id})"
+
+
 def run_demo(stack, *, rounds: int, timeout_s: float = 600) -> None:
     os.environ.update(stack.env())
     from prefect import get_client
@@ -64,6 +77,6 @@ def run_demo(stack, *, rounds: int, timeout_s: float = 600) -> None:
     summary.add_row("test accuracy", f"{result.final_metrics['accuracy']:.4f} on {result.final_metrics['num_examples']} held-out records")
     summary.add_row("test loss", f"{result.final_metrics['loss']:.4f}")
     summary.add_row("outputs", result.outputs)
-    summary.add_row("MLflow run", f"{stack.config.mlflow_uri}/#/experiments/ (run {result.mlflow_run_id})")
+    summary.add_row("MLflow run", _mlflow_run_url(stack.config.mlflow_uri, result.mlflow_run_id))
     summary.add_row("model", str(result.model_uri))
     console.print(summary)

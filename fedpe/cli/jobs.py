@@ -138,6 +138,21 @@ def submit(job: JobFile, *, wait: bool, submit_token: str | None, timeout: float
                                   details={"execution_id": job_id, "status": final.status})
 
 
+def _kind(prop: dict[str, Any], schema: dict[str, Any]) -> str:
+    """A parameter's type in a word: `integer`, `array of string`, `fedavg | fedprox | ...`."""
+    if "$ref" in prop:
+        target = (schema.get("definitions") or schema.get("$defs") or {}).get(prop["$ref"].rsplit("/", 1)[-1], {})
+        name = (target.get("properties") or {}).get("name", {})
+        return str(name.get("const") or name.get("default") or prop["$ref"].rsplit("/", 1)[-1])
+    if "anyOf" in prop:
+        return " | ".join(_kind(p, schema) for p in prop["anyOf"])
+    if prop.get("type") == "array":
+        return f"array of {_kind(prop.get('items') or {}, schema)}"
+    if "enum" in prop:
+        return " | ".join(map(str, prop["enum"]))
+    return str(prop.get("type") or "-")
+
+
 def _resources(resources: dict[str, Any]) -> str:
     """``2 cpu, 17.5/25.3G mem`` from the usual keys; a few ``key=value`` otherwise."""
     def gb(value: Any) -> str:
@@ -189,7 +204,7 @@ def register(app: typer.Typer) -> None:
             params = Table("parameter", "type", "default", "description")
             schema = found.parameters
             for name, prop in (schema.get("properties") or {}).items():
-                kind = prop.get("type") or " | ".join(str(p.get("type", "?")) for p in prop.get("anyOf", [])) or "-"
+                kind = _kind(prop, schema)
                 required = name in (schema.get("required") or [])
                 params.add_row(name + (" *" if required else ""), str(kind),
                                json.dumps(prop["default"]) if "default" in prop else "-", prop.get("description", ""))

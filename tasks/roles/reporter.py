@@ -196,7 +196,7 @@ class RoundReporter:
         png = curves_png(self.history, f"{self.tool} {ex[:8]}") if self.history else None
         if png:
             self.store.write_bytes(png, ex, host, "curves.png")
-        if weights is not None:
+        if weights is not None and self.status != "failed":  # a failed run has no final model
             self.store.write_bytes(weights_to_npz(weights), ex, host, "model_final.npz")
         if self._tracker is not None:
             with tempfile.TemporaryDirectory() as tmp:

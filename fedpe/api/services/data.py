@@ -23,7 +23,12 @@ class Data:
         if not execution_id:
             raise InvalidArgument("execution_id: required", field="execution_id")
         snap = await self.executions.readable(execution_id, user)
-        wanted = [safe_component(n, field="nodes") for n in nodes or [] if n] or await self._hosts(snap)
+        hosts = await self._hosts(snap)
+        wanted = [safe_component(n, field="nodes") for n in nodes or [] if n] or hosts
+        strangers = [n for n in wanted if n not in hosts]
+        if strangers:
+            raise NotFound(f"nodes: {', '.join(strangers)} not part of execution {snap.id} "
+                           f"(its hosts: {', '.join(hosts) or 'none'})", field="nodes")
         out = {}
         for node in wanted:
             files = await self.outputs.host_files(snap.id, node)

@@ -308,11 +308,11 @@ class Executions:
     async def control(self, execution_id: str, user: User, action: str, reason: str | None) -> dict[str, Any]:
         snap = await self.readable(execution_id, user, fresh=True)
         now = dt.datetime.now(dt.timezone.utc).isoformat()
+        if snap.final:  # every action, abort too (FEM's cancel_run stays lenient)
+            raise Conflict(f"execution {snap.id} already ended {snap.status}", field="action")
         if action == "abort":
             result = await self.cancel(execution_id, user)
             return {"status": result["state"], "action": action, "message": result["message"], "timestamp": now}
-        if snap.final:
-            raise Conflict(f"execution {snap.id} already ended {snap.status}", field="action")
         if action == "pause":
             await self.scheduler.set_event(control_event_name(snap.id, "pause"), True)
             outcome, message = "pausing", "pauses after the current round"

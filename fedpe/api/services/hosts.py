@@ -76,7 +76,10 @@ async def host(scheduler: Scheduler, name: str) -> dict[str, Any]:
 
 
 async def heartbeat(scheduler: Scheduler, name: str) -> dict[str, Any]:
-    record = await host(scheduler, name)
+    try:
+        record = await host(scheduler, name)
+    except NotFound as exc:
+        raise NotFound(exc.message, field="node_name") from None
     return {"node": name, "state": record["state"], "last_seen": record["last_seen"]}
 
 

@@ -37,7 +37,8 @@ def apply_nodes(spec: ToolSpec, properties: set[str], body: dict[str, Any],
     """The flow's parameters from the JSON body and FEM's `server_node`/`client_nodes`."""
     params = dict(body)
     server_node = server_node or None
-    client_nodes = [c for c in (client_nodes or []) if c]
+    # FEM repeats client_nodes; a comma-separated list (as the CLI takes it) means the same.
+    client_nodes = [c.strip() for value in (client_nodes or []) for c in value.split(",") if c.strip()]
     if spec.single_role and "hosts" in properties:
         query = ([server_node] if server_node else []) + [c for c in client_nodes if c != server_node]
         if query:

@@ -98,9 +98,9 @@ def test_report_and_logs_of_a_finished_execution(stack):
 
     report = session.get(f"{base}/executions/report/{execution_id}").json()
     deadline = time.monotonic() + 30
-    while True:  # hosts send their log lines to Prefect in batches: they may land after the end
+    while True:  # hosts and the flow send their log lines to Prefect in batches: they may land after the end
         lines = session.get(f"{base}/executions/logs/{execution_id}", params={"format": "json"}).text.splitlines()
-        if {json.loads(x)["node"] for x in lines} >= {"hospital-a", "hospital-c"} or time.monotonic() > deadline:
+        if {json.loads(x)["node"] for x in lines} >= {None, "hospital-a", "hospital-c"} or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     text = session.get(f"{base}/executions/logs/{execution_id}")
@@ -148,3 +148,28 @@ def test_fem_errors_name_the_field(stack):
     assert not_json.status_code == 422 and not_json.json()["error"]["code"] == "VALIDATION_ERROR"
     assert unknown_id.status_code == not_an_id.status_code == 404
     assert unknown_id.json()["error"]["code"] == "EXECUTION_NOT_FOUND"
+    assert not_json.json()["error"]["details"]["field"] == "body"
+    heartbeat = session.get(f"{base}/hosts/heartbeat", params={"node_name": "hospital-zz"})
+    assert heartbeat.status_code == 404 and heartbeat.json()["error"]["details"]["field"] == "node_name"
+    stray = session.post(f"{base}/validate", json={"tool": "flcore", "server": "hospital-a"})
+    assert stray.status_code == 422 and stray.json()["error"]["details"]["field"] == "server"
+
+
+def test_fem_takes_client_nodes_repeated_or_comma_separated_and_lists_only_the_executions_hosts(stack):
+    user = add_user(stack)
+    base = f"{stack.config.api_url}/api/v1"
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {user['api_key']}"
+
+    submitted = session.post(f"{base}/tools/job/health-check", params={"client_nodes": "hospital-a,hospital-b"},
+                             json={})
+    execution_id = submitted.json()["execution_id"]
+    wait_until_finished(session, base, execution_id)
+    stranger = session.get(f"{base}/data/list_files", params={"execution_id": execution_id, "nodes": ["hospital-c"]})
+    late_abort = session.post(f"{base}/executions/{execution_id}/control", json={"action": "abort"})
+
+    assert submitted.status_code == 200, submitted.text
+    assert sorted(e["node"] for e in session.get(f"{base}/executions/status/{execution_id}").json()) == [
+        "hospital-a", "hospital-b"]
+    assert stranger.status_code == 404 and "hospital-a, hospital-b" in stranger.json()["error"]["message"]
+    assert late_abort.status_code == 409
