@@ -50,6 +50,8 @@ class Federation(Block):
 
     def security(self) -> "distributed.Security | None":
         """The Dask Security object for TLS, or None when the scheduler speaks plain TCP."""
+        # The all-or-none rule fedpe.stack.tls.tls_given applies to options and variables; a
+        # block cannot import that layer, and the host start path must not import Prefect.
         files = {"tls_ca_file": self.tls_ca_file, "tls_cert": self.tls_cert, "tls_key": self.tls_key}
         if not any(files.values()):
             return None

@@ -93,9 +93,10 @@ class StoreSpec(BaseModel):
             with fs.open(tmp, "wb") as fh:
                 fh.write(data)
             fs.mv(tmp, path)
-        finally:
+        except BaseException:
             if fs.exists(tmp):
                 fs.rm(tmp)
+            raise
         return self.url_of(*parts)
 
     def read_bytes(self, *parts: str) -> bytes:

@@ -43,15 +43,15 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
 
     from tasks.strategies.config import strategy_problem
 
-    flow, _ = load_tool(tool_id)
     problem = strategy_problem(parameters.get("strategy"))
     if problem:
         raise InvalidArgument(f"{problem[0]}: {problem[1]}", field=problem[0])
-    unknown = sorted(set(parameters) - set(inspect.signature(flow.fn).parameters))
+    signature = _signature_model(tool_id)
+    unknown = sorted(set(parameters) - set(signature.model_fields))
     if unknown:
         raise InvalidArgument(f"{unknown[0]}: unknown parameter of {tool_id}", field=unknown[0])
     try:
-        model = _signature_model(tool_id).model_validate(dict(parameters))
+        model = signature.model_validate(dict(parameters))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"] if not str(p)[0].isupper()) or "parameters"
@@ -59,7 +59,7 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
     validated = {name: getattr(model, name) for name in model.model_fields_set}
     module = __import__(_MODULES[tool_id][0], fromlist=["check"])
     if hasattr(module, "check"):
-        full = {**_defaults(flow), **validated}
+        full = {name: getattr(model, name) for name in signature.model_fields}  # defaults filled in
         extra = {"store_url": store_url} if "store_url" in inspect.signature(module.check).parameters else {}
         module.check(full, connected=connected, disabled=disabled, records=records or {}, **extra)
     from pydantic_core import to_jsonable_python
@@ -78,10 +78,3 @@ def _signature_model(tool_id: str):
               for name, p in inspect.signature(flow.fn, eval_str=True).parameters.items()}
     config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
     return create_model(f"{tool_id}-parameters", __config__=config, **fields)
-
-
-def _defaults(flow) -> dict:
-    import inspect
-
-    return {name: p.default for name, p in inspect.signature(flow.fn).parameters.items()
-            if p.default is not inspect.Parameter.empty}

@@ -57,7 +57,7 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
                 require(name in dtypes, f"{field}: column {name!r} is not in {params['dataset']} on host {host} "
                                         f"(columns: {', '.join(sorted(dtypes))})", field)
         for name in columns:
-            require(name in categorical or dtypes[name].startswith(NUMERIC_DTYPES),
+            require(name in categorical or dtypes[name] in NUMERIC_DTYPES,
                     f"columns: column {name!r} is {dtypes[name]} on host {host}, not numeric "
                     f"(list it under categorical to count its values)", "columns")
 

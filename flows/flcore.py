@@ -158,11 +158,11 @@ def flcore(
     """
     ctx = run_context()
     params = dict(server=server, clients=clients, dataset=dataset, target=target, strategy=strategy,
-                  min_clients=min_clients, fraction_fit=fraction_fit, dp=dp)
+                  min_clients=min_clients, fraction_fit=fraction_fit, dp=dp, initial_weights=initial_weights)
     from tasks.hosts import host_records
 
-    check({**params, "initial_weights": initial_weights}, connected=ctx.hosts(),
-          disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()), store_url=ctx.store.url)
+    check(params, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()),
+          store_url=ctx.store.url)
     if initial_weights:
         parts = checkpoint_parts(initial_weights, ctx.store.url)
         ctx.check_readable(parts[0], field="initial_weights")
@@ -187,7 +187,7 @@ def flcore(
     )
     idle_timeout_s = max(300.0, 5 * round_timeout_s)
     # The server first: it starts its tracking and waits for each client's actor while the
-    # clients' tasks are still starting (each costs the host ~0.1 s of Prefect set-up).
+    # clients' tasks are still starting (each costs its host 0.1-0.3 s of Prefect set-up).
     with pinned(server):
         server_future = flcore_server_role.submit(host=server, spec=spec, training=training, store=ctx.store,
                                                   tracking_uri=ctx.tracking.tracking_uri)

@@ -103,9 +103,14 @@ def run_context() -> RunContext:
     """
     from prefect.runtime import flow_run
 
+    from prefect.runtime import deployment
+
     own_id = str(flow_run.id)
     root_id = str(flow_run.root_flow_run_id or own_id)
-    run_tags, deployment_tags = _tags_of(root_id)
+    if root_id == own_id:  # this run's tags are at hand; only its deployment's need a call
+        run_tags, deployment_tags = list(flow_run.tags or []), _deployment_tags(deployment.id)
+    else:
+        run_tags, deployment_tags = _tags_of(root_id)
     return RunContext(
         execution_id=root_id,
         flow_run_id=own_id,
@@ -168,5 +173,13 @@ def _tags_of(flow_run_id: str) -> tuple[list[str], list[str]]:
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(flow_run_id)
-        deployment = client.read_deployment(run.deployment_id) if run.deployment_id else None
-    return list(run.tags or []), list(deployment.tags or []) if deployment else []
+    return list(run.tags or []), _deployment_tags(run.deployment_id)
+
+
+def _deployment_tags(deployment_id) -> list[str]:
+    if not deployment_id:
+        return []
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return list(client.read_deployment(deployment_id).tags or [])

@@ -34,6 +34,10 @@ class User:
     def active(self) -> bool:
         return self.revoked_at is None
 
+    def may_read(self, owner: str) -> bool:
+        """The owner rule: a user reads their own executions and data; admins read everyone's."""
+        return self.is_admin or owner == self.name
+
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()

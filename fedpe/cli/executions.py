@@ -345,25 +345,28 @@ def _result_tables(job: "Execution") -> list[RenderableType]:
     return view(job.result) if view and job.result else []
 
 
+def _grid(rows: list[tuple[str, str | None]]) -> Table:
+    """Label / value rows, labels bold; rows whose value is None are left out."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in rows:
+        if value is not None:
+            grid.add_row(label, value)
+    return grid
+
+
 def print_result(job: "Execution") -> None:
     """The short summary of what an execution gave, as `executions show` ends with it."""
     rows = _result_rows(job)
     if rows:
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
-        for label, value in rows:
-            grid.add_row(label, value)
-        console.print(grid)
+        console.print(_grid(rows))
     for renderable in _result_tables(job):
         console.print(renderable)
 
 
 def _show(job: "Execution") -> None:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    for label, value in (
+    console.print(_grid([
         ("id", job.id), ("name", job.name or "-"), ("tool", job.tool or "-"), ("owner", job.owner or "-"),
         ("status", _status(job)), ("created", _when(job.created)),
         ("started", _when(job.started)), ("ended", _when(job.ended)),
@@ -371,10 +374,7 @@ def _show(job: "Execution") -> None:
         ("parameters", json.dumps(job.parameters) if job.parameters else "-"),
         ("metrics", _metrics(job.metrics, limit=12) or "-"),
         *_result_rows(job),
-    ):
-        if value is not None:
-            grid.add_row(label, value)
-    console.print(grid)
+    ]))
     if job.entries:
         tasks = Table("host", "task", "status")
         for entry in job.entries:

@@ -19,10 +19,11 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from fedpe.errors import HostNotAvailable, InvalidArgument, NoConnection
-from fedpe.stack.tls import CertFiles
+from fedpe.stack.tls import CertFiles, tls_given
+from flows.params import HOST_NAME_PATTERN
 
-#: Letters, digits, '-', '_', '.'; 1-63 characters; no leading punctuation (not an option, not a dot file).
-HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+#: The flows' rule (no leading punctuation: not an option, not a dot file).
+HOST_NAME = re.compile(HOST_NAME_PATTERN)
 SCHEMES = ("tcp", "tls")
 ADDRESS_HINT = "expected tcp://HOST:PORT or tls://HOST:PORT"
 
@@ -65,12 +66,8 @@ def check_address(scheduler: str) -> tuple[str, str, int]:
 def check_tls(ca_file: Path | None, cert: Path | None, key: Path | None) -> CertFiles | None:
     """The TLS files of `--tls-ca-file/--tls-cert/--tls-key`: all three or none."""
     given = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
-    if not any(given.values()):
+    if not tls_given(given, "give --tls-ca-file, --tls-cert and --tls-key together"):
         return None
-    missing = [opt for opt, path in given.items() if path is None]
-    if missing:
-        raise InvalidArgument(f"{', '.join(missing)}: give --tls-ca-file, --tls-cert and --tls-key together",
-                              field=_field(missing[0]))
     # Absolute: the worker this process becomes reads them, whatever its working folder.
     return CertFiles(*(Path(p).expanduser().absolute() for p in (ca_file, cert, key)))
 

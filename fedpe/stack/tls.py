@@ -145,16 +145,26 @@ def client_security(files: CertFiles | None) -> "distributed.Security | None":
     return tls_security(files.ca_file, files.cert, files.key)
 
 
+def tls_given(files: Mapping[str, object], how: str) -> bool:
+    """Whether TLS files are given: all three (True) or none (False); some of them is refused.
+
+    `files` maps how the caller names each file (an option, a variable) to its value; `how`
+    says what to do instead, for the message that names the missing ones.
+    """
+    if not any(files.values()):
+        return False
+    missing = [name for name, value in files.items() if not value]
+    if missing:
+        raise InvalidArgument(f"{', '.join(missing)}: {how}", field=missing[0].removeprefix("--").replace("-", "_"))
+    return True
+
+
 def files_from_env(env: Mapping[str, str] | None = None) -> CertFiles | None:
     """The client files FEDPE_TLS_CA_FILE, FEDPE_TLS_CERT and FEDPE_TLS_KEY name (all or none)."""
     env = os.environ if env is None else env
     values = {var: env.get(var) or None for var in (ENV_CA_FILE, ENV_CERT, ENV_KEY)}
-    if not any(values.values()):
+    if not tls_given(values, f"set all of {ENV_CA_FILE}, {ENV_CERT} and {ENV_KEY} or none"):
         return None
-    missing = [var for var, value in values.items() if not value]
-    if missing:
-        raise InvalidArgument(f"{', '.join(missing)}: set all of {ENV_CA_FILE}, {ENV_CERT} and {ENV_KEY} or none",
-                              field=missing[0])
     return CertFiles(Path(values[ENV_CA_FILE]), Path(values[ENV_CERT]), Path(values[ENV_KEY]))
 
 

@@ -223,7 +223,11 @@ class FederatedServer:
             for server_round in range(1, spec.rounds + 1):
                 if control.paused:
                     # A round's metrics come with the next round's answers; a pause must not hold them.
-                    pending = self._settle(pending, actors, history, reporter)
+                    if pending is not None:
+                        evals, _ = gather({h: call(a, "evaluate", pending["_weights"]) for h, a in actors.items()},
+                                          time.monotonic() + spec.round_timeout_s)
+                        self._record_round(pending, evals, history, reporter)
+                        pending = None
                     reporter.paused(True)
                     control.wait_while_paused()
                     reporter.paused(False)
@@ -250,9 +254,7 @@ class FederatedServer:
                             field="min_clients", details={"missing": missing, "round": server_round})
                     evals = {h: (a["eval"] if h in fits else a) for h, a in answers.items()}
                     if pending is not None:
-                        self._complete(pending, evals)
-                        reporter.round_done(pending, pending.pop("_weights"))
-                        history.append(pending)
+                        self._record_round(pending, evals, history, reporter)
                     results = [FitResult(host=h, weights=a["weights"], num_examples=a["num_examples"],
                                          metrics=a["metrics"], control_delta=a["control_delta"]) for h, a in fits.items()]
                     weights = strategy.aggregate_fit(server_round, weights, results)
@@ -277,9 +279,7 @@ class FederatedServer:
                 finals, missing = gather({h: call(a, "final", weights) for h, a in actors.items()},
                                          time.monotonic() + max(spec.round_timeout_s, 30))
                 if pending is not None:
-                    self._complete(pending, {h: f["validation"] for h, f in finals.items()})
-                    reporter.round_done(pending, pending.pop("_weights"))
-                    history.append(pending)
+                    self._record_round(pending, {h: f["validation"] for h, f in finals.items()}, history, reporter)
                 final = {"test": weighted({h: f["test"] for h, f in finals.items()}),
                          "validation": weighted({h: f["validation"] for h, f in finals.items()}),
                          "per_client": {h: f["test"] for h, f in finals.items()}, "missing": missing}
@@ -311,17 +311,11 @@ class FederatedServer:
             "outputs": self.store.url_of(spec.execution_id),
         }
 
-    def _settle(self, pending: dict | None, actors: dict, history: list[dict], reporter: RoundReporter) -> None:
-        """Evaluate and report the last round now rather than with the next one; returns None."""
-        if pending is None:
-            return None
-        weights = pending["_weights"]
-        evals, _ = gather({h: call(a, "evaluate", weights) for h, a in actors.items()},
-                          time.monotonic() + self.spec.round_timeout_s)
-        self._complete(pending, evals)
-        reporter.round_done(pending, pending.pop("_weights"))
-        history.append(pending)
-        return None
+    def _record_round(self, entry: dict, evals: dict, history: list[dict], reporter: RoundReporter) -> None:
+        """A finished round, with its aggregate's validation metrics, into the history and the reporter."""
+        self._complete(entry, evals)
+        reporter.round_done(entry, entry.pop("_weights"))
+        history.append(entry)
 
     @staticmethod
     def _complete(entry: dict, evals: dict) -> None:

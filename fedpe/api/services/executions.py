@@ -144,7 +144,7 @@ class Executions:
     async def readable(self, execution_id: str, user: User, *, fresh: bool = False) -> Snapshot:
         """The execution if `user` owns it or is an admin: 404 unknown, 403 someone else's."""
         snap = await self.snapshot(execution_id, fresh=fresh)
-        if not (user.is_admin or snap.owner == user.name):
+        if not user.may_read(snap.owner):
             raise AuthorizationError(f"execution {execution_id} belongs to another user", field="execution_id")
         return snap
 
@@ -187,7 +187,7 @@ class Executions:
 
     async def list(self, user: User, *, status: str | None, tool: str | None, owner: str | None,
                    limit: int, offset: int, sort: str) -> dict[str, Any]:
-        if owner and not user.is_admin and owner != user.name:
+        if owner and not user.may_read(owner):
             raise AuthorizationError("only admins may list another user's executions", field="owner")
         if not user.is_admin:
             owner = user.name

@@ -9,7 +9,6 @@ status list knows them from submit.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from typing import Any
 
 import anyio
@@ -150,7 +149,7 @@ class Jobs:
             try:
                 parts = checkpoint_parts(ref, self.outputs.spec.url)
                 flow_run = await self.orchestrator.flow_run(parts[0])
-                if user is not None and not user.is_admin and await self.orchestrator.owner_of(flow_run) != user.name:
+                if user is not None and not user.may_read(await self.orchestrator.owner_of(flow_run)):
                     raise AuthorizationError(f"{field}: execution {parts[0]} belongs to another user", field=field)
                 if not await anyio.to_thread.run_sync(lambda: self.outputs.spec.exists(*parts)):
                     raise InvalidArgument(f"{field}: no file {'/'.join(parts)} in the store", field=field)
@@ -192,19 +191,14 @@ class Jobs:
             if not available:
                 return [HostNotAvailable("hosts: no host is connected and enabled", field="hosts")]
             params["hosts"] = available
-        validate = getattr(catalog, "validate", None)
         try:
             _host_checks(tool, params, connected, disabled)  # whatever the tool's own validator checks
-            if validate is not None:
-                kwargs: dict[str, Any] = {"connected": connected, "disabled": disabled}
-                if "records" in inspect.signature(validate).parameters:
-                    kwargs["records"] = await self.scheduler.host_records()
-                if "store_url" in inspect.signature(validate).parameters:
-                    kwargs["store_url"] = self.outputs.spec.url
-                checked = await anyio.to_thread.run_sync(lambda: validate(tool, params, **kwargs))
-                if isinstance(checked, dict):  # JSON-ready, as the flow will see them
-                    params.clear()
-                    params.update(checked)
+            records = await self.scheduler.host_records()
+            checked = await anyio.to_thread.run_sync(lambda: catalog.validate(
+                tool, params, connected=connected, disabled=disabled, records=records,
+                store_url=self.outputs.spec.url))
+            params.clear()  # JSON-ready, as the flow will see them
+            params.update(checked)
         except FedpeError as exc:
             errors.append(exc)
         except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError

@@ -6,32 +6,27 @@ import json
 import time
 import uuid
 
-import httpx
 import pytest
 from federation_helpers import api_client
 
 pytestmark = pytest.mark.integration
 
 
-def add_user(stack, *, admin=False) -> httpx.Client:
-    return api_client(stack, "ex", admin=admin)
-
-
 @pytest.fixture(scope="module")
 def alice(stack):
-    with add_user(stack) as client:
+    with api_client(stack, "ex") as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def bob(stack):
-    with add_user(stack) as client:
+    with api_client(stack, "ex") as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def admin(stack):
-    with add_user(stack, admin=True) as client:
+    with api_client(stack, "ex", admin=True) as client:
         yield client
 
 

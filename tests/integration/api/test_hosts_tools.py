@@ -1,7 +1,6 @@
 """Hosts, tools, tasks and health through the API; admins disable and enable a host."""
 
 
-import httpx
 import pytest
 from federation_helpers import api_client
 
@@ -10,19 +9,15 @@ pytestmark = pytest.mark.integration
 HOSTS = ["hospital-a", "hospital-b", "hospital-c"]
 
 
-def client_for(stack, *, admin=False) -> httpx.Client:
-    return api_client(stack, "ht", admin=admin)
-
-
 @pytest.fixture(scope="module")
 def user(stack):
-    with client_for(stack) as client:
+    with api_client(stack, "ht") as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def admin(stack):
-    with client_for(stack, admin=True) as client:
+    with api_client(stack, "ht", admin=True) as client:
         yield client
 
 
