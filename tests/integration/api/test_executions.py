@@ -7,27 +7,8 @@ import time
 import uuid
 
 import pytest
-from federation_helpers import api_client
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def alice(stack):
-    with api_client(stack, "ex") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def bob(stack):
-    with api_client(stack, "ex") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(stack):
-    with api_client(stack, "ex", admin=True) as client:
-        yield client
 
 
 def submit(client, hosts=("hospital-a",), **params) -> str:

@@ -2,31 +2,18 @@
 
 
 import pytest
-from federation_helpers import api_client
 
 pytestmark = pytest.mark.integration
 
 HOSTS = ["hospital-a", "hospital-b", "hospital-c"]
 
 
-@pytest.fixture(scope="module")
-def user(stack):
-    with api_client(stack, "ht") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def admin(stack):
-    with api_client(stack, "ht", admin=True) as client:
-        yield client
-
-
-def test_hosts_come_from_the_scheduler_with_their_datasets_and_resources(user):
-    hosts = user.get("/hosts").json()
-    one = user.get("/hosts/hospital-b").json()
-    datasets = user.get("/hosts/datasets").json()
-    some = user.get("/hosts/resources", params={"client_nodes": ["hospital-a", "hospital-c"]}).json()
-    every = user.get("/hosts/resources").json()
+def test_hosts_come_from_the_scheduler_with_their_datasets_and_resources(alice):
+    hosts = alice.get("/hosts").json()
+    one = alice.get("/hosts/hospital-b").json()
+    datasets = alice.get("/hosts/datasets").json()
+    some = alice.get("/hosts/resources", params={"client_nodes": ["hospital-a", "hospital-c"]}).json()
+    every = alice.get("/hosts/resources").json()
 
     assert [h["name"] for h in hosts] == HOSTS
     assert all(h["state"] == "running" and h["connected"] and h["last_seen"] for h in hosts)
@@ -34,18 +21,18 @@ def test_hosts_come_from_the_scheduler_with_their_datasets_and_resources(user):
     assert {d["name"] for d in datasets["hospital-a"]} == {"breast-cancer", "digits"}
     assert sorted(some) == ["hospital-a", "hospital-c"] and sorted(every) == HOSTS
     assert some["hospital-a"]["cpus"] >= 1
-    assert user.get("/hosts/nowhere").status_code == 404
-    assert user.get("/hosts/heartbeat", params={"node_name": "nowhere"}).status_code == 404
-    assert user.get("/hosts/resources", params={"client_nodes": ["nowhere"]}).status_code == 404
+    assert alice.get("/hosts/nowhere").status_code == 404
+    assert alice.get("/hosts/heartbeat", params={"node_name": "nowhere"}).status_code == 404
+    assert alice.get("/hosts/resources", params={"client_nodes": ["nowhere"]}).status_code == 404
 
 
-def test_a_disabled_host_is_listed_as_such_and_gets_no_new_work(user, admin):
-    assert user.post("/hosts/hospital-c/disable").status_code == 403
+def test_a_disabled_host_is_listed_as_such_and_gets_no_new_work(alice, admin):
+    assert alice.post("/hosts/hospital-c/disable").status_code == 403
     try:
         disabled = admin.post("/hosts/hospital-c/disable")
-        beat = user.get("/hosts/heartbeat", params={"node_name": "hospital-c"}).json()
-        refused = user.post("/tools/job/health-check", params={"client_nodes": ["hospital-c"]}, json={})
-        everywhere = user.post("/validate", json={"tool": "health-check"}).json()
+        beat = alice.get("/hosts/heartbeat", params={"node_name": "hospital-c"}).json()
+        refused = alice.post("/tools/job/health-check", params={"client_nodes": ["hospital-c"]}, json={})
+        everywhere = alice.post("/validate", json={"tool": "health-check"}).json()
     finally:
         enabled = admin.post("/hosts/hospital-c/enable")
 
@@ -67,11 +54,11 @@ def test_disabled_hosts_live_in_the_federation_block(admin, stack):
     assert Federation.load("default").disabled_hosts == []
 
 
-def test_tools_and_tasks_describe_themselves(user):
-    tools = user.get("/tools").json()
-    health = user.get("/tools/health-check").json()
-    by_name = user.get("/tools/name/Health check").json()
-    tasks = user.get("/tasks").json()
+def test_tools_and_tasks_describe_themselves(alice):
+    tools = alice.get("/tools").json()
+    health = alice.get("/tools/health-check").json()
+    by_name = alice.get("/tools/name/Health check").json()
+    tasks = alice.get("/tasks").json()
 
     assert "health-check" in [t["id"] for t in tools]
     assert health["mode"] == "distributed" and health["single_role"] is True
@@ -79,14 +66,14 @@ def test_tools_and_tasks_describe_themselves(user):
     assert [t["id"] for t in health["tasks"]] == ["health-check"]
     assert by_name["id"] == "health-check"
     assert "health-check" in [t["id"] for t in tasks]
-    assert user.get("/tasks/health-check").json()["role"] == "worker"
-    assert user.get("/tools/nope").status_code == 404
-    assert user.get("/tasks/nope").status_code == 404
+    assert alice.get("/tasks/health-check").json()["role"] == "worker"
+    assert alice.get("/tools/nope").status_code == 404
+    assert alice.get("/tasks/nope").status_code == 404
 
 
-def test_health_reports_each_dependency_with_its_response_time(user):
-    health = user.get("/health").json()
-    deps = user.get("/health/dependencies").json()["dependencies"]
+def test_health_reports_each_dependency_with_its_response_time(alice):
+    health = alice.get("/health").json()
+    deps = alice.get("/health/dependencies").json()["dependencies"]
 
     assert health["status"] == "healthy"
     assert set(health["services"]) == {"prefect", "scheduler", "mlflow", "store"}

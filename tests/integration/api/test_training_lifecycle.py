@@ -6,24 +6,11 @@ import json
 import time
 
 import pytest
-from federation_helpers import api_client
 
 pytestmark = pytest.mark.integration
 
 SLOW_ROUNDS = {"dataset": "digits", "model": "mlp", "local_epochs": 3, "batch_size": 4, "learning_rate": 0.02,
                "round_timeout_s": 20}
-
-
-@pytest.fixture(scope="module")
-def alice(stack):
-    with api_client(stack, "tl") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def bob(stack):
-    with api_client(stack, "tl") as client:
-        yield client
 
 
 def train(client, **params) -> str:
