@@ -187,7 +187,7 @@ def flcore(
     )
     idle_timeout_s = max(300.0, 5 * round_timeout_s)
     # The server first: it starts its tracking and waits for each client's actor while the
-    # clients' tasks are still starting (each costs its host 0.1-0.3 s of Prefect set-up).
+    # clients' tasks are still starting (each takes its host about 0.2 s of Prefect set-up).
     with pinned(server):
         server_future = flcore_server_role.submit(host=server, spec=spec, training=training, store=ctx.store,
                                                   tracking_uri=ctx.tracking.tracking_uri)
