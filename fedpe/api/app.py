@@ -118,20 +118,26 @@ def _install_handlers(app: FastAPI) -> None:
         return _body(exc.status_code, exc.code, exc.message, exc.details)
 
 
-class CollapseSlashes:
-    """`/tools/job//flcore` routes like `/tools/job/flcore`, as FEM accepts it."""
+class NormalisePath:
+    """`/tools/job//flcore` and `/tools/` route like `/tools/job/flcore` and `/tools`, as FEM
+    accepts them (seed 000 spells `/tools/`): answered in place, never with a redirect."""
 
     _MANY = re.compile(r"/{2,}")
 
     def __init__(self, app):
         self.app = app
 
+    def _normal(self, path: str) -> str:
+        path = self._MANY.sub("/", path)
+        return path.rstrip("/") or "/"
+
     async def __call__(self, scope, receive, send):
-        if scope["type"] in ("http", "websocket") and "//" in scope.get("path", ""):
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and ("//" in path or (path.endswith("/") and path != "/")):
             scope = dict(scope)
-            scope["path"] = self._MANY.sub("/", scope["path"])
-            if "raw_path" in scope and scope["raw_path"]:
-                scope["raw_path"] = self._MANY.sub("/", scope["raw_path"].decode("latin-1")).encode("latin-1")
+            scope["path"] = self._normal(path)
+            if scope.get("raw_path"):
+                scope["raw_path"] = self._normal(scope["raw_path"].decode("latin-1")).encode("latin-1")
         await self.app(scope, receive, send)
 
 
@@ -159,11 +165,11 @@ def create_app() -> FastAPI:
             (404, "Unknown id"), (422, "A bad field, named in details.field"))},
     )
     _install_handlers(app)
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, redirect_slashes=False)
     for module in (health, auth, hosts, tools, tasks, jobs, executions, data, queue):
         router.include_router(module.router)
     app.include_router(router)
-    app.add_middleware(CollapseSlashes)
+    app.add_middleware(NormalisePath)
     return app
 
 

@@ -122,9 +122,14 @@ ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelle
 
 
 class StatusEntry(_Open):
+    """One role on one host. FEM clients read `status` only: the job is finished when no entry
+    reads ``running``; `state` is the role's own progress (``pending`` until its task starts)."""
+
     node: str
     task: str
-    status: ExecutionStatus
+    status: Literal["running", "completed", "failed", "cancelled"] = Field(
+        description="FEM's status: running while the job lives (also for a role not yet started), then its end.")
+    state: ExecutionStatus | None = Field(default=None, description="The role's task run: pending until it starts.")
     role: str | None = None
     part: int | None = None
 

@@ -1,10 +1,12 @@
 """The FEM status list of an execution: one entry per (part, role, host), pure functions only.
 
-The rule (DESIGN.md "Status list"): every entry exists from submit and reads ``pending`` until
-its task run starts; the server entry stays ``running`` while the flow run lives; entries left
-pending or running when the flow run ends take its final state; Paused and Cancelling read as
-``running``, Crashed as ``failed``. A client treats the execution as finished when no entry is
-``pending`` or ``running``, so while the flow run lives at least one entry stays unfinished.
+The rule (DESIGN.md "Status list (FEM)"), as FEM's own clients read it: they treat a job as
+finished when no entry's `status` reads ``running``, and never look for ``pending``. So every
+entry exists from submit, and while the flow run lives `status` reads ``running`` for every role
+that has not ended and for the server entry; when all roles have ended but the flow still works,
+the last role to end reads ``running``. A role's own progress is in `state` (``pending`` until
+its task run starts). Entries left unfinished when the flow run ends take its final state;
+Paused and Cancelling read as ``running``, Crashed as ``failed``.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def status_list(slots: Iterable[Slot], observed: Iterable[Observed], flow_state_
 
     Task runs are matched to slots by (task, host) in start order, so a pipeline that runs the
     same role twice on one host fills its parts in turn; task runs no slot expected (a run that
-    chose its hosts itself) are appended.
+    chose its hosts itself) are appended. Each entry carries FEM's `status` and the role's own
+    `state` (its task run's, ``pending`` until it starts).
     """
     roles = roles or {}
     slots = list(slots)
@@ -127,22 +130,24 @@ def status_list(slots: Iterable[Slot], observed: Iterable[Observed], flow_state_
     flow_status = status_of(flow)
     entries = []
     for slot, obs in matched:
-        status = status_of(obs.state_type) if obs else PENDING
+        state = status_of(obs.state_type) if obs else PENDING
         if flow_final:
-            if status in UNFINISHED or (slot.role == "server" and flow_status in (FAILED, CANCELLED)):
-                status = flow_status
-        elif slot.role == "server" and flow in _LIVE and status != PENDING:
-            status = RUNNING  # ended early (the flow still writes its outputs) or failed: not final yet
-        entries.append({"node": slot.host, "task": slot.task, "status": status, "role": slot.role,
-                        "part": slot.part, "_ended": obs.ended if obs else None})
-    if not flow_final and not any(e["status"] in UNFINISHED for e in entries):
-        # The flow still works (writing outputs, or it has not placed its roles): never read as
-        # finished early. The last role to end stands for it.
-        if entries:
-            anchor = max(entries, key=lambda e: _sort_key(e["_ended"]))
-            anchor["status"] = RUNNING if flow in _LIVE else PENDING
+            if state in UNFINISHED or (slot.role == "server" and flow_status in (FAILED, CANCELLED)):
+                state = flow_status
+            status = state
+        elif state in UNFINISHED or slot.role == "server":
+            status = RUNNING  # the job lives: a role not yet started, or a server whose flow still works
         else:
-            entries.append({"node": "*", "task": "*", "status": RUNNING if flow in _LIVE else PENDING,
+            status = state
+        entries.append({"node": slot.host, "task": slot.task, "status": status, "state": state,
+                        "role": slot.role, "part": slot.part, "_ended": obs.ended if obs else None})
+    if not flow_final and not any(e["status"] == RUNNING for e in entries):
+        # Every role ended but the flow still works (writing its outputs): never read as finished
+        # early. The last role to end stands for it.
+        if entries:
+            max(entries, key=lambda e: _sort_key(e["_ended"]))["status"] = RUNNING
+        else:
+            entries.append({"node": "*", "task": "*", "status": RUNNING, "state": status_of(flow),
                             "role": "flow", "part": 0, "_ended": None})
     for entry in entries:
         del entry["_ended"]

@@ -378,7 +378,7 @@ def _show(job: "Execution") -> None:
     if job.entries:
         tasks = Table("host", "task", "status")
         for entry in job.entries:
-            tasks.add_row(entry.node, entry.task, _styled(entry.status))
+            tasks.add_row(entry.node, entry.task, _styled(entry.state or entry.status))  # the role's own state
         console.print(tasks)
     for renderable in _result_tables(job):
         console.print(renderable)

@@ -15,8 +15,6 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 FINISHED_STATUSES = frozenset({"completed", "failed", "cancelled"})
 """Values of `Execution.status` after which nothing changes any more."""
 
-ACTIVE_TASK_STATUSES = frozenset({"pending", "running"})
-
 
 def _empty_if_none(empty: Any):
     return BeforeValidator(lambda value: type(empty)() if value is None else value)
@@ -76,6 +74,9 @@ class TaskStatus(_Model):
     node: str
     task: str
     status: str
+    """FEM's status: ``running`` while the execution lives, then ``completed``, ``failed`` or ``cancelled``."""
+    state: str | None = None
+    """The role's own progress: ``pending`` until its task run starts."""
 
 
 class Execution(_Model):

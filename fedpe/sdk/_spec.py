@@ -115,7 +115,7 @@ class SessionSpec(ABC):
 
     @abstractmethod
     def job_status(self, job_id: str) -> list[TaskStatus]:
-        """Each role's status on each host (the execution is finished when none is pending or running)."""
+        """Each role's status on each host (FEM's list: the execution is finished when none reads running)."""
 
     @abstractmethod
     def monitor_job(self, job_id: str, cb: MonitorCallback | None = None, timeout: float = 0,

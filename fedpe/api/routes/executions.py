@@ -34,7 +34,10 @@ async def list_executions(
 
 
 @router.get("/status/{execution_id}", response_model=list[StatusEntry],
-            summary="FEM status list: one entry per host task; finished when none is pending or running")
+            summary="FEM status list: one entry per host task; the job is finished when no entry reads running",
+            description="From submit until the execution ends, at least one entry's `status` reads `running` "
+                        "(a role not yet started reads `running` with `state: pending`); then every entry reads "
+                        "`completed`, `failed` or `cancelled`. Poll until no entry is `running`.")
 async def status(state: State, user: CurrentUser, execution_id: str):
     return await state.executions.status(execution_id, user)
 

@@ -23,11 +23,35 @@ def _fl(observed, flow):
     return status_list(expected_slots("flcore", FL_PARAMS, SPECS.__getitem__), observed, flow)
 
 
-def test_every_entry_exists_from_submit_as_pending():
+def _states(entries):
+    return [(e["node"], e["status"], e["state"]) for e in entries]
+
+
+def test_every_entry_exists_from_submit_and_reads_running_with_its_role_pending():
     entries = _fl([], "SCHEDULED")
 
-    assert _statuses(entries) == [("flcore-server", "a", "pending"), ("flcore-client", "b", "pending"),
-                                  ("flcore-client", "c", "pending")]
+    assert _states(entries) == [("a", "running", "pending"), ("b", "running", "pending"), ("c", "running", "pending")]
+
+
+def test_a_fem_client_never_reads_a_live_job_as_finished():
+    """FEM's clients stop when no entry reads running: every live flow state, any role states."""
+    role_states = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CRASHED", None]
+    for flow in ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"):
+        for server in role_states:
+            for client in role_states:
+                observed = [Observed(t, h, st, i, i + 1 if st in ("COMPLETED", "FAILED", "CRASHED") else None)
+                            for i, (t, h, st) in enumerate([("flcore-server", "a", server), ("flcore-client", "b", client),
+                                                            ("flcore-client", "c", client)]) if st]
+                assert any(e["status"] == "running" for e in _fl(observed, flow)), (flow, server, client)
+        assert [e["status"] for e in status_list([], [], flow)] == ["running"]
+
+
+def test_no_entry_reads_running_once_the_flow_has_ended():
+    for flow in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+        for role in ("PENDING", "RUNNING", "COMPLETED", None):
+            observed = [Observed("flcore-server", "a", role, 0)] if role else []
+            entries = _fl(observed, flow)
+            assert not any(e["status"] == "running" or e["state"] in ("pending", "running") for e in entries), flow
 
 
 def test_server_stays_running_while_the_flow_lives_even_when_its_task_ended():
@@ -45,8 +69,7 @@ def test_paused_and_cancelling_read_as_running_crashed_as_failed():
     assert status_of("CRASHED") == "failed"
     entries = _fl([Observed("flcore-server", "a", "PAUSED", 0), Observed("flcore-client", "b", "CRASHED", 1, 2)],
                   "CANCELLING")
-    assert _statuses(entries) == [("flcore-server", "a", "running"), ("flcore-client", "b", "failed"),
-                                  ("flcore-client", "c", "pending")]
+    assert _states(entries) == [("a", "running", "running"), ("b", "failed", "failed"), ("c", "running", "pending")]
 
 
 def test_leftovers_take_the_final_state_of_the_flow():
@@ -79,7 +102,7 @@ def test_task_runs_nobody_expected_are_listed_and_an_empty_live_run_is_not_finis
     observed = [Observed("health-check", "z", "RUNNING", 1)]
 
     assert _statuses(status_list([], observed, "RUNNING")) == [("health-check", "z", "running")]
-    assert [e["status"] for e in status_list([], [], "PENDING")] == ["pending"]
+    assert [(e["status"], e["state"]) for e in status_list([], [], "PENDING")] == [("running", "pending")]
 
 
 def test_pipeline_parts_are_filled_in_start_order():
@@ -91,10 +114,10 @@ def test_pipeline_parts_are_filled_in_start_order():
 
     entries = status_list(slots, observed, "RUNNING")
 
-    assert [(e["part"], e["task"], e["node"], e["status"]) for e in entries] == [
-        (0, "health-check", "a", "completed"), (1, "flcore-server", "a", "pending"),
-        (1, "flcore-client", "b", "pending"), (1, "flcore-client", "c", "pending"),
-        (2, "health-check", "a", "running")]
+    assert [(e["part"], e["task"], e["node"], e["status"], e["state"]) for e in entries] == [
+        (0, "health-check", "a", "completed", "completed"), (1, "flcore-server", "a", "running", "pending"),
+        (1, "flcore-client", "b", "running", "pending"), (1, "flcore-client", "c", "running", "pending"),
+        (2, "health-check", "a", "running", "running")]
 
 
 def test_unknown_tools_expect_nothing():
