@@ -3,6 +3,7 @@ of averages), with every cell under `min_count` records suppressed on the host."
 
 
 import json
+import time
 from typing import Annotated
 
 from prefect import flow
@@ -11,10 +12,11 @@ from pydantic import BaseModel, Field
 
 from blocks import RESULTS_BLOCK
 from flows.params import DatasetName, HostName
-from flows.runtime import FederationTaskRunner, require, run_context, wait_for_variable
+from flows.runtime import require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
-from tasks.hosts import check_hosts, pinned
-from tasks.roles.stats import edges_variable, fed_stats_role, ranges_variable
+from tasks.hosts import check_hosts
+from tasks.roles.remote import Relay, follow
+from tasks.roles.specs import RoleSpec
 from tasks.stats import combine_summaries, global_edges
 
 TOOL = ToolSpec(
@@ -35,6 +37,8 @@ class FedStatsResult(BaseModel):
     hosts: list[str]
     dataset: str
     min_count: int
+    #: What each host applied: the requested min_count, raised to the host policy's floor.
+    min_count_by_host: dict[str, int] = {}
     statistics: dict
     outputs: str
 
@@ -62,7 +66,7 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
                     f"(list it under categorical to count its values)", "columns")
 
 
-@flow(name="fed-stats", description=TOOL.description, task_runner=FederationTaskRunner(),
+@flow(name="fed-stats", description=TOOL.description, task_runner=role_task_runner(),
       persist_result=True, result_storage=RESULTS_BLOCK)
 def fed_stats(
     hosts: list[HostName] | None = None,
@@ -82,7 +86,7 @@ def fed_stats(
         bins: Histogram bins on common edges, for the quantiles.
         min_count: Any cell built from fewer records is suppressed on the host before it leaves.
     """
-    from distributed import Variable
+    import queue
 
     from tasks.hosts import host_records
 
@@ -90,23 +94,38 @@ def fed_stats(
     selected = list(hosts) if hosts else ctx.available_hosts()
     check({"hosts": selected, "dataset": dataset, "columns": columns, "categorical": categorical},
           connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()))
-    futures = {}
-    for host in selected:
-        with pinned(host):
-            futures[host] = fed_stats_role.submit(host=host, execution_id=ctx.execution_id, dataset=dataset,
-                                                  columns=columns, categorical=categorical, min_count=min_count,
-                                                  store=ctx.store, timeout_s=WAIT_S)
-    client = ctx.client()
-    ranges = [wait_for_variable(client, ranges_variable(ctx.execution_id, h), futures, WAIT_S) for h in selected]
-    edges = global_edges(ranges, bins)
-    Variable(edges_variable(ctx.execution_id), client=client).set(edges)
-    summaries = [futures[h].result(timeout=WAIT_S) for h in selected]
+    roles = ctx.roles()
+    ranges: queue.Queue = queue.Queue()
+    runs = {host: roles.start(RoleSpec(
+        execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, task="fed-stats", tool="fed-stats", host=host,
+        owner=ctx.owner, dataset=dataset, params={"columns": columns, "categorical": categorical,
+                                                  "min_count": min_count, "timeout_s": WAIT_S}))
+            for host in selected}
+    futures = {host: follow(roles, run, Relay(ctx.store, ctx.execution_id, host,
+                                              {"ranges": lambda event, h=host: ranges.put((h, event["ranges"]))}))
+               for host, run in runs.items()}
+    received: dict[str, dict] = {}
+    deadline = time.monotonic() + WAIT_S
+    while len(received) < len(selected):
+        try:
+            host, found = ranges.get(timeout=0.5)
+            received[host] = found
+        except queue.Empty:
+            for future in futures.values():
+                if future.state.is_final():
+                    future.result(timeout=5)  # raises the role's own error when it failed
+            require(time.monotonic() < deadline, f"hosts: no ranges from {', '.join(sorted(set(selected) - set(received)))} "
+                                                 f"after {WAIT_S:.0f} s", "hosts")
+    edges = global_edges([received[h] for h in selected], bins)
+    for run in runs.values():
+        roles.call(run, "edges", {"edges": edges})
+    outcomes = {h: futures[h].result(timeout=WAIT_S) for h in selected}
+    roles.close()
+    summaries = [outcomes[h]["summary"] for h in selected]
     combined = combine_summaries(summaries, edges)
     for host in selected:
         ctx.store.write_bytes(json.dumps(combined, indent=2, default=float).encode(), ctx.execution_id, host,
                               "federated_stats.json")
-    for name in [ranges_variable(ctx.execution_id, h) for h in selected] + [edges_variable(ctx.execution_id)]:
-        Variable(name, client=client).delete()
     create_table_artifact(
         key="fed-stats",
         table=[{"column": c, "count": v.get("count"), "mean": v.get("mean"), "std": v.get("std"),
@@ -115,6 +134,7 @@ def fed_stats(
         description=f"fed-stats of {dataset} over {len(selected)} hosts (min_count={min_count})",
     )
     result = FedStatsResult(execution_id=ctx.execution_id, hosts=selected, dataset=dataset, min_count=min_count,
+                            min_count_by_host={h: outcomes[h]["min_count"] for h in selected},
                             statistics=combined, outputs=ctx.store.url_of(ctx.execution_id))
     ctx.save_result(result)
     return result

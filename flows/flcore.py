@@ -1,7 +1,9 @@
 """flcore: federated training with a server role and client roles.
 
-The flow reads as: validate, place the roles on their hosts, collect the result. The rounds
-live in the server role (tasks/roles/server.py).
+The flow reads as: validate, place the roles on their hosts, follow them, collect the result.
+The rounds live in the server role on its host (tasks/roles/server.py); the flow, on the
+coordinator, turns the server's events into the progress file, MLflow and the outputs
+(tasks/roles/reporter.py).
 """
 
 
@@ -17,13 +19,14 @@ from blocks import RESULTS_BLOCK
 from blocks.store import parts_in_store
 from fedpe.errors import InvalidArgument
 from flows.params import DatasetName, HostName
-from flows.runtime import FederationTaskRunner, require, run_context
+from flows.runtime import require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
-from tasks.hosts import check_hosts, pinned
+from tasks.hosts import check_hosts
 from tasks.privacy import DPConfig
-from tasks.roles.client import flcore_client_role
-from tasks.roles.server import flcore_server_role
-from tasks.roles.specs import ServerSpec, TrainingSpec
+from tasks.resources import versions
+from tasks.roles.remote import Relay, follow
+from tasks.roles.reporter import RoundReporter
+from tasks.roles.specs import RoleSpec, ServerSpec, TrainingSpec
 from tasks.strategies.config import FedAvgConfig, StrategyConfig
 
 TOOL = ToolSpec(
@@ -107,7 +110,7 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
             require(False, f"dp.clipped_count_stddev: {exc}", "dp.clipped_count_stddev")
 
 
-@flow(name="flcore", description=TOOL.description, task_runner=FederationTaskRunner(),
+@flow(name="flcore", description=TOOL.description, task_runner=role_task_runner(),
       persist_result=True, result_storage=RESULTS_BLOCK)
 def flcore(
     server: HostName,
@@ -186,32 +189,69 @@ def flcore(
                     "dp": json.dumps(dp.model_dump()) if dp else None},
     )
     idle_timeout_s = max(300.0, 5 * round_timeout_s)
-    # The server first: it starts its tracking and waits for each client's actor while the
-    # clients' tasks are still starting (each takes its host about 0.2 s of Prefect set-up).
-    with pinned(server):
-        server_future = flcore_server_role.submit(host=server, spec=spec, training=training, store=ctx.store,
-                                                  tracking_uri=ctx.tracking.tracking_uri)
-    client_futures = {}
-    for host in clients:
-        with pinned(host):
-            client_futures[host] = flcore_client_role.submit(host=host, execution_id=ctx.execution_id,
-                                                             training=training, store=ctx.store,
-                                                             idle_timeout_s=idle_timeout_s)
-    outcome = server_future.result(timeout=spec.setup_timeout_s + rounds * (round_timeout_s + 5) + 600)
+    initial = None
+    if initial_weights:
+        from tasks.roles.reporter import npz_to_weights
+
+        initial = npz_to_weights(ctx.store.read_bytes(*initial_weights.split("/")))
+    roles = ctx.roles(with_control=True)
+    common = dict(execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, tool="flcore", owner=ctx.owner,
+                  dataset=dataset, idle_timeout_s=idle_timeout_s)
+    expected = max(spec.min_clients, math.ceil(fraction_fit * len(clients)))
+    # Every role is placed on its host at once; the Prefect task runs that follow them come after.
+    server_run = roles.start(RoleSpec(
+        task="flcore-server", host=server, peers={h: roles.addresses[h] for h in clients}, **common,
+        params={"server": spec.model_dump(mode="python"), "training": training.model_dump(mode="python"),
+                "initial_weights": initial}))
+    client_runs = {host: roles.start(RoleSpec(
+        task="flcore-client", host=host, server=server, **common,
+        params={"training": training.model_dump(mode="python"), "rounds": rounds,
+                "sampling_rate": min(1.0, expected / len(clients)),
+                "dp": dp.model_dump(mode="python") if dp else None})) for host in clients}
+    reporter = RoundReporter(
+        store=ctx.store, execution_id=ctx.execution_id, host=server, tool="flcore", rounds=rounds,
+        tracking_uri=ctx.tracking.tracking_uri, experiment=spec.experiment,
+        tags={"fedpe.execution_id": ctx.execution_id, "fedpe.flow_run_id": ctx.flow_run_id,
+              "fedpe.owner": ctx.owner, "mlflow.user": ctx.owner, "fedpe.server": server,
+              "fedpe.clients": ",".join(clients), "fedpe.seed": str(seed),
+              **{f"version.{k}": v for k, v in versions().items()}},
+        params=spec.parameters, checkpoint_every=checkpoint_every)
+    server_future = follow(roles, server_run, Relay(ctx.store, ctx.execution_id, server,
+                                                    {k: reporter.on_event for k in ("round", "tags", "paused")}))
+    client_futures = {host: follow(roles, run, Relay(ctx.store, ctx.execution_id, host))
+                      for host, run in client_runs.items()}
+    try:
+        outcome = server_future.result(timeout=spec.setup_timeout_s + rounds * (round_timeout_s + 5) + 600)
+    except BaseException as exc:
+        from prefect.exceptions import TerminationSignal
+
+        # A cancel reaches this process as a termination signal (the runner ends the run).
+        cancelled = isinstance(exc, (TerminationSignal, KeyboardInterrupt)) or roles.watcher.cancelled
+        reporter.finish("cancelled" if cancelled else "failed", {}, None)
+        roles.give_up_after(30)
+        raise
+    finally:
+        roles.give_up_after(60)  # clients leave on the server's word; a lost host must not hold the result
+    status = outcome["status"]
+    packaged = None
+    if status == "completed":
+        packaged = packaged_model(outcome["model"], outcome["weights"])
+    reporter.finish(status, outcome["final"], outcome["weights"] if status != "failed" else None, packaged)
     client_roles = {}
     for host, future in client_futures.items():
         try:  # a host that died mid-run was a dropout; its role's failure must not sink the result
-            client_roles[host] = future.result(timeout=idle_timeout_s + 60)
+            client_roles[host] = {k: v for k, v in future.result(timeout=idle_timeout_s + 60).items() if k != "usage"}
         except Exception as exc:
             client_roles[host] = {"host": host, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    roles.close()
 
     result = FlcoreResult(
-        execution_id=ctx.execution_id, status=outcome["status"], stopped_because=outcome["stopped_because"],
+        execution_id=ctx.execution_id, status=status, stopped_because=outcome["stopped_because"],
         server=server, clients=list(clients),
         final_metrics={**outcome["final"].get("test", {}), "per_client": outcome["final"].get("per_client", {}),
                        "validation": outcome["final"].get("validation", {})},
-        history=outcome["history"], mlflow_run_id=outcome["mlflow_run_id"], model_uri=outcome["model_uri"],
-        epsilon=outcome["epsilon"], outputs=outcome["outputs"], client_roles=client_roles,
+        history=reporter.history, mlflow_run_id=reporter.mlflow_run_id, model_uri=reporter.model_uri,
+        epsilon=outcome["epsilon"], outputs=ctx.store.url_of(ctx.execution_id), client_roles=client_roles,
     )
     ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, server, "summary.json")
     ctx.save_result(result)
@@ -223,3 +263,16 @@ def flcore(
         description=f"flcore rounds; final test accuracy {result.final_metrics.get('accuracy')}",
     )
     return result
+
+
+def packaged_model(model: dict, weights: list):
+    """The final global model with the federation's scaling, as MLflow's pyfunc serves it."""
+    import numpy as np
+
+    from tasks.models.registry import build_model
+    from tasks.tracking import FederatedModel
+
+    built = build_model(model["name"], model["n_features"], model["n_classes"], **model["options"])
+    built.set_weights([np.asarray(w) for w in weights])
+    return FederatedModel(built, np.asarray(model["mean"]), np.asarray(model["std"]), model["features"],
+                          model["labels"])

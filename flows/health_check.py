@@ -1,4 +1,8 @@
-"""health-check: one role per selected host reporting versions, resources, datasets and reachability."""
+"""health-check: one role per selected host reporting versions, resources, datasets and reachability.
+
+Each host reports what it sees itself (tasks/roles/health.py); the coordinator adds what it sees
+of the host: whether it answered, and whether its report reached the store.
+"""
 
 
 from prefect import flow
@@ -7,16 +11,16 @@ from pydantic import BaseModel
 
 from blocks import RESULTS_BLOCK
 from flows.params import HostName
-from flows.runtime import FederationTaskRunner, run_context
+from flows.runtime import role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
-from tasks.hosts import pinned
-from tasks.roles.health import health_check_role
+from tasks.roles.remote import Relay, follow
+from tasks.roles.specs import RoleSpec
 
 TOOL = ToolSpec(
     id="health-check",
     name="Health check",
-    description="Checks each selected host: library versions, CPU/memory/disk/GPU, its datasets, and whether it "
-                "reaches the scheduler, the Prefect API, MLflow and the store.",
+    description="Checks each selected host: library versions, CPU/memory/disk/GPU, its datasets, its policy, and "
+                "whether it reaches the scheduler and reads its data folder.",
     mode="distributed",
     tasks=[TaskSpec(id="health-check", name="health-check", tool="health-check", role="worker",
                     description="Reports one host's health; writes health.json to the store.")],
@@ -35,7 +39,7 @@ class HealthCheckResult(BaseModel):
     outputs: str
 
 
-@flow(name="health-check", description=TOOL.description, task_runner=FederationTaskRunner(),
+@flow(name="health-check", description=TOOL.description, task_runner=role_task_runner(),
       persist_result=True, result_storage=RESULTS_BLOCK)
 def health_check(hosts: list[HostName] | None = None) -> HealthCheckResult:
     """Run the health-check role on `hosts` (every connected, enabled host when empty).
@@ -46,11 +50,18 @@ def health_check(hosts: list[HostName] | None = None) -> HealthCheckResult:
     ctx = run_context()
     selected = list(hosts) if hosts else ctx.available_hosts()
     ctx.check_hosts(selected, field="hosts")
-    futures = {}
-    for host in selected:
-        with pinned(host):
-            futures[host] = health_check_role.submit(host=host, store=ctx.store, execution_id=ctx.execution_id)
-    reports = {host: future.result(timeout=ROLE_TIMEOUT_S) for host, future in futures.items()}
+    roles = ctx.roles()
+    runs = {host: roles.start(RoleSpec(execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, task="health-check",
+                                       tool="health-check", host=host, owner=ctx.owner)) for host in selected}
+    futures = {host: follow(roles, run, Relay(ctx.store, ctx.execution_id, host)) for host, run in runs.items()}
+    reports = {host: future.result(timeout=ROLE_TIMEOUT_S)["report"] for host, future in futures.items()}
+    roles.close()
+    for host, report in reports.items():
+        report["reachability"]["coordinator"] = {"ok": True, "detail": f"{host} answered the coordinator's polls"}
+        report["reachability"]["store"] = {"ok": ctx.store.exists(ctx.execution_id, host, "health.json"),
+                                           "detail": ctx.store.url_of(ctx.execution_id, host, "health.json")}
+        report["output"] = ctx.store.url_of(ctx.execution_id, host, "health.json")
+        report["healthy"] = all(p["ok"] for p in report["reachability"].values())
     create_table_artifact(
         key="health-check",
         table=[{"host": h, "healthy": r["healthy"], "ran_on": r["host"], "cpus": r["resources"]["cpus"],

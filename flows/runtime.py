@@ -1,17 +1,18 @@
-"""What every tool's flow needs at run time: the federation's task runner and its settings.
+"""What every tool's flow needs at run time: the federation's Dask client and its settings.
 
-The task runner's address comes from the Federation block when a flow run starts, not at
-import time: served runs re-import the flow's module, and one deployment must follow the
-federation wherever `fedpe up` put it.
+The scheduler's address comes from the Federation block when a flow run starts, not at import
+time: served runs re-import the flow's module, and one deployment must follow the federation
+wherever `fedpe up` put it. Flows run their roles' Prefect tasks on threads of the flow's own
+process (`role_task_runner`): each follows a role that runs on its host as a plain Dask task
+(tasks/roles/remote.py).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prefect_dask import DaskTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks import Federation, OutputStore, StoreSpec, Tracking
 from fedpe.errors import InvalidArgument
@@ -25,27 +26,30 @@ BLOCK_NAME = "default"
 OWNER_TAG = "fedpe-owner:"
 
 
-class FederationTaskRunner(DaskTaskRunner):
-    """A DaskTaskRunner that connects to the scheduler named by the `default` Federation block."""
+#: One thread per role a flow follows; they mostly wait on their hosts.
+ROLE_THREADS = 512
+_CLIENTS: dict[str, Any] = {}
 
-    def __init__(self, block_name: str = BLOCK_NAME, **kwargs: Any):
-        self.block_name = block_name
-        super().__init__(**kwargs)
 
-    def duplicate(self) -> "FederationTaskRunner":
-        return type(self)(block_name=self.block_name, address=self.address, client_kwargs=self.client_kwargs)
+def role_task_runner() -> ThreadPoolTaskRunner:
+    """The task runner of every tool's flow: role tasks are threads that follow their hosts."""
+    return ThreadPoolTaskRunner(max_workers=ROLE_THREADS)
 
-    def __enter__(self):
-        if not self.address:
-            federation = Federation.load(self.block_name)
-            self.address = federation.scheduler_address
-            self.client_kwargs = {**federation.client_kwargs(), **self.client_kwargs}
-        return super().__enter__()
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FederationTaskRunner) and self.block_name == other.block_name and super().__eq__(other)
+def federation_client(federation: Federation):
+    """This process's Dask client of the federation (one per scheduler, reused by sub-flows).
 
-    __hash__ = None  # mutable settings; equality only
+    It never talks to hosts directly (`direct_to_workers=False`): what a host sends reaches it
+    only through the scheduler, whose guard strips anything that would be unpickled here.
+    """
+    client = _CLIENTS.get(federation.scheduler_address)
+    if client is None or client.status not in ("running", "connecting"):
+        from distributed import Client
+
+        client = Client(federation.scheduler_address, set_as_default=False, direct_to_workers=False,
+                        **federation.client_kwargs())
+        _CLIENTS[federation.scheduler_address] = client
+    return client
 
 
 @dataclass
@@ -62,10 +66,19 @@ class RunContext:
     tracking: Tracking
 
     def client(self):
-        """The Dask client of this flow run's task runner."""
-        from prefect.context import get_run_context
+        """The federation's Dask client (the coordinator's certificate)."""
+        return federation_client(self.federation)
 
-        return get_run_context().task_runner.client
+    def roles(self, *, with_control: bool = False):
+        """The roles of this flow run, placed and followed through the federation's client.
+
+        With `with_control`, a watcher carries stop, pause and cancel to them (federated tools).
+        """
+        from tasks.roles.control import ControlWatcher
+        from tasks.roles.remote import RemoteRoles
+
+        control = ControlWatcher(self.execution_id, self.flow_run_id, self.client()).start() if with_control else None
+        return RemoteRoles(self.client(), self.store, control)
 
     def hosts(self) -> dict[str, str]:
         return connected_hosts(self.client())
@@ -120,28 +133,6 @@ def run_context() -> RunContext:
         store=OutputStore.load(BLOCK_NAME).spec(),
         tracking=Tracking.load(BLOCK_NAME),
     )
-
-
-def wait_for_variable(client, name: str, roles: dict, timeout_s: float):
-    """The value a role publishes in the Dask Variable `name`, failing as soon as any role does.
-
-    A role that fails before it publishes would otherwise leave the flow waiting the whole
-    timeout, and the role's own error (the one a user needs) would be lost to a TimeoutError.
-    """
-    from distributed import Variable
-
-    variable = Variable(name, client=client)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return variable.get(timeout=0.5)
-        except TimeoutError:
-            pass
-        for future in roles.values():
-            if future.wrapped_future.done():
-                future.result(timeout=5)  # raises the role's own error when it failed
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no value for {name} after {timeout_s:.0f} s")
 
 
 def require(condition: bool, message: str, field: str) -> None:

@@ -7,10 +7,7 @@ host leaves so that a disconnected host can be listed with when it was last seen
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from fedpe.errors import HostNotAvailable
 
@@ -53,32 +50,3 @@ def check_hosts(
     off = [h for h in requested if h in disabled]
     if off:
         raise HostNotAvailable(f"{field}: host(s) disabled by an admin: {', '.join(off)}", field=field)
-
-
-@contextlib.contextmanager
-def pinned(host: str) -> Iterator[None]:
-    """Place Dask work submitted inside this block on `host` only."""
-    import dask
-
-    with dask.annotate(workers=[host], allow_other_workers=False):
-        yield
-
-
-@dataclass(frozen=True)
-class HostContext:
-    """What a role running on a host knows about where it runs."""
-
-    name: str
-    data_dir: Path
-    worker_address: str
-
-
-def current_host() -> HostContext:
-    """The host this code runs on, from the Dask worker and its fedpe agent."""
-    from distributed import get_worker
-
-    worker = get_worker()
-    agent = worker.plugins.get(AGENT_PLUGIN_NAME)
-    if agent is None:
-        raise HostNotAvailable(f"worker {worker.name} has no fedpe host agent (start it with `fedpe host start`)")
-    return HostContext(name=str(worker.name), data_dir=Path(agent.data_dir), worker_address=worker.address)

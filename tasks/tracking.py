@@ -67,6 +67,16 @@ class Tracker:
     def log_artifact(self, path: str, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, path, artifact_path)
 
+    def log_artifact_bytes(self, name: str, data: bytes) -> None:
+        """Log `data` as the artifact `name` (through a file: MLflow uploads files)."""
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.client.log_artifact(self.run_id, str(path))
+
     def log_model(self, model: FederatedModel, registered_name: str) -> str:
         """Log and register the model; returns its `models:/` URI."""
         with self._mlflow.start_run(run_id=self.run_id):

@@ -1,12 +1,12 @@
-"""`fedpe host start`: join this machine to a federation as a named host."""
+"""`fedpe host start` and `fedpe host audit`: join this machine to a federation as a named host,
+and read back what ran on it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
-
-from fedpe.errors import FedpeError
 
 app = typer.Typer(help="Run this machine as a host of a federation.", no_args_is_help=True)
 
@@ -14,17 +14,49 @@ app = typer.Typer(help="Run this machine as a host of a federation.", no_args_is
 @app.command("start")
 def start(
     name: str = typer.Option(..., "--name", help="The host's name in the federation (letters, digits, '-', '_', '.')."),
-    scheduler: str = typer.Option(..., "--scheduler",
-                                  help="Address of the federation's Dask scheduler: tcp://HOST:PORT or tls://HOST:PORT."),
+    scheduler: str = typer.Option(..., "--scheduler", help="Address of the federation's Dask scheduler: tls://HOST:PORT."),
     data_dir: Path = typer.Option(..., "--data-dir", help="Folder holding this host's datasets."),
     threads: int = typer.Option(4, "--threads", min=1, max=64, help="Worker threads (roles are threads)."),
-    tls_ca_file: Path = typer.Option(None, "--tls-ca-file", help="The federation's CA certificate (tls:// only)."),
+    tls_ca_file: Path = typer.Option(None, "--tls-ca-file", help="The federation's CA certificate."),
     tls_cert: Path = typer.Option(None, "--tls-cert", help="This host's certificate, signed by that CA."),
     tls_key: Path = typer.Option(None, "--tls-key", help="This host's private key."),
+    policy: Path = typer.Option(None, "--policy", help="This host's policy (YAML): the tools, owners and datasets "
+                                                       "it accepts, and its privacy floors."),
 ) -> None:
-    """Start a Dask worker named NAME with the fedpe host agent; runs until stopped."""
+    """Start a Dask worker named NAME with the fedpe host runtime; runs until stopped."""
     from fedpe.host.start import start_host
 
-    start_host(name, scheduler, data_dir, nthreads=threads, tls_ca_file=tls_ca_file, tls_cert=tls_cert,
-               tls_key=tls_key)
-    raise FedpeError("host exited")  # start_host execs; reaching here is a bug
+    raise typer.Exit(start_host(name, scheduler, data_dir, nthreads=threads, tls_ca_file=tls_ca_file,
+                                tls_cert=tls_cert, tls_key=tls_key, policy=policy))
+
+
+@app.command("audit")
+def audit(
+    data_dir: Path = typer.Option(..., "--data-dir", help="The host's data folder (its audit log is under .fedpe/)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line, as stored."),
+    verify_only: bool = typer.Option(False, "--verify", help="Only check the hash chain."),
+) -> None:
+    """Print this host's audit log and verify its hash chain (exit 1 when it is broken)."""
+    from fedpe.cli.app import console, err_console
+    from tasks.audit import audit_path, verify
+
+    path = audit_path(data_dir)
+    entries, problems = verify(path)
+    if not entries and not path.exists():
+        err_console.print(f"Error: no audit log at {path}")
+        raise typer.Exit(2)
+    if not verify_only:
+        for entry in entries:
+            if as_json:
+                print(json.dumps(entry, sort_keys=True))
+            else:
+                detail = {k: v for k, v in entry.items() if k not in ("seq", "time", "event", "prev", "hash",
+                                                                       "execution_id", "task", "tool", "owner")}
+                console.print(f"{entry.get('seq'):>5} {entry.get('time', '')[:19]} {entry.get('event', ''):9} "
+                              f"{entry.get('tool', '-')}/{entry.get('task', '-')} {str(entry.get('execution_id', '-'))[:8]} "
+                              f"{entry.get('owner', '-')} {json.dumps(detail, default=str)}", highlight=False, soft_wrap=True)
+    if problems:
+        for problem in problems:
+            err_console.print(f"[red]tampered:[/red] {path}: {problem}")
+        raise typer.Exit(1)
+    (err_console if as_json else console).print(f"{len(entries)} entries; the hash chain holds ({path})")

@@ -15,13 +15,13 @@ from fedpe.cli.options import Home, Json, resolve_home
 
 
 def _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port, mlflow_port, api_port,
-            store, runner_limit, tls=False):
+            store, runner_limit):
     from fedpe.stack.config import StackConfig
 
     return StackConfig(
         home=resolve_home(home), hosts=hosts, partition=partition, alpha=alpha, seed=seed,
         prefect_port=prefect_port, scheduler_port=scheduler_port, dashboard_port=dashboard_port,
-        mlflow_port=mlflow_port, api_port=api_port, store_url=store, runner_limit=runner_limit, tls=tls,
+        mlflow_port=mlflow_port, api_port=api_port, store_url=store, runner_limit=runner_limit,
     )
 
 
@@ -38,12 +38,14 @@ def print_urls(stack) -> None:
     table = Table(title=f"fedpe is up ({stack.ready_s} s)", show_header=False)
     for key, url in stack.urls().items():
         table.add_row(key, url)
-    table.add_row("scheduler", stack.config.scheduler_address)
-    if stack.config.tls:
-        from fedpe.stack.tls import tls_files
+    from fedpe.stack.secrets import MLFLOW_ADMIN, PREFECT_USER, secrets_file
+    from fedpe.stack.tls import tls_files
 
-        table.add_row("tls", f"mutual TLS; CA and certificates in {tls_files(stack.config.home).dir}")
+    table.add_row("scheduler", f"{stack.config.scheduler_address} (mutual TLS; certificates in "
+                               f"{tls_files(stack.config.home).dir})")
     table.add_row("hosts", ", ".join(stack.hosts))
+    table.add_row("sign-in", f"Prefect UI: {PREFECT_USER} / MLflow UI: {MLFLOW_ADMIN}, passwords in "
+                             f"{secrets_file(stack.config.home)}; `fedpe env` exports them for Python")
     console.print(table)
 
 
@@ -80,15 +82,13 @@ def register(app: typer.Typer) -> None:
         api_port: int = typer.Option(8000, "--api-port"),
         store: str = typer.Option(None, "--store", help="fsspec URL of the output store (default: file://FEDPE_HOME/store)."),
         runner_limit: int = typer.Option(4, "--runner-limit", min=1, help="Flow runs executed at once."),
-        tls: bool = typer.Option(False, "--tls", help="Mutual TLS between the scheduler and every host and client "
-                                                      "(a federation CA and certificates in FEDPE_HOME/tls)."),
         detach: bool = typer.Option(False, "--detach", help="Leave the processes running and return."),
     ) -> None:
         """Start Prefect, the Dask scheduler, the demo hosts, the runner, MLflow and the API."""
         if partition not in ("iid", "dirichlet"):
             raise typer.BadParameter("must be iid or dirichlet", param_hint="--partition")
         config = _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port,
-                         mlflow_port, api_port, store, runner_limit, tls)
+                         mlflow_port, api_port, store, runner_limit)
         stack = start_stack(config)
         print_urls(stack)
         if detach:
@@ -129,15 +129,18 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def env(home: Path = Home) -> None:
-        """Print the export lines a Python caller of run_deployment needs (eval "$(fedpe env)")."""
+        """Print the export lines a Python caller of run_deployment needs (eval "$(fedpe env)"),
+        the services' credentials included: keep its output to yourself."""
         from fedpe.stack.launcher import Stack
 
         stack = Stack.load(resolve_home(home))
         if stack is None:
             err_console.print("no stack found: run `fedpe up` first")
             raise typer.Exit(1)
-        for key, value in stack.env().items():
-            print(f"export {key}={value}")
+        import shlex
+
+        for key, value in stack.env(with_secrets=True).items():
+            print(f"export {key}={shlex.quote(value)}")
 
     @app.command()
     def demo(

@@ -1,4 +1,4 @@
-"""`fedpe tls issue-host`: certificates of the federation's CA for the hosts an admin lets in."""
+"""`fedpe tls issue-host` and `fedpe tls revoke`: the hosts an admin lets in, and takes out again."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def issue_host(
     new_ca = not tls_files(home).ca_file.exists()
     files = issue_host_cert(home, name, out, sans=san or ())
     stack = Stack.load(home)
-    scheduler = stack.config.scheduler_address if stack and stack.config.tls else "tls://SCHEDULER-HOST:8786"
+    scheduler = stack.config.scheduler_address if stack else "tls://SCHEDULER-HOST:8786"
     if as_json:
         print(json.dumps({"name": name, "ca_file": str(files.ca_file), "cert": str(files.cert), "key": str(files.key),
                           "new_ca": new_ca}))
@@ -43,3 +43,22 @@ def issue_host(
     console.print("hand these to the host, which joins with:", highlight=False)
     print(f"  fedpe host start --name {name} --scheduler {scheduler} --data-dir DATA_DIR "
           f"--tls-ca-file {files.ca_file.name} --tls-cert {files.cert.name} --tls-key {files.key.name}")
+
+
+@app.command("revoke")
+def revoke(
+    name: str = typer.Argument(..., help="The host whose certificates to withdraw."),
+    home: Path = Home,
+    as_json: bool = Json,
+) -> None:
+    """Withdraw every certificate the federation CA issued to host NAME; the scheduler drops it at once
+    and refuses it from then on (a new `issue-host` gives it a certificate that works again)."""
+    from fedpe.cli.app import console
+    from fedpe.stack.tls import revoke_host
+
+    serials = revoke_host(resolve_home(home), name)
+    if as_json:
+        print(json.dumps({"name": name, "revoked": serials}))
+        return
+    console.print(f"host [bold]{name}[/bold]: {len(serials)} certificate(s) revoked ({', '.join(serials)}); "
+                  "the scheduler drops the host within seconds", highlight=False)

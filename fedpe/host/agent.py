@@ -1,8 +1,10 @@
-"""The host agent: a Dask WorkerPlugin that advertises a host's datasets and resources.
+"""The host agent: a Dask WorkerPlugin that advertises a host's datasets, resources and policy.
 
 It publishes a record in the scheduler's metadata when the worker starts and refreshes it
 periodically (the refresh is the host's heartbeat: `last_seen`). The record stays after the
-host leaves, so the API can list a known host as disconnected with when it was last seen.
+host leaves, so the API can list a known host as disconnected with when it was last seen. Each
+refresh also reads the federation's list of revoked certificates, which the host's guard and
+role runtime then refuse as peers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from tornado.ioloop import PeriodicCallback
 
 from tasks.data.catalogue import scan_catalogue
-from tasks.hosts import AGENT_PLUGIN_NAME, HOSTS_METADATA_KEY
+from tasks.hosts import AGENT_PLUGIN_NAME, FEDERATION_METADATA_KEY, HOSTS_METADATA_KEY
 from tasks.resources import snapshot, versions
 
 logger = logging.getLogger("fedpe.host")
@@ -27,11 +29,15 @@ class HostAgent(WorkerPlugin):
 
     name = AGENT_PLUGIN_NAME
 
-    def __init__(self, data_dir: str | os.PathLike, *, refresh_s: float = 10.0):
+    def __init__(self, data_dir: str | os.PathLike, *, refresh_s: float = 10.0, policy=None, guard=None,
+                 runtime=None):
         if refresh_s <= 0:
             raise ValueError("refresh_s must be positive")
         self.data_dir = str(Path(data_dir).resolve())
         self.refresh_s = refresh_s
+        self.policy = policy
+        self.guard = guard
+        self.runtime = runtime
         self._worker = None
         self._callback: PeriodicCallback | None = None
         self._started_at = dt.datetime.now(dt.timezone.utc).isoformat()
@@ -60,11 +66,18 @@ class HostAgent(WorkerPlugin):
             "datasets": [d.model_dump(mode="json") for d in scan_catalogue(self.data_dir)],
             "resources": snapshot(self.data_dir),
             "versions": versions(),
+            "policy": self.policy.summary() if self.policy is not None else None,
+            "roles": self.runtime.live_roles() if self.runtime is not None else 0,
         }
 
     async def publish(self) -> None:
         try:
             record = self.record()
             await self._worker.scheduler.set_metadata(keys=[HOSTS_METADATA_KEY, record["name"]], value=record)
+            federation = await self._worker.scheduler.get_metadata(keys=[FEDERATION_METADATA_KEY], default={})
+            revoked = set((federation or {}).get("revoked") or ())
+            for holder in (self.guard, self.runtime):
+                if holder is not None:
+                    holder.revoked = revoked
         except Exception:  # a failed heartbeat must never take the worker down
             logger.exception("fedpe host agent could not publish its record")

@@ -1,20 +1,28 @@
-"""Dask worker preload that installs the host agent (`dask worker --preload fedpe.host.preload`).
+"""Dask worker preload of a host (`dask worker --preload fedpe.host.preload`): the guard, the
+role runtime and the host agent, installed before the worker takes any work.
 
-The data folder comes from FEDPE_HOST_DATA_DIR, set by `fedpe host start`.
+The data folder and the policy file come from FEDPE_HOST_DATA_DIR and FEDPE_HOST_POLICY, set by
+`fedpe host start` (which already checked the policy, so a bad one never gets this far).
 """
 
 import os
 
 from fedpe.host.agent import HostAgent
+from fedpe.host.guard import WorkerGuard
+from tasks.policy import load_policy
+from tasks.roles.runtime import HostRuntime
 
 
 async def dask_setup(worker) -> None:
     data_dir = os.environ.get("FEDPE_HOST_DATA_DIR")
     if not data_dir:
         raise RuntimeError("FEDPE_HOST_DATA_DIR is not set: start hosts with `fedpe host start`")
-    await worker.plugin_add(HostAgent(data_dir), name=HostAgent.name)
-    # Import the roles now, while the host starts, not when the first execution unpickles them.
-    import tasks.roles.client  # noqa: F401
-    import tasks.roles.health  # noqa: F401
-    import tasks.roles.server  # noqa: F401
-    import tasks.roles.stats  # noqa: F401
+    guard = WorkerGuard(worker).install()
+    runtime = HostRuntime(worker, name=str(worker.name), data_dir=data_dir,
+                          policy=load_policy(os.environ.get("FEDPE_HOST_POLICY") or None)).install()
+    await worker.plugin_add(HostAgent(data_dir, policy=runtime.policy, guard=guard, runtime=runtime),
+                            name=HostAgent.name)
+    # Import the roles now, while the host starts, not when the first execution needs them.
+    from tasks.roles.runtime import role_classes
+
+    role_classes()

@@ -1,44 +1,32 @@
 """`fedpe host start`: turn this machine into a host of a federation.
 
-It needs only the scheduler's address (and, for a `tls://` scheduler, the CA, certificate and
-key the federation's admin issued): the Prefect API URL and the MLflow URI come from the
-federation record that `fedpe up` left in the scheduler's metadata. It checks its input before
-it connects, so a typo is one line and exit 2, not a traceback. After its checks it replaces
-itself (exec) with a Dask worker nanny of the host's name, so the pid a launcher holds is the
-nanny's and ending it stops the worker cleanly.
+It needs the scheduler's `tls://` address, the CA, certificate and key the federation's admin
+issued (`fedpe tls issue-host`), a data folder and, optionally, the host's policy: nothing of
+Prefect, MLflow or the store, whose credentials stay with the coordinator. It checks its input
+before it connects, so a typo is one line and exit 2, not a traceback; then it runs a Dask
+worker named after the host (no nanny) and starts it again when it exits on its own, for
+example after a lost link outlived the worker's death timeout. Ending this process's pid
+stops the worker cleanly.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import ssl
 import sys
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import urlsplit
 
 from fedpe.errors import HostNotAvailable, InvalidArgument, NoConnection
+from fedpe.host.names import check_name
 from fedpe.stack.tls import CertFiles, tls_given
-from flows.params import HOST_NAME_PATTERN
 
-#: The flows' rule (no leading punctuation: not an option, not a dot file).
-HOST_NAME = re.compile(HOST_NAME_PATTERN)
-SCHEMES = ("tcp", "tls")
-ADDRESS_HINT = "expected tcp://HOST:PORT or tls://HOST:PORT"
-
-
-def check_name(name: str, *, option: str = "--name") -> str:
-    """Refuse a host name that Dask, the store's paths or a shell would trip on."""
-    if not HOST_NAME.fullmatch(name or ""):
-        raise InvalidArgument(
-            f"{option}: invalid host name {name!r} (letters, digits, '-', '_', '.'; 1-63 characters, "
-            "starting with a letter or digit)", field="name")
-    return name
+SCHEMES = ("tls",)
+ADDRESS_HINT = "expected tls://HOST:PORT"
 
 
 def check_address(scheduler: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a scheduler address, refusing anything but tcp:// or tls://HOST:PORT."""
+    """(scheme, host, port) of a scheduler address, refusing anything but tls://HOST:PORT."""
     def bad(why: str) -> InvalidArgument:
         return InvalidArgument(f"--scheduler: {scheduler!r} is not a scheduler address ({why}; {ADDRESS_HINT})",
                                field="scheduler")
@@ -94,73 +82,91 @@ def check_tls_files(tls: CertFiles) -> None:
                               f"its unencrypted key ({exc})", field="tls_cert") from None
 
 
-def check_inputs(name: str, scheduler: str, data_dir: Path, tls: CertFiles | None = None) -> None:
-    """Every check that needs no server: name, address, data folder, TLS files and scheme."""
+def check_inputs(name: str, scheduler: str, data_dir: Path, tls: CertFiles | None = None,
+                 policy: Path | None = None) -> None:
+    """Every check that needs no server: name, address, data folder, TLS files, policy."""
     check_name(name)
-    scheme, _host, _port = check_address(scheduler)
+    check_address(scheduler)
     if not data_dir.is_dir():
         raise InvalidArgument(f"--data-dir: {data_dir} is not a folder", field="data_dir")
-    if tls is not None:
-        check_tls_files(tls)
-    if scheme == "tls" and tls is None:
-        raise InvalidArgument("--scheduler: a tls:// scheduler needs --tls-ca-file, --tls-cert and --tls-key",
-                              field="scheduler")
-    if scheme == "tcp" and tls is not None:
-        raise InvalidArgument("--tls-ca-file/--tls-cert/--tls-key: given, but the scheduler address is tcp://; "
-                              "use its tls:// address", field="scheduler")
+    if tls is None:
+        raise InvalidArgument("--tls-ca-file, --tls-cert, --tls-key: the scheduler speaks mutual TLS only; give the "
+                              "files `fedpe tls issue-host` wrote", field="tls_ca_file")
+    check_tls_files(tls)
+    check_cert_name(tls, name)
+    if policy is not None:
+        from tasks.policy import load_policy
+
+        load_policy(policy)
+
+
+def check_cert_name(tls: CertFiles, name: str) -> None:
+    """The certificate must be this host's: the scheduler refuses a worker whose CN is not its name."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(tls.cert.read_bytes())
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if not cn or cn[0].value != name:
+        raise InvalidArgument(f"--tls-cert: {tls.cert} is the certificate of {cn[0].value if cn else 'no name'!r}, "
+                              f"not of host {name!r} (issue one with `fedpe tls issue-host {name}`)", field="tls_cert")
 
 
 def _field(option: str) -> str:
     return option.removeprefix("--").replace("-", "_")
 
 
-def preflight(
-    name: str, scheduler: str, data_dir: Path, *, tls: CertFiles | None = None, timeout_s: float = 5.0
-) -> dict:
-    """Check that the host can join; return the federation record the scheduler holds."""
-    check_inputs(name, scheduler, data_dir, tls)
+def preflight(name: str, scheduler: str, data_dir: Path, *, tls: CertFiles | None = None,
+              policy: Path | None = None, timeout_s: float = 5.0) -> None:
+    """Check that the host can join: its input, then the scheduler (reachable, no host of this name)."""
+    check_inputs(name, scheduler, data_dir, tls, policy)
     from fedpe.stack.tls import client_security
-    from tasks.hosts import FEDERATION_METADATA_KEY, connected_hosts
 
-    client = _connect(scheduler, client_security(tls), timeout_s)
-    try:
-        if name in connected_hosts(client):
-            raise HostNotAvailable(f"--name: a host named {name!r} is already connected to {scheduler}", field="name")
-        return dict(client.get_metadata([FEDERATION_METADATA_KEY], default={}) or {})
-    finally:
-        client.close()
+    workers = _scheduler_identity(scheduler, client_security(tls), timeout_s).get("workers", {})
+    if name in {str(info.get("name")) for info in workers.values()}:
+        raise HostNotAvailable(f"--name: a host named {name!r} is already connected to {scheduler}", field="name")
 
 
-def _connect(scheduler: str, security, timeout_s: float):
-    """A client of the scheduler, or NoConnection in one line.
-
-    A bare comm dials first: a Client whose constructor fails still closes itself when it is
-    collected, and at exit that prints a TimeoutError traceback of its own (seen with a
-    tls:// address and no certificates). The probe fails alone, quietly.
-    """
+def _scheduler_identity(scheduler: str, security, timeout_s: float) -> dict:
+    """The scheduler's `identity` over one bare comm (a host may not register as a client), or NoConnection."""
     import asyncio
 
-    from distributed import Client, Security
     from distributed.comm import connect
 
-    async def dial() -> None:
-        comm = await connect(scheduler, timeout=timeout_s, **(security or Security()).get_connection_args("client"))
-        await comm.close()
+    async def ask() -> dict:
+        comm = await connect(scheduler, timeout=timeout_s, **security.get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await asyncio.wait_for(comm.read(), timeout_s)
+        finally:
+            await comm.close()
 
     try:
-        asyncio.run(dial())
-        return Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False, security=security)
+        answer = asyncio.run(ask())
     except Exception as exc:  # OSError, TimeoutError, ssl errors: all say "cannot reach"
         reason = " ".join(str(exc).split()) or type(exc).__name__
         hint = ""
-        if security is not None and ("SSL" in reason or "TLS" in reason):
+        if "SSL" in reason or "TLS" in reason:
             hint = " (the scheduler and this host must hold certificates of the same federation CA)"
         raise NoConnection(f"cannot reach the Dask scheduler at {scheduler}: {reason}{hint}") from None
+    if not isinstance(answer, dict):
+        raise NoConnection(f"the Dask scheduler at {scheduler} refused this host: {answer!r}"[:300])
+    return answer
 
 
-def worker_env(name: str, data_dir: Path, federation: dict, *, tls: bool = False) -> dict[str, str]:
-    """The environment of the host's worker: the federation's URLs and one BLAS thread per role."""
-    env = dict(os.environ)
+#: What a host's worker keeps of the environment it was started from: nothing secret.
+KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "VIRTUAL_ENV",
+            "PYTHONPATH", "PYTHONUNBUFFERED")
+
+
+def worker_env(name: str, data_dir: Path, policy: Path | None = None,
+               source: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the host's worker: where its data and policy are, and one BLAS thread per role.
+
+    Only `KEPT_ENV` passes from the starting environment (a worker that runs tools must hold
+    no credential it was not meant to have), plus the Dask settings it needs.
+    """
+    source = os.environ if source is None else source
+    env = {k: source[k] for k in KEPT_ENV if k in source}
     env.update({
         "FEDPE_HOST_NAME": name,
         "FEDPE_HOST_DATA_DIR": str(data_dir.resolve()),
@@ -168,33 +174,32 @@ def worker_env(name: str, data_dir: Path, federation: dict, *, tls: bool = False
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    })
-    if tls:
         # Every comm of this worker (to the scheduler, to other hosts, its listener) is TLS.
-        env["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] = "True"
-    for key, var in (("prefect_api_url", "PREFECT_API_URL"), ("mlflow_tracking_uri", "MLFLOW_TRACKING_URI")):
-        if federation.get(key):
-            env[var] = federation[key]
-    if "PREFECT_API_URL" not in env:
-        # Without it, any Prefect client call on the worker would start a throwaway server.
-        raise NoConnection("the federation gave no Prefect API URL and PREFECT_API_URL is not set")
+        "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
+    })
+    if policy is not None:
+        env["FEDPE_HOST_POLICY"] = str(Path(policy).resolve())
     return env
+
+
+def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int) -> list[str]:
+    return [
+        sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
+        "--name", name, "--nthreads", str(nthreads), "--no-nanny",
+        "--preload", "fedpe.host.preload", "--no-dashboard",
+        "--death-timeout", "60",
+        *tls.cli_args(),
+    ]
 
 
 def start_host(
     name: str, scheduler: str, data_dir: Path, *, nthreads: int = 4,
     tls_ca_file: Path | None = None, tls_cert: Path | None = None, tls_key: Path | None = None,
-) -> NoReturn:
-    """Run the checks, then exec the Dask worker nanny for this host."""
+    policy: Path | None = None,
+) -> int:
+    """Run the checks, then the host's worker until this process is told to stop."""
     tls = check_tls(tls_ca_file, tls_cert, tls_key)
-    federation = preflight(name, scheduler, data_dir, tls=tls)
-    env = worker_env(name, data_dir, federation, tls=tls is not None)
-    argv = [
-        sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
-        "--name", name, "--nworkers", "1", "--nthreads", str(nthreads),
-        "--preload", "fedpe.host.preload", "--no-dashboard",
-        "--death-timeout", "60",
-        *(tls.cli_args() if tls else []),
-    ]
-    os.execve(sys.executable, argv, env)
+    preflight(name, scheduler, data_dir, tls=tls, policy=policy)
+    from fedpe.host.supervisor import supervise
+
+    return supervise(worker_argv(name, scheduler, tls, nthreads), worker_env(name, data_dir, policy))

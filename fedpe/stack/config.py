@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+#: Storage options that are credentials: kept out of `stack.json`.
+SECRET_OPTIONS = ("key", "secret", "token", "password", "client_kwargs")
 
 
 def default_home() -> Path:
@@ -36,8 +38,6 @@ class StackConfig(BaseModel):
     host_threads: Annotated[int, Field(ge=1, le=64)] = 4
     owner: str = "admin"
     serve_api: bool = True
-    #: Mutual TLS between the scheduler and every host and client (certificates in {home}/tls/).
-    tls: bool = False
     ready_timeout_s: float = 120.0
 
     @property
@@ -50,7 +50,14 @@ class StackConfig(BaseModel):
 
     @property
     def scheduler_address(self) -> str:
-        return f"{'tls' if self.tls else 'tcp'}://{self.bind}:{self.scheduler_port}"
+        """Always mutual TLS (fedpe/stack/tls.py); plain TCP is refused."""
+        return f"tls://{self.bind}:{self.scheduler_port}"
+
+    def public_dict(self) -> dict:
+        """The settings as `stack.json` keeps them: every credential left out."""
+        raw = self.model_dump(mode="json")
+        raw["store_options"] = {k: v for k, v in self.store_options.items() if k not in SECRET_OPTIONS}
+        return raw
 
     @property
     def mlflow_uri(self) -> str:

@@ -1,13 +1,15 @@
 """`fedpe up` / `fedpe down` / `fedpe status`: the federation's processes on one machine.
 
 Start order follows what each part needs: Prefect, the Dask scheduler and MLflow start at
-once; the scheduler gets the federation record (URLs a joining host needs), then the hosts
-join; the runner registers the blocks and serves the tool deployments once Prefect is
-healthy; the API comes last. Every wait is bounded and names what failed.
+once; the hosts join the scheduler; the runner registers the blocks and serves the tool
+deployments once Prefect is healthy; MLflow gets fedpe's service account; the API comes last.
+Every wait is bounded and names what failed.
 
-With `tls`, the scheduler listens on tls:// and requires encryption; the demo hosts present
-certificates of the federation CA (fedpe/stack/tls.py), and the launcher, the runner's flows
-(through the Federation block) and the API present the client certificate.
+Every service is closed to strangers: Prefect needs its auth string, MLflow its basic-auth
+users (fedpe/stack/secrets.py), and the scheduler speaks mutual TLS only, behind its guard
+(fedpe/stack/scheduler_guard.py). The demo hosts present certificates of their own names; the
+launcher, the runner's flows and the API present the coordinator's. Each child gets only the
+environment it needs (fedpe/stack/environments.py).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from typing import Callable
 import httpx
 
 from fedpe.errors import StackError
+from fedpe.stack import environments
 from fedpe.stack.config import StackConfig, state_file
 from fedpe.stack.processes import Child, check_ports, spawn, stop, wait_until
+from fedpe.stack.secrets import MLFLOW_ADMIN, MLFLOW_SERVICE, Secrets, ensure_secrets, load_secrets
 
 Progress = Callable[[str], None]
 
@@ -55,26 +59,15 @@ class Stack:
             urls["api_docs"] = f"{c.api_url}/docs"
         return urls
 
-    def env(self) -> dict[str, str]:
-        """What a Python caller of `run_deployment` (or the MLflow client) needs."""
-        env = {
-            "PREFECT_API_URL": self.config.prefect_api_url,
-            "MLFLOW_TRACKING_URI": self.config.mlflow_uri,
-            "FEDPE_HOME": str(self.config.home),
-        }
-        if self.config.serve_api:
-            env["FEDPE_API_URL"] = f"{self.config.api_url}/api/v1"
-        if self.config.tls:
-            # A TLS scheduler takes no client without a certificate: name both for Dask callers.
-            from fedpe.stack.tls import tls_files
-
-            env["FEDPE_SCHEDULER_ADDRESS"] = self.config.scheduler_address
-            env.update(tls_files(self.config.home).client.env())
-        return env
+    def env(self, *, with_secrets: bool = False) -> dict[str, str]:
+        """What a Python caller of `run_deployment` (or the MLflow client) on this machine needs;
+        the credentials only when asked (`fedpe env`), never in `fedpe status`."""
+        secrets = load_secrets(self.config.home) if with_secrets else None
+        return environments.caller(self.config, secrets)
 
     def to_dict(self) -> dict:
         return {
-            "config": json.loads(self.config.model_dump_json()),
+            "config": self.config.public_dict(),
             "children": [c.to_dict() for c in self.children],
             "hosts": self.hosts,
             "data_dirs": self.data_dirs,
@@ -106,78 +99,53 @@ class Stack:
         )
 
 
-def base_env(config: StackConfig) -> dict[str, str]:
-    """The environment every child shares: one Prefect API, one MLflow, no telemetry."""
-    env = dict(os.environ)
-    env.update({
-        "FEDPE_HOME": str(config.home),
-        "PREFECT_HOME": str(config.home / "prefect"),
-        "PREFECT_API_URL": config.prefect_api_url,
-        # With no internet, telemetry fails and on a new database races the migrations.
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{config.home / 'prefect' / 'prefect.db'}",
-        # Submit-to-start latency is mostly the runner's polling (DESIGN.md).
-        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-        "PREFECT_LOGGING_LEVEL": env.get("PREFECT_LOGGING_LEVEL", "INFO"),
-        "MLFLOW_TRACKING_URI": config.mlflow_uri,
-        # A dead host's role must not be re-run from round 0 behind the server's back.
-        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
-        "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-def _http_ok(url: str) -> bool:
+def _http_ok(url: str, auth: tuple[str, str] | None = None) -> bool:
     try:
-        return httpx.get(url, timeout=2.0).status_code == 200
+        return httpx.get(url, timeout=2.0, auth=auth).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def client_security(config: StackConfig):
-    """The Dask Security of the stack's own clients: None for plain TCP."""
-    if not config.tls:
-        return None
+    """The Dask Security of the stack's own clients: the coordinator's certificate."""
     from fedpe.stack.tls import client_security as security_of, tls_files
 
-    return security_of(tls_files(config.home).client)
+    return security_of(tls_files(config.home).coordinator)
 
 
 def _scheduler_client(address: str, timeout_s: float = 5.0, security=None):
     from distributed import Client
 
-    return Client(address, timeout=f"{timeout_s}s", set_as_default=False, security=security)
+    return Client(address, timeout=f"{timeout_s}s", set_as_default=False, security=security,
+                  direct_to_workers=False)
 
 
 def scheduler_argv(config: StackConfig) -> list[str]:
-    """The Dask scheduler's command line; with TLS, its certificate and a tls:// listener."""
-    argv = [
+    """The Dask scheduler's command line: a tls:// listener, its certificate, its guard."""
+    from fedpe.stack.tls import tls_files
+
+    return [
         sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", config.bind,
         "--port", str(config.scheduler_port), "--dashboard-address", f"{config.bind}:{config.dashboard_port}",
+        "--protocol", "tls", *tls_files(config.home).scheduler.cli_args(),
+        "--preload", "fedpe.stack.scheduler_guard",
     ]
-    if config.tls:
-        from fedpe.stack.tls import tls_files
-
-        argv += ["--protocol", "tls", *tls_files(config.home).scheduler.cli_args()]
-    return argv
 
 
-def scheduler_env(config: StackConfig, env: dict[str, str]) -> dict[str, str]:
-    if not config.tls:
-        return env
-    # Refuse any plain-TCP comm, inbound or outbound, rather than fall back to it.
-    return {**env, "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}
-
-
-def host_tls_args(config: StackConfig, host: str) -> list[str]:
-    """`fedpe host start --tls-*` for a demo host: a certificate of its own from the federation CA."""
-    if not config.tls:
-        return []
+def host_argv(config: StackConfig, host: str, data_dir: str) -> list[str]:
+    """`fedpe host start` for a demo host, with a certificate of its own name from the federation CA."""
     from fedpe.stack.tls import issue_host_cert, tls_files
 
     files = issue_host_cert(config.home, host, tls_files(config.home).host_dir(host),
                             sans=[config.bind, "127.0.0.1", "localhost"], reuse=True)
-    return files.cli_args()
+    return [sys.executable, "-m", "fedpe.cli", "host", "start", "--name", host,
+            "--scheduler", config.scheduler_address, "--data-dir", data_dir,
+            "--threads", str(config.host_threads), *files.cli_args()]
+
+
+def host_env(config: StackConfig) -> dict[str, str]:
+    """A demo host's: the caller's environment without credentials (the host keeps fewer still)."""
+    return {**environments.inherited(), "PYTHONUNBUFFERED": "1"}
 
 
 def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
@@ -194,18 +162,16 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
     if config.serve_api:
         ports["fedpe API"] = config.api_port
     check_ports(config.bind, ports)
+    secrets = ensure_secrets(home)  # FEDPE_HOME 0700, the services' credentials 0600
     for sub in ("prefect", "logs", "data", "mlflow"):
         (home / sub).mkdir(parents=True, exist_ok=True)
-    tls = None
-    if config.tls:
-        from fedpe.stack.tls import ensure_federation_tls
+    from fedpe.stack.tls import ensure_federation_tls
 
-        progress("making the federation's TLS certificates")
-        tls = ensure_federation_tls(home, config.bind)
+    progress("making the federation's TLS certificates")
+    ensure_federation_tls(home, config.bind)
     security = client_security(config)
 
     stack = Stack(config=config, started_at=dt.datetime.now(dt.timezone.utc).isoformat())
-    env = base_env(config)
     logs = home / "logs"
     py = sys.executable
     try:
@@ -222,11 +188,11 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
         progress("starting Prefect, the Dask scheduler and MLflow")
         prefect = spawn("prefect-server", [
             py, "-m", "prefect", "server", "start", "--host", config.bind, "--port", str(config.prefect_port),
-        ], env=env, logs=logs)
+        ], env=environments.prefect_server(config, secrets), logs=logs)
         stack.children.append(prefect)
-        scheduler = spawn("dask-scheduler", scheduler_argv(config), env=scheduler_env(config, env), logs=logs)
+        scheduler = spawn("dask-scheduler", scheduler_argv(config), env=environments.scheduler(config), logs=logs)
         stack.children.append(scheduler)
-        mlflow = _start_mlflow(config, env, logs)
+        mlflow = _start_mlflow(config, secrets, logs)
         stack.children.append(mlflow)
         stack.save()
 
@@ -235,37 +201,19 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
                             timeout_s=config.ready_timeout_s,
                             what="the Dask scheduler", child=scheduler)
         try:
-            from tasks.hosts import FEDERATION_METADATA_KEY, connected_hosts
+            from tasks.hosts import connected_hosts
 
-            client.set_metadata([FEDERATION_METADATA_KEY], {
-                "prefect_api_url": config.prefect_api_url,
-                "mlflow_tracking_uri": config.mlflow_uri,
-                "store_url": config.store,
-            })
             progress(f"starting {len(stack.hosts)} hosts")
             for host in stack.hosts:
-                stack.children.append(spawn(f"host-{host}", [
-                    py, "-m", "fedpe.cli", "host", "start", "--name", host,
-                    "--scheduler", config.scheduler_address, "--data-dir", stack.data_dirs[host],
-                    "--threads", str(config.host_threads), *host_tls_args(config, host),
-                ], env=env, logs=logs, role="host"))
+                stack.children.append(spawn(f"host-{host}", host_argv(config, host, stack.data_dirs[host]),
+                                            env=host_env(config), logs=logs, role="host"))
             stack.save()
 
             progress("waiting for Prefect")
             wait_until(lambda: _http_ok(f"{config.prefect_api_url}/health"), timeout_s=config.ready_timeout_s,
                        what="the Prefect server", child=prefect)
             progress("starting the runner (blocks and deployments)")
-            runner_env = dict(env)
-            runner_env.update({
-                "FEDPE_SCHEDULER_ADDRESS": config.scheduler_address,
-                "FEDPE_STORE_URL": config.store,
-                "FEDPE_STORE_OPTIONS": json.dumps(config.store_options),
-                "FEDPE_OWNER": config.owner,
-                "FEDPE_RUNNER_LIMIT": str(config.runner_limit),
-            })
-            if tls is not None:
-                # The Federation block (runner) and the API's scheduler client present these.
-                runner_env.update(tls.client.env())
+            runner_env = environments.coordinator(config, secrets)
             runner = spawn("runner", [py, "-m", "deployments.serve"], env=runner_env, logs=logs, role="runner")
             stack.children.append(runner)
             stack.save()
@@ -281,11 +229,13 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
         progress("waiting for MLflow")
         wait_until(lambda: _http_ok(f"{config.mlflow_uri}/health"), timeout_s=config.ready_timeout_s,
                    what="the MLflow server", child=mlflow)
+        ensure_mlflow_service(config, secrets)
         progress("waiting for the tool deployments")
         from flows.catalog import tool_ids
 
         for tool in tool_ids():
-            wait_until(lambda: _http_ok(f"{config.prefect_api_url}/deployments/name/{tool}/default"),
+            wait_until(lambda: _http_ok(f"{config.prefect_api_url}/deployments/name/{tool}/default",
+                                        tuple(secrets.prefect_auth_string.split(":", 1))),
                        timeout_s=config.ready_timeout_s, what=f"the {tool} deployment", child=runner)
         if config.serve_api:
             progress("starting the fedpe API")
@@ -305,11 +255,28 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
     return stack
 
 
-def _start_mlflow(config: StackConfig, env: dict[str, str], logs: Path) -> Child:
-    """MLflow tracking on SQLite, artifacts in the store, one worker (DESIGN.md)."""
+MLFLOW_AUTH_INI = """[mlflow]
+default_permission = NO_PERMISSIONS
+database_uri = {database}
+admin_username = {admin}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# Without it every request pays a PBKDF2 check (a model upload is dozens of requests); one
+# worker, so a changed password takes effect at once there anyway.
+auth_cache_ttl_seconds = 60
+"""
+
+
+def _start_mlflow(config: StackConfig, secrets: Secrets, logs: Path) -> Child:
+    """MLflow tracking on SQLite behind its basic-auth app, artifacts in the store, one worker (DESIGN.md)."""
+    from fedpe.stack.private import write_private
+
     db = config.home / "mlflow" / "mlflow.db"
     backend = f"sqlite:///{db}"
     py = sys.executable
+    auth_ini = config.home / "secrets" / "mlflow-auth.ini"
+    write_private(auth_ini, MLFLOW_AUTH_INI.format(database=f"sqlite:///{config.home / 'mlflow' / 'auth.db'}",
+                                                   admin=MLFLOW_ADMIN).encode())
+    env = environments.mlflow_server(config, secrets, str(auth_ini))
     if db.exists():
         import subprocess
 
@@ -318,10 +285,40 @@ def _start_mlflow(config: StackConfig, env: dict[str, str], logs: Path) -> Child
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
     artifacts = config.store.rstrip("/") + "/mlflow-artifacts"
     return spawn("mlflow", [
-        py, "-m", "mlflow", "server", "--backend-store-uri", backend,
+        py, "-m", "mlflow", "server", "--app-name", "basic-auth", "--backend-store-uri", backend,
         "--artifacts-destination", artifacts, "--host", config.bind, "--port", str(config.mlflow_port),
-        "--workers", "1",
+        "--workers", "1", "--cors-allowed-origins", config.mlflow_uri,
     ], env=env, logs=logs)
+
+
+def ensure_mlflow_service(config: StackConfig, secrets: Secrets) -> None:
+    """fedpe's own MLflow identity: a user that is not MLflow's admin, with MANAGE on fedpe's experiments
+    and models (MLflow grants it on what the user creates; this covers what a FEDPE_HOME had before)."""
+    base = config.mlflow_uri
+    with httpx.Client(auth=(MLFLOW_ADMIN, secrets.mlflow_admin_password), timeout=30) as http:
+        known = http.get(f"{base}/api/2.0/mlflow/users/get", params={"username": MLFLOW_SERVICE})
+        if known.status_code != 200:
+            _mlflow_ok(http.post(f"{base}/api/2.0/mlflow/users/create",
+                                 json={"username": MLFLOW_SERVICE, "password": secrets.mlflow_service_password}))
+        found = http.post(f"{base}/api/2.0/mlflow/experiments/search", json={"max_results": 1000})
+        _mlflow_ok(found)
+        grants = [("experiment", e["experiment_id"]) for e in found.json().get("experiments", [])
+                  if e.get("name") != "Default"]
+        models = http.get(f"{base}/api/2.0/mlflow/registered-models/search", params={"max_results": 1000})
+        _mlflow_ok(models)
+        grants += [("registered_model", m["name"]) for m in models.json().get("registered_models", [])]
+        for resource_type, resource_id in grants:
+            query = {"username": MLFLOW_SERVICE, "resource_type": resource_type, "resource_id": resource_id}
+            held = http.get(f"{base}/api/3.0/mlflow/users/permissions/get", params=query)
+            if held.status_code == 200 and "MANAGE" in held.text:
+                continue
+            _mlflow_ok(http.post(f"{base}/api/3.0/mlflow/users/permissions/grant", json={**query, "permission": "MANAGE"}))
+
+
+def _mlflow_ok(response: httpx.Response) -> None:
+    if response.status_code != 200:
+        raise StackError(f"MLflow refused fedpe's service account set-up: {response.status_code} "
+                         f"{response.request.url.path}: {response.text[:300]}")
 
 
 def down(home: Path) -> list[str]:
@@ -359,7 +356,7 @@ def status(home: Path) -> dict:
         "home": str(home),
         "scheduler": stack.config.scheduler_address,
         "urls": stack.urls(),
-        "env": stack.env(),
+        "env": stack.env(),  # no credentials here: `fedpe env` prints those
         "processes": processes,
         "hosts": {h: {"connected": h in connected, "address": connected.get(h)} for h in sorted({*stack.hosts, *connected})},
         "started_at": stack.started_at,

@@ -1,17 +1,21 @@
-"""The federation's certificates: one CA, the scheduler's and the clients' certificates, and one per host.
+"""The federation's certificates: one CA, the scheduler's, the coordinator's, and one per host.
 
 Hospitals join over real networks, so the scheduler and every party that talks to it
 (hosts, the runner's flows, the API, the CLI) authenticate each other with certificates that
-one federation CA signed: mutual TLS. `distributed.Security` checks the chain to the CA on
-both ends and not the host names (it turns `check_hostname` off), so the SANs here say where a
-certificate is meant to be used rather than gate it.
+one federation CA signed: mutual TLS, always (plain TCP is refused). `distributed.Security`
+checks the chain to the CA on both ends and not the host names (it turns `check_hostname`
+off); who a peer *is* comes from its certificate's CN, which the scheduler's and the hosts'
+guards read (tasks/wire/identity.py): ``fedpe-scheduler``, ``fedpe-coordinator``, or the host's
+own name.
 
 Files, under `{FEDPE_HOME}/tls/` (keys 0600, the folder 0700)::
 
-    ca.pem, ca-key.pem                the federation CA
-    scheduler.pem, scheduler-key.pem  the scheduler's certificate
-    client.pem, client-key.pem        what the launcher, the runner, the API and the CLI present
-    hosts/<name>/                     the demo hosts' files (ca.pem, <name>.pem, <name>-key.pem)
+    ca.pem, ca-key.pem                    the federation CA
+    scheduler.pem, scheduler-key.pem      the scheduler's certificate
+    coordinator.pem, coordinator-key.pem  what the launcher, the runner, the API and the admin CLI present
+    hosts/<name>/                         the demo hosts' files (ca.pem, <name>.pem, <name>-key.pem)
+    issued.json                           every certificate the CA signed: serial, name, validity
+    revoked.json                          serials `fedpe tls revoke` withdrew (the scheduler refuses them)
 
 `ensure_federation_tls` makes what is missing and keeps what is still good; an existing CA is
 never replaced behind the admin's back, since every host certificate handed out hangs on it.
@@ -21,19 +25,22 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from fedpe.errors import InvalidArgument, StackError
+from fedpe.stack.private import private_dir, write_file
+from tasks.wire.identity import COORDINATOR_CN, SCHEDULER_CN, normal_serial
 
 if TYPE_CHECKING:
     import distributed
 
 __all__ = [
     "CertFiles", "TlsFiles", "client_security", "ensure_federation_tls", "files_from_env", "issue_host_cert",
-    "security_from_env", "tls_files",
+    "revoke_host", "revoked_serials", "security_from_env", "tls_files",
 ]
 
 TLS_DIR = "tls"
@@ -72,10 +79,18 @@ class TlsFiles:
     ca_file: Path
     ca_key: Path
     scheduler: CertFiles
-    client: CertFiles
+    coordinator: CertFiles
 
     def host_dir(self, name: str) -> Path:
         return self.dir / "hosts" / name
+
+    @property
+    def issued(self) -> Path:
+        return self.dir / "issued.json"
+
+    @property
+    def revoked(self) -> Path:
+        return self.dir / "revoked.json"
 
 
 def tls_files(home: Path) -> TlsFiles:
@@ -85,22 +100,23 @@ def tls_files(home: Path) -> TlsFiles:
     return TlsFiles(
         dir=base, ca_file=ca, ca_key=base / "ca-key.pem",
         scheduler=CertFiles(ca, base / "scheduler.pem", base / "scheduler-key.pem"),
-        client=CertFiles(ca, base / "client.pem", base / "client-key.pem"),
+        coordinator=CertFiles(ca, base / "coordinator.pem", base / "coordinator-key.pem"),
     )
 
 
 def ensure_federation_tls(home: Path, bind: str = "127.0.0.1") -> TlsFiles:
-    """Make the CA, the scheduler's and the client's certificates where missing; reuse good ones.
+    """Make the CA, the scheduler's and the coordinator's certificates where missing; reuse good ones.
 
     Both leaf certificates name 127.0.0.1, localhost and `bind`. A certificate is issued
-    again when it is not the CA's, expires within RENEW_BEFORE, or lacks one of those names.
+    again when it is not the CA's, expires within RENEW_BEFORE, lacks one of those names or
+    has been revoked.
     """
     files = tls_files(home)
     ca_cert, ca_key = _ensure_ca(files)
     names = _unique([*LOCAL_NAMES, bind])
-    for common_name, pair in (("fedpe-scheduler", files.scheduler), ("fedpe-client", files.client)):
-        if not _reusable(pair, ca_cert, names):
-            _issue(pair, common_name, names, ca_cert, ca_key)
+    for common_name, pair in ((SCHEDULER_CN, files.scheduler), (COORDINATOR_CN, files.coordinator)):
+        if not _reusable(pair, ca_cert, names, common_name, files):
+            _issue(pair, common_name, names, ca_cert, ca_key, files)
     return files
 
 
@@ -113,23 +129,49 @@ def issue_host_cert(
     everything `fedpe host start --tls-*` needs, so an admin can hand a hospital one folder.
     The CA is made if `home` has none yet. With `reuse`, a still-good certificate is kept.
     """
-    from fedpe.host.start import check_name
+    from fedpe.host.names import check_name
 
     check_name(name, option="NAME")
-    if name == "ca":  # its files would be the CA's copy
-        raise InvalidArgument("NAME: 'ca' names the CA's own file; choose another host name", field="name")
     files = tls_files(home)
     out_dir = Path(out_dir).expanduser().resolve()
     if out_dir == files.dir.resolve():
         raise InvalidArgument(f"--out: {out_dir} holds the federation CA itself; choose another folder", field="out")
     ca_cert, ca_key = _ensure_ca(files)
-    _private_dir(out_dir)
+    private_dir(out_dir)
     pair = CertFiles(out_dir / "ca.pem", out_dir / f"{name}.pem", out_dir / f"{name}-key.pem")
-    _write(pair.ca_file, files.ca_file.read_bytes(), private=False)
+    write_file(pair.ca_file, files.ca_file.read_bytes(), private=False)
     names = _unique([name, *sans])
-    if not (reuse and _reusable(pair, ca_cert, names)):
-        _issue(pair, name, names, ca_cert, ca_key)
+    if not (reuse and _reusable(pair, ca_cert, names, name, files)):
+        _issue(pair, name, names, ca_cert, ca_key, files)
     return pair
+
+
+def revoked_serials(home: Path) -> set[str]:
+    """Serials (normalised hex) of the certificates `revoke_host` withdrew."""
+    return set(_read_json(tls_files(home).revoked, {}).get("serials", {}))
+
+
+def revoke_host(home: Path, name: str) -> list[str]:
+    """Withdraw every certificate the CA issued to host `name`; returns their serials.
+
+    The scheduler refuses a revoked certificate on its next connection, and the hosts refuse
+    it as a peer once their agents read the list from the federation record. A new
+    `issue-host` for the same name gives a certificate that works again.
+    """
+    from fedpe.host.names import check_name
+
+    check_name(name, option="NAME")
+    files = tls_files(home)
+    issued = _read_json(files.issued, {})
+    serials = sorted(s for s, entry in issued.items() if entry.get("name") == name)
+    if not serials:
+        raise InvalidArgument(f"NAME: the federation CA in {files.dir} issued no certificate to host {name!r}",
+                              field="name")
+    revoked = _read_json(files.revoked, {"serials": {}})
+    for serial in serials:
+        revoked["serials"].setdefault(serial, {"name": name, "revoked_at": _now().isoformat()})
+    write_file(files.revoked, json.dumps(revoked, indent=2).encode(), private=False)
+    return serials
 
 
 def client_security(files: CertFiles | None) -> "distributed.Security | None":
@@ -220,14 +262,15 @@ def _ensure_ca(files: TlsFiles):
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, _hash())
     )
-    _private_dir(files.dir)
-    _write(files.ca_key, _key_pem(key), private=True)
-    _write(files.ca_file, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    private_dir(files.dir)
+    write_file(files.ca_key, _key_pem(key), private=True)
+    write_file(files.ca_file, cert.public_bytes(serialization.Encoding.PEM), private=False)
     return cert, key
 
 
-def _issue(pair: CertFiles, common_name: str, names: list[str], ca_cert, ca_key) -> None:
-    """Write a leaf certificate (server and client use: Dask's parties are both) and its key."""
+def _issue(pair: CertFiles, common_name: str, names: list[str], ca_cert, ca_key, files: TlsFiles) -> None:
+    """Write a leaf certificate (server and client use: Dask's parties are both) and its key,
+    and record its serial in the CA's registry (what `revoke_host` reads)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -259,13 +302,18 @@ def _issue(pair: CertFiles, common_name: str, names: list[str], ca_cert, ca_key)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, _hash())
     )
-    _private_dir(pair.key.parent)
-    _write(pair.key, _key_pem(key), private=True)
-    _write(pair.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    private_dir(pair.key.parent)
+    write_file(pair.key, _key_pem(key), private=True)
+    write_file(pair.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    issued = _read_json(files.issued, {})
+    issued[normal_serial(cert.serial_number)] = {
+        "name": common_name, "not_after": cert.not_valid_after_utc.isoformat(), "issued_at": now.isoformat()}
+    write_file(files.issued, json.dumps(issued, indent=2).encode(), private=False)
 
 
-def _reusable(pair: CertFiles, ca_cert, names: list[str]) -> bool:
-    """True when `pair` is a readable, matching cert and key the CA issued, good for a while, naming `names`."""
+def _reusable(pair: CertFiles, ca_cert, names: list[str], common_name: str, files: TlsFiles) -> bool:
+    """True when `pair` is a readable, matching cert and key the CA issued to `common_name`, not
+    revoked, good for a while, naming `names`."""
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import serialization
@@ -281,6 +329,9 @@ def _reusable(pair: CertFiles, ca_cert, names: list[str]) -> bool:
             key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
         return False
     if cert.not_valid_after_utc - _now() < RENEW_BEFORE:
+        return False
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if not cn or cn[0].value != common_name or normal_serial(cert.serial_number) in revoked_serials(files.dir.parent):
         return False
     return {_general_name(n) for n in names} <= set(sans)
 
@@ -327,24 +378,10 @@ def _replace_ca_hint(files: TlsFiles) -> str:
             "issued again with `fedpe tls issue-host`)")
 
 
-def _private_dir(path: Path) -> None:
-    existed = path.exists()
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not existed:
-        os.chmod(path, 0o700)
-
-
-def _write(path: Path, data: bytes, *, private: bool) -> None:
-    """Write atomically; a key is 0600 from the moment it exists, whatever the umask."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    mode = 0o600 if private else 0o644
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+def _read_json(path: Path, default):
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fd = -1
-            fh.write(data)
-    finally:
-        if fd != -1:
-            os.close(fd)
-    os.replace(tmp, path)
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as exc:
+        raise StackError(f"{path} cannot be read ({exc})") from None

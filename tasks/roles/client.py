@@ -1,29 +1,27 @@
-"""The flcore client role: one long-lived Prefect task per client host, for the whole execution.
+"""The flcore client role: a host's training state for one execution, on that host.
 
-The task starts a Dask Actor on its own worker that holds the host's state (data, model,
-control variates) and hands the actor to the server role through a Dask Variable. The server
-then calls the actor every round, so weights go worker to worker and no Prefect task run is
-created per round. Only weights, sample counts and metrics ever leave the host.
+The role starts when its Dask task reaches the host (tasks/roles/runtime.py), reads its data
+and then answers the server role's calls (`describe`, `prepare`, `setup`, `fit`, `evaluate`,
+`final`, `leave`), which only the host named as the execution's server may make. Only weights,
+sample counts and metrics ever leave the host, each answer recorded in the host's audit log;
+its local metrics go home as a file when it leaves.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
+import threading
 import time
 
 import numpy as np
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
-from blocks.store import StoreSpec
 from fedpe.errors import InvalidArgument
 from tasks.data.catalogue import fingerprint_file, load_dataset
 from tasks.data.layout import find_split_file
-from tasks.hosts import current_host
 from tasks.models.registry import build_model
 from tasks.privacy import clip_update
+from tasks.roles.context import RoleContext
 from tasks.roles.specs import TrainingSpec
 from tasks.roles.usage import UsageMeter
 from tasks.strategies.scaffold import scaffold_correction, scaffold_update_control
@@ -32,25 +30,24 @@ from tasks.training import evaluate, feature_sums, local_train, standardize
 TASK_ID = "flcore-client"
 
 
-def actor_variable(execution_id: str, host: str) -> str:
-    return f"fedpe-{execution_id}-actor-{host}"
-
-
-def done_event(execution_id: str) -> str:
-    return f"fedpe-{execution_id}-done"
-
-
 class ClientTrainer:
-    """A host's training state for one execution, living in a Dask Actor on that host."""
+    """A host's training state for one execution: data, model, control variates."""
 
-    def __init__(self, execution_id: str, host: str, spec: TrainingSpec):
-        here = current_host()
-        if here.name != host:
-            raise RuntimeError(f"client actor for {host} started on {here.name}")
-        self.execution_id = execution_id
+    TASK_ID = TASK_ID
+    PEER_METHODS = frozenset({"describe", "prepare", "setup", "fit", "evaluate", "final", "leave"})
+    COORDINATOR_METHODS = frozenset({"leave"})
+    AUDIT_CALLS = True
+
+    def __init__(self, context: RoleContext):
+        spec = TrainingSpec.model_validate(context.spec.params["training"])
+        host = context.host
+        self.context = context
+        self.execution_id = context.spec.execution_id
         self.host = host
         self.spec = spec
-        self.data_dir = here.data_dir
+        self.data_dir = context.data_dir
+        self.idle_timeout_s = context.spec.idle_timeout_s
+        self._leave = threading.Event()
         self.meter = UsageMeter()
         self.last_active = time.monotonic()
         self.history: list[dict] = []
@@ -67,17 +64,20 @@ class ClientTrainer:
             self._frame = frame
             train_file = find_split_file(self.data_dir, spec.dataset, "train")
             self.fingerprint = fingerprint_file(train_file) if train_file else None
+        context.record("read", dataset=spec.dataset, split="train", rows=len(frame), columns=list(map(str, frame.columns)),
+                       fingerprint=self.fingerprint)
 
     # -- set-up, before round 1 -------------------------------------------------------------
-    def describe(self) -> dict:
+    def describe(self, _: object = None) -> dict:
         """Schema, size, label values and data fingerprint: what the server checks first."""
         self.last_active = time.monotonic()
         labels = sorted(self._frame[self.spec.target].dropna().unique().tolist())
         return {"host": self.host, "columns": self.columns, "rows": len(self._frame), "labels": labels,
                 "fingerprint": self.fingerprint}
 
-    def prepare(self, labels: list) -> dict:
+    def prepare(self, value: dict) -> dict:
         """Split train/validation by seed and return feature sums for federated scaling."""
+        labels = value["labels"]
         with self.meter.measure():
             non_numeric = [c for c in self.features if not np.issubdtype(self._frame[c].dtype, np.number)]
             if non_numeric:
@@ -98,8 +98,9 @@ class ClientTrainer:
         self.last_active = time.monotonic()
         return sums
 
-    def setup(self, mean: np.ndarray, std: np.ndarray, n_classes: int) -> int:
+    def setup(self, value: dict) -> int:
         """Standardise with the federation's mean/std and build the model; returns its size."""
+        mean, std, n_classes = np.asarray(value["mean"]), np.asarray(value["std"]), int(value["n_classes"])
         with self.meter.measure():
             self.mean, self.std = mean, std
             self.X_train = standardize(self.X_train, mean, std)
@@ -114,19 +115,21 @@ class ClientTrainer:
         self.model.set_weights(weights)
         return evaluate(self.model, X, y)
 
-    def evaluate(self, weights: list[np.ndarray]) -> dict:
+    def evaluate(self, value: dict) -> dict:
         """The global model's metrics on this host's validation split."""
+        weights = value["weights"]
         with self.meter.measure():
             result = self._eval(weights, self.X_val, self.y_val)
         self.last_active = time.monotonic()
         return result
 
-    def fit(self, weights: list[np.ndarray], server_round: int, config: dict) -> dict:
+    def fit(self, value: dict) -> dict:
         """Evaluate the incoming global model, then train locally from it.
 
         Evaluating here saves the server a second call per round: the metrics are those of
         the previous round's aggregate.
         """
+        weights, server_round, config = value["weights"], int(value["round"]), value["config"]
         start = time.perf_counter()
         with self.meter.measure():
             incoming = self._eval(weights, self.X_val, self.y_val)
@@ -161,17 +164,43 @@ class ClientTrainer:
                 "control_delta": control_delta, "clipped": clipped, "eval": incoming}
 
     # -- the end ------------------------------------------------------------------------------
-    def final(self, weights: list[np.ndarray]) -> dict:
+    def final(self, value: dict) -> dict:
         """The final model on the validation split and on the held-out test file (read only now)."""
+        weights = value["weights"]
         with self.meter.measure():
             validation = self._eval(weights, self.X_val, self.y_val)
             frame = load_dataset(self.data_dir, self.spec.dataset, "test")
+            self.context.record("read", dataset=self.spec.dataset, split="test", rows=len(frame))
             X = standardize(frame[self.features].to_numpy(dtype=np.float64), self.mean, self.std)
             known = frame[self.spec.target].isin(self._labels.keys())
             y = frame[self.spec.target][known].map(self._labels).to_numpy().astype(int)
             test = self._eval(weights, X[known.to_numpy()], y) if len(y) else {"loss": float("nan"), "accuracy": float("nan"), "num_examples": 0}
         self.last_active = time.monotonic()
         return {"validation": validation, "test": test}
+
+
+    def leave(self, _: object = None) -> bool:
+        """The server is done with this host: the role ends."""
+        self._leave.set()
+        return True
+
+    # -- the role's life ------------------------------------------------------------------------
+    def run(self) -> dict:
+        """Serve the server's calls until it says leave, it idles too long, or the coordinator is gone."""
+        self.context.log.info("%s holds its %s training data for the server (%d features)", self.host,
+                              self.spec.dataset, len(self.features))
+        reason = "server finished"
+        while not self._leave.wait(timeout=0.5):
+            if time.monotonic() - self.last_active > self.idle_timeout_s:
+                reason = f"idle for {self.idle_timeout_s:.0f} s"
+                break
+            if self.context.control.coordinator_lost or self.context.control.cancelled:
+                reason = "the execution ended"
+                break
+        self.context.release_file("local_metrics.csv", _history_csv(self.history))
+        self.context.log.info("%s trained %d rounds and left: %s", self.host, len(self.history), reason)
+        usage = self.meter.report(host=self.host, task=TASK_ID, rounds_trained=len(self.history), ended_because=reason)
+        return {"host": self.host, "rounds_trained": len(self.history), "ended_because": reason, "usage": usage}
 
 
 def _history_csv(history: list[dict]) -> bytes:
@@ -181,42 +210,3 @@ def _history_csv(history: list[dict]) -> bytes:
         writer.writeheader()
         writer.writerows(history)
     return out.getvalue().encode()
-
-
-@task(name=TASK_ID, task_run_name="flcore-client[{host}]", persist_result=False, cache_policy=NO_CACHE)
-def flcore_client_role(host: str, execution_id: str, training: TrainingSpec, store: StoreSpec,
-                       idle_timeout_s: float = 300.0) -> dict:
-    """Hold this host's actor until the server says done (or it idles too long); write local outputs."""
-    from distributed import Event, Variable, get_client, get_worker, secede
-
-    from tasks.conventions import REPORTS_DIR, report_file
-
-    secede()  # long-lived: give the worker its thread back
-    meter = UsageMeter()
-    client = get_client()
-    with meter.measure():
-        future = client.submit(ClientTrainer, execution_id, host, training, actor=True, workers=[host],
-                               allow_other_workers=False, pure=False, key=f"flcore-actor-{execution_id}-{host}")
-        future.result(timeout=120)
-        variable = Variable(actor_variable(execution_id, host), client=client)
-        variable.set(future)
-    trainer: ClientTrainer = get_worker().state.actors[future.key]
-    log = get_run_logger()
-    log.info("%s holds its %s training data for the server (%d features)", host, training.dataset,
-             len(trainer.features))
-    done = Event(done_event(execution_id), client=client)
-    reason = "server finished"
-    while not done.wait(timeout=1.0):
-        if time.monotonic() - trainer.last_active > idle_timeout_s:
-            reason = f"idle for {idle_timeout_s:.0f} s"
-            break
-    with meter.measure():
-        store.write_bytes(_history_csv(trainer.history), execution_id, host, "local_metrics.csv")
-        report = meter.report(host=host, task=TASK_ID, rounds_trained=len(trainer.history), ended_because=reason)
-        report["cpu_seconds"] = round(report["cpu_seconds"] + trainer.meter.cpu_seconds, 4)
-        report["rss_peak_bytes"] = max(report["rss_peak_bytes"], trainer.meter.rss_peak_bytes)
-        store.write_bytes(json.dumps(report, indent=2).encode(), execution_id, REPORTS_DIR, report_file(host, TASK_ID))
-    variable.delete()
-    future.release()
-    log.info("%s trained %d rounds and left: %s", host, len(trainer.history), reason)
-    return {"host": host, "rounds_trained": len(trainer.history), "ended_because": reason}

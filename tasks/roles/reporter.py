@@ -1,6 +1,8 @@
-"""Everything the server role reports, done by one background thread so rounds never wait on it:
-MLflow (one batch per round), the execution's progress file, round checkpoints, and at the end
-the metrics CSV, the curves PNG, the final model (store + MLflow registry)."""
+"""Everything a training reports, done on the coordinator by one background thread fed by the
+server role's events, so neither the rounds nor the polls wait on it: MLflow (one batch per
+round), the execution's progress file, round checkpoints, and at the end the metrics CSV, the
+curves PNG and the final model (store + MLflow registry). The server role on its host holds no
+credential of any of these; the coordinator does."""
 
 from __future__ import annotations
 
@@ -10,9 +12,7 @@ import io
 import json
 import logging
 import queue
-import tempfile
 import threading
-from pathlib import Path
 
 import numpy as np
 
@@ -76,7 +76,11 @@ def curves_png(history: list[dict], title: str) -> bytes:
 
 
 class RoundReporter:
-    """Queue in, side effects out, on its own thread."""
+    """Queue in, side effects out: the store on one thread, MLflow on another.
+
+    MLflow gets a thread of its own because its first call costs seconds (its import, its first
+    run): the progress file and the checkpoints must not wait for it.
+    """
 
     def __init__(self, *, store: StoreSpec, execution_id: str, host: str, tool: str, rounds: int,
                  tracking_uri: str | None, experiment: str, tags: dict[str, str], params: dict,
@@ -95,13 +99,28 @@ class RoundReporter:
         self.is_paused = False
         self._tracking = (tracking_uri, experiment, tags, params)
         self._queue: queue.Queue = queue.Queue()
+        self._mlflow: queue.Queue = queue.Queue()
         self._tracker = None
         self._thread = threading.Thread(target=self._run, name=f"fedpe-report-{execution_id}", daemon=True)
+        self._tracking_thread = threading.Thread(target=self._run_tracking, name=f"fedpe-mlflow-{execution_id}",
+                                                 daemon=True)
+        self._tracking_thread.start()
         self._thread.start()
 
     # -- called from the round loop (cheap) -----------------------------------------------------
     def round_done(self, entry: dict, weights: list[np.ndarray] | None) -> None:
+        """A round as the server role sent it; `weights` is its checkpoint when one is due."""
         self._queue.put(("round", entry, weights))
+
+    def on_event(self, event: dict) -> None:
+        """The server role's own events (tasks/roles/server.py): rounds, tags, pauses."""
+        kind = event["kind"]
+        if kind == "round":
+            self.round_done(event["entry"], event.get("checkpoint"))
+        elif kind == "tags":
+            self.tags(event["tags"])
+        elif kind == "paused":
+            self.paused(bool(event["paused"]))
 
     def tags(self, tags: dict[str, str]) -> None:
         self._queue.put(("tags", tags, None))
@@ -133,13 +152,24 @@ class RoundReporter:
             logger.exception("MLflow tracking unavailable; training goes on without it")
             self._tracker = None
 
-    def _track(self, fn, *args) -> None:
-        if self._tracker is None:
-            return
-        try:
-            fn(*args)
-        except Exception:
-            logger.exception("MLflow call failed")
+    def _track(self, method: str, *args) -> None:
+        """Queue a call of the Tracker's `method` for the MLflow thread."""
+        self._mlflow.put((method, args))
+
+    def _run_tracking(self) -> None:
+        self._start_tracking()
+        while True:
+            method, args = self._mlflow.get()
+            if method is None:
+                return
+            if self._tracker is None:
+                continue
+            try:
+                result = getattr(self._tracker, method)(*args)
+                if method == "log_model":
+                    self.model_uri = result
+            except Exception:
+                logger.exception("MLflow call %s failed", method)
 
     def _write_progress(self) -> None:
         last = self.history[-1] if self.history else {}
@@ -153,7 +183,6 @@ class RoundReporter:
         self.store.write_bytes(json.dumps(progress, default=float).encode(), self.execution_id, PROGRESS_FILE)
 
     def _run(self) -> None:
-        self._start_tracking()
         while True:
             kind, payload, weights = self._queue.get()
             try:
@@ -162,7 +191,7 @@ class RoundReporter:
                 elif kind == "paused":
                     self.is_paused = payload
                 elif kind == "tags":
-                    self._track(self._tracker.set_tags if self._tracker else None, payload)
+                    self._track("set_tags", payload)
                 elif kind == "finish":
                     self._on_finish(payload, weights)
                     return
@@ -173,16 +202,11 @@ class RoundReporter:
 
     def _on_round(self, entry: dict, weights) -> None:
         self.history.append(entry)
-        dropped = f", dropped {', '.join(entry['dropped'])}" if entry.get("dropped") else ""
-        privacy = f", epsilon {entry['epsilon']:.3f}" if entry.get("epsilon") is not None else ""
-        self.log.info("round %d/%d: accuracy %.4f, loss %.4f (%d clients%s, %.1f ms%s)", entry["round"], self.rounds,
-                      entry.get("accuracy", float("nan")), entry.get("loss", float("nan")), len(entry.get("clients", [])),
-                      dropped, entry.get("round_ms", float("nan")), privacy)
         metrics = round_metrics(entry)
         for host, client_metrics in (entry.get("per_client") or {}).items():
             for key, value in client_metrics.items():
                 metrics[f"client.{host}.{key}"] = value
-        self._track(self._tracker.log_metrics if self._tracker else None, metrics, entry["round"])
+        self._track("log_metrics", metrics, entry["round"])
         if weights is not None and self.checkpoint_every and entry["round"] % self.checkpoint_every == 0:
             self.store.write_bytes(weights_to_npz(weights), self.execution_id, self.host, "checkpoints",
                                    f"round-{entry['round']:04d}.npz")
@@ -198,21 +222,16 @@ class RoundReporter:
             self.store.write_bytes(png, ex, host, "curves.png")
         if weights is not None and self.status != "failed":  # a failed run has no final model
             self.store.write_bytes(weights_to_npz(weights), ex, host, "model_final.npz")
-        if self._tracker is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "metrics.csv").write_bytes(csv_bytes)
-                self._track(self._tracker.log_artifact, str(Path(tmp) / "metrics.csv"))
-                if png:
-                    (Path(tmp) / "curves.png").write_bytes(png)
-                    self._track(self._tracker.log_artifact, str(Path(tmp) / "curves.png"))
-            test = (final or {}).get("test") or {}
-            self._track(self._tracker.log_metrics, {f"final_{k}": v for k, v in test.items() if k != "per_client"},
-                        len(self.history))
-            if payload.get("model") is not None and self.status == "completed":
-                try:
-                    self.model_uri = self._tracker.log_model(payload["model"], registered_name=f"fedpe-{self.tool}")
-                except Exception:
-                    logger.exception("model registration failed")
-            mlflow_status = {"completed": "FINISHED", "cancelled": "KILLED"}.get(self.status, "FAILED")
-            self._track(self._tracker.end, mlflow_status)
+        self._track("log_artifact_bytes", "metrics.csv", csv_bytes)
+        if png:
+            self._track("log_artifact_bytes", "curves.png", png)
+        test = (final or {}).get("test") or {}
+        self._track("log_metrics", {f"final_{k}": v for k, v in test.items() if k != "per_client"}, len(self.history))
+        if payload.get("model") is not None and self.status == "completed":
+            self._track("log_model", payload["model"], f"fedpe-{self.tool}")
+        self._track("end", {"completed": "FINISHED", "cancelled": "KILLED"}.get(self.status, "FAILED"))
+        self._mlflow.put((None, ()))
+        self._tracking_thread.join(150)
+        if self._tracking_thread.is_alive():
+            logger.warning("MLflow still busy after 150 s; the run may lack its last metrics or its model")
         self._write_progress()

@@ -45,3 +45,24 @@ class ServerSpec(BaseModel):
     initial_weights: str | None = None
     experiment: str = "flcore"
     parameters: dict = {}
+
+
+class RoleSpec(BaseModel):
+    """What the coordinator hands a host for one role: plain data, checked by the host's policy.
+
+    `server` is the host whose server role may call this role's peer methods (clients);
+    `peers` maps the hosts a server calls to their worker addresses. `params` are the role's
+    own settings (a TrainingSpec, a ServerSpec, fed-stats' options) as plain data.
+    """
+
+    execution_id: str
+    flow_run_id: str
+    task: str
+    tool: str
+    host: str
+    owner: str = "unknown"
+    dataset: str | None = None
+    server: str | None = None
+    peers: dict[str, str] = {}
+    params: dict = {}
+    idle_timeout_s: float = 300.0

@@ -1,58 +1,66 @@
-"""The fed-stats role: one task per host that computes its local statistics, suppressing every
-cell under `min_count` on the host before anything leaves it.
+"""The fed-stats role: one host's local statistics, every cell under `min_count` suppressed on
+the host before anything leaves it.
 
-Two passes so quantiles can be combined exactly on common histogram edges: the role publishes
-its (suppressed) ranges in a Dask Variable, waits for the federation's edges, then summarises.
+Two passes so quantiles can be combined exactly on common histogram edges: the role sends its
+(suppressed) ranges home as an event, the coordinator combines every host's into the
+federation's edges and hands them back (`edges`), then the role summarises. `min_count` is the
+requester's, raised to the host policy's floor where it is lower (tasks/policy.py).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
-from blocks.store import StoreSpec
-from tasks.conventions import REPORTS_DIR, report_file
 from tasks.data.catalogue import load_dataset
-from tasks.hosts import current_host
+from tasks.roles.context import RoleContext
 from tasks.roles.usage import UsageMeter
 from tasks.stats import local_ranges, local_summary
 
 TASK_ID = "fed-stats"
 
 
-def ranges_variable(execution_id: str, host: str) -> str:
-    return f"fedpe-{execution_id}-ranges-{host}"
-
-
-def edges_variable(execution_id: str) -> str:
-    return f"fedpe-{execution_id}-edges"
-
-
 def _plain(value):
-    """msgpack-safe (Dask Variables carry plain data through the scheduler)."""
+    """JSON-safe numbers (NaN and numpy scalars as the codec and the JSON files want them)."""
     return json.loads(json.dumps(value, default=float))
 
 
-@task(name=TASK_ID, task_run_name="fed-stats[{host}]", persist_result=False, cache_policy=NO_CACHE)
-def fed_stats_role(host: str, execution_id: str, dataset: str, columns: list[str] | None,
-                   categorical: list[str] | None, min_count: int, store: StoreSpec, timeout_s: float = 120.0) -> dict:
-    from distributed import Variable, get_client, secede
+class LocalStats:
+    TASK_ID = TASK_ID
+    PEER_METHODS: frozenset[str] = frozenset()
+    COORDINATOR_METHODS = frozenset({"edges"})
+    AUDIT_CALLS = True
 
-    secede()  # waits on the flow between its passes
-    meter = UsageMeter()
-    client = get_client()
-    with meter.measure():
-        here = current_host()
-        frame = load_dataset(here.data_dir, dataset, "train")
-        numeric = [c for c in columns if c not in (categorical or [])] if columns else None
-        ranges = _plain(local_ranges(frame.drop(columns=list(categorical or [])), numeric, min_count))
-        Variable(ranges_variable(execution_id, host), client=client).set(ranges)
-    edges = Variable(edges_variable(execution_id), client=client).get(timeout=timeout_s)
-    with meter.measure():
-        summary = _plain(local_summary(frame, edges, min_count=min_count, categorical=categorical))
-        store.write_bytes(json.dumps(summary, indent=2).encode(), execution_id, host, "local_stats.json")
-    report = meter.report(host=host, task=TASK_ID)
-    store.write_bytes(json.dumps(report, indent=2).encode(), execution_id, REPORTS_DIR, report_file(host, TASK_ID))
-    return summary
+    def __init__(self, context: RoleContext):
+        self.context = context
+        params = context.spec.params
+        self.dataset = context.spec.dataset
+        self.columns = params.get("columns")
+        self.categorical = params.get("categorical") or []
+        self.min_count = int(params["min_count"])
+        self.timeout_s = float(params.get("timeout_s", 120.0))
+        self._edges: dict | None = None
+        self._got_edges = threading.Event()
+
+    def edges(self, value: dict) -> bool:
+        self._edges = value["edges"]
+        self._got_edges.set()
+        return True
+
+    def run(self) -> dict:
+        meter = UsageMeter()
+        context = self.context
+        with meter.measure():
+            frame = load_dataset(context.data_dir, self.dataset, "train")
+            context.record("read", dataset=self.dataset, split="train", rows=len(frame),
+                           columns=list(self.columns or map(str, frame.columns)))
+            numeric = [c for c in self.columns if c not in self.categorical] if self.columns else None
+            ranges = _plain(local_ranges(frame.drop(columns=list(self.categorical)), numeric, self.min_count))
+        context.record("sent", to="coordinator", what="ranges", bytes=len(json.dumps(ranges)))
+        context.emit("ranges", ranges=ranges)
+        if not self._got_edges.wait(self.timeout_s):
+            raise TimeoutError(f"no histogram edges from the coordinator after {self.timeout_s:.0f} s")
+        with meter.measure():
+            summary = _plain(local_summary(frame, self._edges, min_count=self.min_count, categorical=self.categorical))
+            context.release_file("local_stats.json", json.dumps(summary, indent=2).encode())
+        return {"summary": summary, "min_count": self.min_count, "usage": meter.report(host=context.host, task=TASK_ID)}

@@ -33,6 +33,9 @@ def stack():
 def dask_client(stack):
     from distributed import Client
 
-    client = Client(stack.config.scheduler_address, timeout="10s", set_as_default=False)
+    from fedpe.stack.launcher import client_security
+
+    client = Client(stack.config.scheduler_address, timeout="10s", set_as_default=False,
+                    security=client_security(stack.config))
     yield client
     client.close()

@@ -13,18 +13,28 @@ from pathlib import Path
 from blocks.store import StoreSpec
 
 
-def start_extra_host(stack, name: str, data_dir: Path) -> subprocess.Popen:
+def host_cert_args(stack, name: str) -> list[str]:
+    """`--tls-*` for host `name`: a certificate of its own name from the federation CA."""
+    from fedpe.stack.tls import issue_host_cert, tls_files
+
+    return issue_host_cert(stack.config.home, name, tls_files(stack.config.home).host_dir(name), reuse=True).cli_args()
+
+
+def start_extra_host(stack, name: str, data_dir: Path, *, policy: Path | None = None) -> subprocess.Popen:
     """A host of our own (its own process group) that a test may crash."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "fedpe.cli", "host", "start", "--name", name, "--scheduler",
-         stack.config.scheduler_address, "--data-dir", str(data_dir), "--threads", "4"],
+         stack.config.scheduler_address, "--data-dir", str(data_dir), "--threads", "4",
+         *host_cert_args(stack, name), *(["--policy", str(policy)] if policy else [])],
         env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     from distributed import Client
 
+    from fedpe.stack.launcher import client_security
     from tasks.hosts import connected_hosts
 
-    with Client(stack.config.scheduler_address, timeout="10s", set_as_default=False) as client:
+    with Client(stack.config.scheduler_address, timeout="10s", set_as_default=False,
+                security=client_security(stack.config)) as client:
         deadline = time.monotonic() + 60
         while name not in connected_hosts(client):
             assert proc.poll() is None, f"host {name} exited with {proc.returncode}"

@@ -1,13 +1,15 @@
 """`fedpe host start`'s checks before it connects: one clear error per bad input."""
 
 import gc
+import pathlib
 import socket
 import sys
 
 import pytest
 
 from fedpe.errors import InvalidArgument, NoConnection
-from fedpe.host.start import check_address, check_inputs, check_name, check_tls, preflight
+from fedpe.host.names import check_name
+from fedpe.host.start import check_address, check_inputs, check_tls, preflight, worker_env
 from fedpe.stack.tls import ensure_federation_tls, issue_host_cert
 
 
@@ -31,8 +33,14 @@ def test_bad_names_are_refused_naming_the_option(name):
     assert info.value.field == "name"
 
 
+@pytest.mark.parametrize("name", ["fedpe-coordinator", "fedpe-scheduler", "ca"])
+def test_the_federations_own_names_are_reserved(name):
+    with pytest.raises(InvalidArgument, match="reserved for the federation's own certificates"):
+        check_name(name)
+
+
 @pytest.mark.parametrize("address, expected", [
-    ("tcp://127.0.0.1:8786", ("tcp", "127.0.0.1", 8786)),
+    ("tls://127.0.0.1:8786", ("tls", "127.0.0.1", 8786)),
     ("tls://fed.example.org:443", ("tls", "fed.example.org", 443)),
     ("tls://[::1]:8786", ("tls", "::1", 8786)),
 ])
@@ -45,20 +53,21 @@ def test_good_addresses_parse(address, expected):
     ("127.0.0.1:8786", "no scheme"),
     ("http://127.0.0.1:8786", "scheme 'http'"),
     ("ucx://127.0.0.1:8786", "scheme 'ucx'"),
-    ("tcp://127.0.0.1", "no port"),
-    ("tcp://:8786", "no host"),
-    ("tcp://127.0.0.1:0", "not a number from 1 to 65535"),
-    ("tcp://127.0.0.1:99999", "not a number from 1 to 65535"),
-    ("tcp://127.0.0.1:port", "not a number from 1 to 65535"),
-    ("tcp://127.0.0.1:8786/path", "only HOST:PORT"),
-    ("tcp://127.0.0.1:8786/", "only HOST:PORT"),
-    ("tcp://user@127.0.0.1:8786", "only HOST:PORT"),
+    ("tcp://127.0.0.1:8786", "scheme 'tcp'"),
+    ("tls://127.0.0.1", "no port"),
+    ("tls://:8786", "no host"),
+    ("tls://127.0.0.1:0", "not a number from 1 to 65535"),
+    ("tls://127.0.0.1:99999", "not a number from 1 to 65535"),
+    ("tls://127.0.0.1:port", "not a number from 1 to 65535"),
+    ("tls://127.0.0.1:8786/path", "only HOST:PORT"),
+    ("tls://127.0.0.1:8786/", "only HOST:PORT"),
+    ("tls://user@127.0.0.1:8786", "only HOST:PORT"),
 ])
 def test_bad_addresses_are_refused_with_the_reason(address, why):
     with pytest.raises(InvalidArgument) as info:
         check_address(address)
     assert info.value.message.startswith("--scheduler: ")
-    assert why in info.value.message and "tcp://HOST:PORT or tls://HOST:PORT" in info.value.message
+    assert why in info.value.message and "expected tls://HOST:PORT" in info.value.message
     assert "\n" not in info.value.message
 
 
@@ -70,15 +79,37 @@ def test_tls_files_come_all_three_or_none(tmp_path):
     assert files.cert.is_absolute()
 
 
-def test_a_tls_scheduler_needs_the_tls_files(tmp_path):
-    with pytest.raises(InvalidArgument, match="a tls:// scheduler needs --tls-ca-file"):
+def test_the_scheduler_needs_the_tls_files(tmp_path):
+    with pytest.raises(InvalidArgument, match="mutual TLS only") as info:
         check_inputs("h", "tls://127.0.0.1:8786", tmp_path)
+    assert info.value.field == "tls_ca_file"
 
 
-def test_tls_files_with_a_tcp_scheduler_are_refused(tmp_path, certs):
+def test_another_hosts_certificate_is_refused_before_connecting(tmp_path, certs):
     ours, _ = certs
-    with pytest.raises(InvalidArgument, match="the scheduler address is tcp://"):
-        check_inputs("h", "tcp://127.0.0.1:8786", tmp_path, ours)
+    with pytest.raises(InvalidArgument, match="certificate of 'hospital-x', not of host 'hospital-y'") as info:
+        check_inputs("hospital-y", "tls://127.0.0.1:8786", tmp_path, ours)
+    assert info.value.field == "tls_cert"
+
+
+def test_a_bad_policy_is_refused_naming_its_field(tmp_path, certs):
+    ours, _ = certs
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("tools: [flcore]\nfed_stats:\n  min_count: 1\n")
+    with pytest.raises(InvalidArgument, match="--policy: .*fed_stats.min_count"):
+        check_inputs("hospital-x", "tls://127.0.0.1:8786", tmp_path, ours, policy)
+    policy.write_text("tools: [flcore]\nunknown_rule: true\n")
+    with pytest.raises(InvalidArgument, match="--policy: .*unknown_rule"):
+        check_inputs("hospital-x", "tls://127.0.0.1:8786", tmp_path, ours, policy)
+
+
+def test_the_workers_environment_keeps_no_credential():
+    source = {"PATH": "/bin", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "s3", "PREFECT_API_AUTH_STRING": "a:b",
+              "MLFLOW_TRACKING_PASSWORD": "pw", "PREFECT_API_URL": "http://x/api", "FEDPE_API_KEY": "fpk"}
+    env = worker_env("hospital-x", pathlib.Path("/tmp"), source=source)
+    assert env["PATH"] == "/bin" and env["FEDPE_HOST_NAME"] == "hospital-x"
+    assert not {"AWS_SECRET_ACCESS_KEY", "PREFECT_API_AUTH_STRING", "MLFLOW_TRACKING_PASSWORD", "PREFECT_API_URL",
+                "FEDPE_API_KEY"} & set(env)
 
 
 def test_missing_or_unreadable_tls_files_are_refused_naming_the_option(tmp_path, certs):
@@ -96,7 +127,7 @@ def test_missing_or_unreadable_tls_files_are_refused_naming_the_option(tmp_path,
 def test_a_key_that_is_not_the_certificates_is_refused(tmp_path, certs):
     ours, theirs = certs
     with pytest.raises(InvalidArgument, match="--tls-cert/--tls-key: .* not a PEM certificate and its unencrypted key"):
-        check_inputs("h", "tls://127.0.0.1:8786", tmp_path, check_tls(ours.ca_file, ours.cert, theirs.client.key))
+        check_inputs("h", "tls://127.0.0.1:8786", tmp_path, check_tls(ours.ca_file, ours.cert, theirs.coordinator.key))
 
 
 def test_good_tls_input_passes(tmp_path, certs):
@@ -106,7 +137,7 @@ def test_good_tls_input_passes(tmp_path, certs):
 
 def test_data_dir_must_be_a_folder(tmp_path):
     with pytest.raises(InvalidArgument, match="--data-dir: .* is not a folder"):
-        check_inputs("h", "tcp://127.0.0.1:8786", tmp_path / "missing")
+        check_inputs("h", "tls://127.0.0.1:8786", tmp_path / "missing")
 
 
 def test_name_is_checked_before_the_address_and_nothing_connects(tmp_path, monkeypatch):
@@ -119,15 +150,16 @@ def test_name_is_checked_before_the_address_and_nothing_connects(tmp_path, monke
         preflight("good", "notanaddress", tmp_path)
 
 
-def test_an_unreachable_scheduler_is_one_quiet_no_connection(tmp_path):
+def test_an_unreachable_scheduler_is_one_quiet_no_connection(tmp_path, certs):
+    ours, _ = certs
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     unraisable = []
     hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
     try:
-        with pytest.raises(NoConnection, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}") as info:
-            preflight("h", f"tcp://127.0.0.1:{port}", tmp_path, timeout_s=0.5)
+        with pytest.raises(NoConnection, match=f"cannot reach the Dask scheduler at tls://127.0.0.1:{port}") as info:
+            preflight("hospital-x", f"tls://127.0.0.1:{port}", tmp_path, tls=ours, timeout_s=0.5)
         gc.collect()
     finally:
         sys.unraisablehook = hook

@@ -43,7 +43,7 @@ def test_client_and_host_certs_verify_as_clients_against_the_ca(tmp_path):
     files = ensure_federation_tls(tmp_path)
     host = issue_host_cert(tmp_path, "hospital-x", tmp_path / "out")
 
-    for cert in (files.client.cert, host.cert):
+    for cert in (files.coordinator.cert, host.cert):
         verified = verifier(files.ca_file).build_client_verifier().verify(load(cert), [])
         assert verified.chain[-1] == load(files.ca_file)
 
@@ -53,14 +53,14 @@ def test_a_cert_of_another_ca_does_not_verify(tmp_path):
     theirs = ensure_federation_tls(tmp_path / "theirs")
 
     with pytest.raises(x509.verification.VerificationError):
-        verifier(ours.ca_file).build_client_verifier().verify(load(theirs.client.cert), [])
+        verifier(ours.ca_file).build_client_verifier().verify(load(theirs.coordinator.cert), [])
 
 
 def test_keys_are_0600_and_the_folder_0700(tmp_path):
     files = ensure_federation_tls(tmp_path)
     host = issue_host_cert(tmp_path, "hospital-x", tmp_path / "out")
 
-    for key in (files.ca_key, files.scheduler.key, files.client.key, host.key):
+    for key in (files.ca_key, files.scheduler.key, files.coordinator.key, host.key):
         assert mode(key) == 0o600, key
     assert mode(files.dir) == 0o700
     assert mode(tmp_path / "out") == 0o700
@@ -68,7 +68,7 @@ def test_keys_are_0600_and_the_folder_0700(tmp_path):
 
 def test_files_are_reused_when_present(tmp_path):
     first = ensure_federation_tls(tmp_path)
-    before = {p: p.read_bytes() for p in (first.ca_file, first.ca_key, first.scheduler.cert, first.client.key)}
+    before = {p: p.read_bytes() for p in (first.ca_file, first.ca_key, first.scheduler.cert, first.coordinator.key)}
 
     second = ensure_federation_tls(tmp_path)
 
@@ -127,10 +127,10 @@ def test_client_security_requires_encryption(tmp_path):
     from fedpe.stack.tls import client_security
 
     files = ensure_federation_tls(tmp_path)
-    security = client_security(files.client)
+    security = client_security(files.coordinator)
 
     assert security.require_encryption is True
-    assert security.tls_client_cert == str(files.client.cert)
+    assert security.tls_client_cert == str(files.coordinator.cert)
     assert client_security(None) is None
 
 
@@ -140,6 +140,6 @@ def test_issue_host_cert_never_writes_over_the_ca(tmp_path):
 
     with pytest.raises(InvalidArgument, match="--out: .* holds the federation CA"):
         issue_host_cert(tmp_path, "scheduler", files.dir)
-    with pytest.raises(InvalidArgument, match="'ca' names the CA's own file"):
+    with pytest.raises(InvalidArgument, match="'ca' is reserved"):
         issue_host_cert(tmp_path, "ca", tmp_path / "out")
     assert files.ca_file.read_bytes() == ca

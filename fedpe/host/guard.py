@@ -1,0 +1,62 @@
+"""A host's guard: who may talk to this worker, and what they may say.
+
+Installed by the host's preload on its Dask worker. Every inbound comm is judged by the
+certificate at its other end (tasks/wire/identity.py):
+
+- the scheduler (``fedpe-scheduler``) may use the worker's Dask handlers, except those that
+  run code on it outside a task or add plugins (`BLOCKED`);
+- the coordinator (``fedpe-coordinator``) and other hosts may only make role calls
+  (``fedpe-role``: tasks/roles/runtime.py decides which role methods each may call), read
+  strictly: no pickle is ever loaded from them and every message must be plain data;
+- anyone else, and any certificate the federation revoked, is cut off before a byte is read.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tasks.wire.calls import OP
+from tasks.wire.identity import identity_of
+from tasks.wire.strict import StrictReadError, make_strict, require_plain
+
+logger = logging.getLogger("fedpe.guard")
+
+#: Worker handlers nobody may use on a host: running code outside a task, plugins, profiling.
+BLOCKED = ("run", "run_coroutine", "plugin-add", "plugin-remove", "get_story", "benchmark_disk",
+           "benchmark_memory", "benchmark_network", "profile", "profile_metadata", "dump_state")
+#: What the coordinator and other hosts may send a host.
+PEER_OPS = frozenset({OP, "close"})
+
+
+class WorkerGuard:
+    def __init__(self, worker):
+        self.worker = worker
+        self.revoked: set[str] = set()
+
+    def install(self) -> "WorkerGuard":
+        worker = self.worker
+        worker.blocked_handlers = sorted(set(worker.blocked_handlers or ()) | set(BLOCKED))
+        for op in BLOCKED:  # a blocked op answers an error; gone from the table it cannot even be named
+            worker.handlers.pop(op, None)
+        original = worker._handle_comm
+
+        async def guarded(comm) -> None:
+            peer = identity_of(comm)
+            if peer.kind == "unknown" or (peer.serial and peer.serial in self.revoked):
+                logger.warning("refused a connection from %s at %s", peer, getattr(comm, "peer_address", "?"))
+                comm.abort()
+                return
+            if peer.kind != "scheduler":
+                make_strict(comm, self._peer_message, who=str(peer))
+            await original(comm)
+
+        worker._handle_comm = guarded
+        worker.fedpe_guard = self
+        return self
+
+    @staticmethod
+    def _peer_message(msg):
+        if not isinstance(msg, dict) or msg.get("op") not in PEER_OPS:
+            op = msg.get("op") if isinstance(msg, dict) else type(msg).__name__
+            raise StrictReadError(f"op {op!r} is not a role call")
+        return require_plain(msg)

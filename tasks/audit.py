@@ -1,0 +1,109 @@
+"""A host's audit log: what ran on it, for whom, what it read and what left it, hash-chained.
+
+JSON lines under the host's data folder (``{data_dir}/.fedpe/audit.jsonl``), kept on the host,
+only ever appended to. Each line carries the hash of the line before it (`prev`) and its own
+(`hash`, SHA-256 of the line's canonical JSON without `hash`), so a line changed, removed or
+inserted afterwards breaks the chain at that line: `verify` names it. `fedpe host audit`
+prints and verifies the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+AUDIT_DIR = ".fedpe"
+AUDIT_FILE = "audit.jsonl"
+GENESIS = "0" * 64
+
+
+def audit_path(data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / AUDIT_DIR / AUDIT_FILE
+
+
+def _digest(entry: dict) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class AuditLog:
+    """Appends chained entries to one host's log; safe across the roles' threads."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._last: tuple[int, str] | None = None
+
+    def _tail(self) -> tuple[int, str]:
+        """(seq, hash) of the last line, read once; the chain continues from there."""
+        if self._last is None:
+            seq, last = 0, GENESIS
+            for entry in _lines(self.path):
+                seq, last = int(entry.get("seq", seq)), str(entry.get("hash", last))
+            self._last = (seq, last)
+        return self._last
+
+    def append(self, event: str, **fields: Any) -> dict:
+        """Write one entry: `event` with `fields`, the time, its sequence number and the chain."""
+        with self._lock:
+            seq, prev = self._tail()
+            entry = {"seq": seq + 1, "time": dt.datetime.now(dt.timezone.utc).isoformat(), "event": event,
+                     **fields, "prev": prev}
+            entry["hash"] = _digest(entry)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            line = json.dumps(entry, sort_keys=True, default=str) + "\n"
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._last = (entry["seq"], entry["hash"])
+            return entry
+
+
+def _lines(path: Path) -> Iterator[dict]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield json.loads(line)
+    except FileNotFoundError:
+        return
+
+
+def verify(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
+    """Every entry of the log and the problems found (empty when the chain holds)."""
+    entries, problems = [], []
+    prev = GENESIS
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw_lines = fh.readlines()
+    except FileNotFoundError:
+        return [], []
+    for number, line in enumerate(raw_lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            problems.append(f"line {number}: not JSON")
+            prev = None
+            continue
+        entries.append(entry)
+        if entry.get("hash") != _digest(entry):
+            problems.append(f"line {number}: its hash does not match its content (changed after it was written)")
+        if prev is not None and entry.get("prev") != prev:
+            problems.append(f"line {number}: does not follow the line before it (a line was removed, inserted "
+                            "or changed before it)")
+        prev = entry.get("hash")
+    return entries, problems

@@ -1,0 +1,151 @@
+"""A host's policy: what it runs, for whom, on which data, under which floors; decided on the host.
+
+One YAML file, given to ``fedpe host start --policy FILE``, read once when the host starts and
+checked here against every role before the role reads any data (as vantage6's node
+configuration lists allowed algorithms and users, and NVFlare's site authorisation policy
+does). The host advertises it (`summary`) so the API can refuse early, but the decision that
+counts is the host's own, and every one is written to the host's audit log.
+
+Example::
+
+    tools: [health-check, flcore, fed-stats]   # or "*"
+    owners: "*"                                # or a list of user names
+    datasets:                                  # per tool; a tool not listed may read any
+      flcore: [breast-cancer]
+    fed_stats:
+      min_count: 10                            # floor: requesters may raise it, never lower it
+    flcore:
+      require_dp: true
+      max_epsilon: 8.0
+    max_concurrent_roles: 4
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fedpe.errors import InvalidArgument
+
+ANY = "*"
+
+
+class FedStatsPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The fewest records any released cell may count (min and max are the means of that many values).
+    min_count: Annotated[int, Field(ge=2, le=100000)] = 5
+
+
+class FlcorePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    require_dp: bool = False
+    #: The largest privacy loss the host accepts over a whole training (RDP accounting, its own delta).
+    max_epsilon: Annotated[float | None, Field(gt=0)] = None
+
+
+class HostPolicy(BaseModel):
+    """What a host accepts. The defaults run every tool for everyone with the default floors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tools: list[str] | Literal["*"] = ANY
+    owners: list[str] | Literal["*"] = ANY
+    datasets: dict[str, list[str] | Literal["*"]] = Field(default_factory=dict)
+    fed_stats: FedStatsPolicy = Field(default_factory=FedStatsPolicy)
+    flcore: FlcorePolicy = Field(default_factory=FlcorePolicy)
+    max_concurrent_roles: Annotated[int, Field(ge=1, le=1024)] = 8
+
+    def summary(self) -> dict[str, Any]:
+        """What the host advertises (it holds nothing secret)."""
+        return self.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A policy's answer for one role: allowed or not, the rule that decided, and floors applied."""
+
+    allowed: bool
+    rule: str
+    message: str
+    adjustments: dict = field(default_factory=dict)
+
+    def as_audit(self) -> dict:
+        return {"allowed": self.allowed, "rule": self.rule, "message": self.message, "adjustments": self.adjustments}
+
+
+def _listed(value: str, allowed: list[str] | str) -> bool:
+    return allowed == ANY or value in allowed
+
+
+def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, dataset: str | None,
+           params: dict, live_roles: int) -> Decision:
+    """The host's decision on one role, before it reads any data.
+
+    `params` are the role's settings: fed-stats' `min_count`; flcore's `dp` (a dict or None),
+    `rounds` and `sampling_rate` for the privacy floor.
+    """
+    def refuse(rule: str, why: str) -> Decision:
+        return Decision(False, rule, f"host {host} refuses {task} of {owner}: {why} (policy rule {rule})")
+
+    if not _listed(tool, policy.tools):
+        return refuse("tools", f"tool {tool} is not among the tools it runs ({', '.join(policy.tools)})")
+    if not _listed(owner, policy.owners):
+        return refuse("owners", f"it runs {tool} only for {', '.join(policy.owners)}")
+    if dataset is not None and tool in policy.datasets and not _listed(dataset, policy.datasets[tool]):
+        allowed = policy.datasets[tool]
+        return refuse(f"datasets.{tool}", f"{tool} may read only {', '.join(allowed) if allowed else 'no dataset'}, "
+                                          f"not {dataset}")
+    if live_roles >= policy.max_concurrent_roles:
+        return refuse("max_concurrent_roles", f"it already runs {live_roles} roles, its limit")
+    adjustments: dict = {}
+    if tool == "fed-stats":
+        asked = int(params.get("min_count") or 0)
+        if asked < policy.fed_stats.min_count:
+            adjustments["min_count"] = policy.fed_stats.min_count
+    if tool == "flcore" and task == "flcore-client":
+        dp = params.get("dp")
+        if policy.flcore.require_dp and not dp:
+            return refuse("flcore.require_dp", "it trains only with differential privacy (dp)")
+        if dp and policy.flcore.max_epsilon is not None:
+            planned = planned_epsilon(dp, int(params.get("rounds") or 1), float(params.get("sampling_rate") or 1.0))
+            if planned > policy.flcore.max_epsilon:
+                return refuse("flcore.max_epsilon", f"the training would spend epsilon {planned:.3g} over its rounds, "
+                                                   f"more than its max_epsilon {policy.flcore.max_epsilon:g}")
+    return Decision(True, "allowed", f"host {host} runs {task} of {owner}", adjustments)
+
+
+def planned_epsilon(dp: dict, rounds: int, sampling_rate: float) -> float:
+    """The epsilon a DP training spends over `rounds` (or until its own target_epsilon stops it)."""
+    from tasks.privacy import PrivacyAccountant
+
+    accountant = PrivacyAccountant(float(dp["noise_multiplier"]), sampling_rate, float(dp.get("delta") or 1e-5))
+    epsilon = accountant.epsilon(rounds)
+    target = dp.get("target_epsilon")
+    return min(epsilon, float(target)) if target else epsilon
+
+
+def load_policy(path: str | Path | None) -> HostPolicy:
+    """The policy in `path` (YAML), or the default policy for None; InvalidArgument names the bad field."""
+    if path is None:
+        return HostPolicy()
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise InvalidArgument(f"--policy: cannot read {path}: {exc.strerror or exc}", field="policy") from None
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"--policy: {path} is not YAML: {' '.join(str(exc).split())}", field="policy") from None
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"--policy: {path} must hold a mapping (tools, owners, datasets, ...)", field="policy")
+    try:
+        return HostPolicy.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "(file)"
+        raise InvalidArgument(f"--policy: {path}: {where}: {first.get('msg')}", field="policy") from None

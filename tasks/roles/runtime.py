@@ -1,0 +1,189 @@
+"""The role runtime of a host: starts roles, answers calls to them, lets the coordinator collect.
+
+A role reaches a host as a plain Dask task, `run_role(spec)`, that the coordinator pins to the
+host. The runtime checks the host's policy (tasks/policy.py) and records its decision in the
+host's audit log before the role reads anything, then runs the role to its end on that task's
+thread. While it runs, the host answers the ``fedpe-role`` comm op:
+
+- ``poll`` (the coordinator only): the role's new events, the coordinator's control flags in;
+- a role method (the role's `COORDINATOR_METHODS` for the coordinator, its `PEER_METHODS` for
+  the one host named as its server): the method's answer, in the wire codec.
+
+No role method runs for anyone else, and no payload is ever unpickled (tasks/wire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tasks.audit import AuditLog, audit_path, sha256_of
+from tasks.policy import HostPolicy, decide
+from tasks.roles.context import RoleContext
+from tasks.roles.specs import RoleSpec
+from tasks.wire import codec
+from tasks.wire.calls import OP
+from tasks.wire.identity import identity_of
+
+logger = logging.getLogger("fedpe.runtime")
+
+#: How long a finished role waits for the coordinator to collect its last events.
+COLLECT_TIMEOUT_S = 60.0
+POLL_WAIT_S = 0.5
+
+
+class RoleRefused(RuntimeError):
+    """Raised when the host's policy refuses a role."""
+
+
+def role_classes() -> dict[str, type]:
+    """Task id -> the class that plays it on a host (imported here, on the host, only)."""
+    from tasks.roles.client import ClientTrainer
+    from tasks.roles.health import HealthCheck
+    from tasks.roles.server import FederatedServer
+    from tasks.roles.stats import LocalStats
+
+    return {cls.TASK_ID: cls for cls in (FederatedServer, ClientTrainer, HealthCheck, LocalStats)}
+
+
+class HostRuntime:
+    """One per host worker: the live roles, their call handler, the policy and the audit log."""
+
+    def __init__(self, worker, *, name: str, data_dir: str | Path, policy: HostPolicy | None = None):
+        self.worker = worker
+        self.name = name
+        self.data_dir = Path(data_dir)
+        self.policy = policy or HostPolicy()
+        self.audit = AuditLog(audit_path(self.data_dir))
+        self._roles: dict[tuple[str, str], tuple[RoleContext, Any]] = {}
+        self._lock = threading.Lock()
+        self._calls = ThreadPoolExecutor(16, thread_name_prefix="fedpe-role-call")
+        self._polls = ThreadPoolExecutor(64, thread_name_prefix="fedpe-role-poll")
+        self._audit = ThreadPoolExecutor(1, thread_name_prefix="fedpe-audit")  # one writer: the chain's order
+        self.revoked: set[str] = set()
+
+    def install(self) -> "HostRuntime":
+        self.worker.handlers[OP] = self.handle
+        self.worker.fedpe_runtime = self
+        return self
+
+    # -- running a role (on the Dask task's thread) -------------------------------------------
+    def run(self, raw_spec: dict) -> str:
+        spec = RoleSpec.model_validate(raw_spec)
+        if spec.host != self.name:
+            raise RoleRefused(f"a role for host {spec.host} reached host {self.name}")
+        classes = role_classes()
+        if spec.task not in classes:
+            raise RoleRefused(f"host {self.name} has no role {spec.task!r}")
+        key = (spec.execution_id, spec.task)
+        peers = self._peers(spec.peers) if spec.peers else None
+        context = RoleContext(spec, data_dir=self.data_dir, audit=self.audit, peers=peers)
+        with self._lock:
+            decision = decide(self.policy, self.name, tool=spec.tool, task=spec.task, owner=spec.owner,
+                              dataset=spec.dataset, params=spec.params, live_roles=len(self._roles))
+            if decision.allowed:
+                self._roles[key] = (context, None)
+        context.record("decision", dataset=spec.dataset, **decision.as_audit())
+        if not decision.allowed:
+            # Registered only to hand the refusal to the coordinator, whose poll reads it.
+            with self._lock:
+                self._roles[key] = (context, None)
+            context.log.error("%s", decision.message)
+            context.finish({"ok": False, "error": decision.message, "code": "POLICY_REFUSED", "rule": decision.rule})
+            return self._end(key, context, "refused")
+        if decision.adjustments:
+            spec.params.update(decision.adjustments)
+            context.log.info("host policy applied: %s", ", ".join(f"{k}={v}" for k, v in decision.adjustments.items()))
+        status = "failed"
+        try:
+            role = classes[spec.task](context)
+            with self._lock:
+                self._roles[key] = (context, role)
+            result = role.run()
+            status = "completed"
+            context.finish({"ok": True, "result": result})
+        except Exception as exc:  # the role's failure is its result; it must reach the coordinator
+            from fedpe.errors import FedpeError
+
+            message = exc.message if isinstance(exc, FedpeError) else f"{type(exc).__name__}: {exc}"
+            logger.exception("role %s of %s failed", spec.task, spec.execution_id)
+            context.log.error("%s failed: %s", spec.task, message)
+            details = {"code": exc.code, "field": exc.field} if isinstance(exc, FedpeError) else {}
+            context.finish({"ok": False, "error": message, **details})
+        finally:
+            if peers is not None:
+                peers.close()
+        return self._end(key, context, status)
+
+    def _end(self, key, context: RoleContext, status: str) -> str:
+        context.collected.wait(COLLECT_TIMEOUT_S)
+        with self._lock:
+            self._roles.pop(key, None)
+        context.record("end", status=status)
+        return status
+
+    def _peers(self, addresses: dict[str, str]):
+        from tasks.wire.calls import Peers
+
+        return Peers(addresses, self.worker.connection_args, self.worker.loop.asyncio_loop)
+
+    def live_roles(self) -> int:
+        with self._lock:
+            return len(self._roles)
+
+    # -- the comm handler (on the worker's event loop) ----------------------------------------
+    async def handle(self, comm, execution: str = "", role: str = "", method: str = "", payload: bytes = b"",
+                     **_: Any) -> dict:
+        caller = identity_of(comm)
+        if caller.serial and caller.serial in self.revoked:
+            return {"status": "error", "message": f"{caller} presented a revoked certificate"}
+        try:
+            value = codec.decode(payload)
+            entry = self._roles.get((execution, role))
+            if method == "poll":
+                if caller.kind != "coordinator":
+                    return {"status": "error", "message": f"{caller} may not poll roles"}
+                if entry is None:
+                    return {"status": "OK", "payload": codec.encode({"known": False})}
+                context = entry[0]
+                context.control.update((value or {}).get("control") or {})
+                wait = min(float((value or {}).get("wait_s", POLL_WAIT_S)), 5.0)
+                answer = await asyncio.get_running_loop().run_in_executor(
+                    self._polls, context.take, int((value or {}).get("cursor", 0)), wait)
+                return {"status": "OK", "payload": codec.encode(answer)}
+            if entry is None or entry[1] is None:
+                return {"status": "error", "message": f"no role {role} of execution {execution} runs on {self.name}"}
+            context, instance = entry
+            allowed = (instance.COORDINATOR_METHODS if caller.kind == "coordinator"
+                       else instance.PEER_METHODS if caller.is_host and caller.name == context.spec.server
+                       else frozenset())
+            if method not in allowed:
+                return {"status": "error", "message": f"{caller} may not call {method} of {role} on {self.name}"}
+            started = time.perf_counter()
+            result = await asyncio.get_running_loop().run_in_executor(self._calls, getattr(instance, method), value)
+            answer = codec.encode(result)
+            if instance.AUDIT_CALLS:  # what leaves the host; written off the round's critical path
+                self._audit.submit(context.record, "sent", to=str(caller), method=method, bytes=len(answer),
+                                   sha256=sha256_of(answer), ms=round((time.perf_counter() - started) * 1000, 2))
+            return {"status": "OK", "payload": answer}
+        except Exception as exc:  # an error answer, never a broken comm
+            from fedpe.errors import FedpeError
+
+            message = exc.message if isinstance(exc, FedpeError) else f"{type(exc).__name__}: {exc}"
+            return {"status": "error", "message": message[:2000]}
+
+
+def run_role(spec: dict) -> str:
+    """The Dask task a role is: runs on its host's worker for the role's whole life."""
+    from distributed import get_worker, secede
+
+    secede()  # long-lived: must not hold one of the worker's threads
+    runtime = getattr(get_worker(), "fedpe_runtime", None)
+    if runtime is None:
+        raise RoleRefused("this worker has no fedpe role runtime (start hosts with `fedpe host start`)")
+    return runtime.run(spec)

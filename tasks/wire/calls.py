@@ -1,0 +1,113 @@
+"""Role calls: one request and one answer over a Dask comm, in fedpe's codec, to a named peer.
+
+The caller is the server role on its host (calling a client role's `fit`) or the coordinator
+(polling a role, steering it). A `Peer` keeps one comm to one host, checks that the
+certificate at the other end is that host's, and reads the answer strictly: a host can make
+its caller neither run code nor mistake it for another host. Calls are coroutines on the
+caller's Dask event loop; `run_many` is the blocking front for role threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasks.wire import codec
+from tasks.wire.identity import identity_of
+from tasks.wire.strict import StrictReadError, make_strict, require_plain
+
+OP = "fedpe-role"
+
+
+class CallError(RuntimeError):
+    """Raised when a role call fails: the peer is unreachable, not who it should be, or refused."""
+
+
+@dataclass
+class Peer:
+    """A comm to the host `name` at `address`, opened on first use and kept for the next call."""
+
+    name: str
+    address: str
+    connection_args: dict
+    timeout_s: float = 10.0
+    _comm: Any = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def _connect(self):
+        from distributed.comm import connect
+
+        comm = await connect(self.address, timeout=self.timeout_s, **self.connection_args)
+        peer = identity_of(comm)
+        if not (peer.is_host and peer.name == self.name):
+            comm.abort()
+            raise CallError(f"{self.address} presented the certificate of {peer}, not of host {self.name}")
+        return make_strict(comm, require_plain, who=f"host {self.name}")
+
+    async def call(self, execution_id: str, role: str, method: str, value: Any = None,
+                   timeout_s: float | None = None) -> Any:
+        """`method` of the role `role` of `execution_id` on this host, with `value` as its argument."""
+        payload = codec.encode(value)
+        async with self._lock:
+            try:
+                if self._comm is None or self._comm.closed():
+                    self._comm = await self._connect()
+                await self._comm.write({"op": OP, "execution": execution_id, "role": role, "method": method,
+                                        "payload": payload, "reply": True})
+                answer = await asyncio.wait_for(self._comm.read(), timeout_s) if timeout_s else await self._comm.read()
+            except (OSError, asyncio.TimeoutError, StrictReadError) as exc:
+                self.close()
+                raise CallError(f"{method} on host {self.name}: {type(exc).__name__}: {exc}") from None
+            except asyncio.CancelledError:  # a late answer must not be read as the next call's
+                self.close()
+                raise
+        if not isinstance(answer, dict) or answer.get("status") != "OK":
+            message = answer.get("message") if isinstance(answer, dict) else None
+            raise CallError(f"{method} on host {self.name}: {message or answer!r}")
+        return codec.decode(answer.get("payload", b"\xc0"))
+
+    def close(self) -> None:
+        if self._comm is not None:
+            self._comm.abort()
+            self._comm = None
+
+
+class Peers:
+    """The peers a caller talks to, by host name, all on one event loop."""
+
+    def __init__(self, addresses: dict[str, str], connection_args: dict, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.connection_args = connection_args
+        self._peers = {name: Peer(name, address, connection_args) for name, address in addresses.items()}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._peers
+
+    def start(self, name: str, execution_id: str, role: str, method: str, value: Any = None,
+              timeout_s: float | None = None):
+        """Start a call from a thread that is not the loop's; returns a concurrent Future."""
+        return asyncio.run_coroutine_threadsafe(
+            self._peers[name].call(execution_id, role, method, value, timeout_s), self.loop)
+
+    def run_many(self, calls: dict[str, tuple[str, str, str, Any]], deadline: float) -> tuple[dict, dict]:
+        """Run {host: (execution, role, method, value)} at once; ({host: answer}, {host: reason}).
+
+        Answers that arrive after `deadline` (time.monotonic) are missing with reason "timeout".
+        """
+        futures = {name: self.start(name, *call) for name, call in calls.items()}
+        results, missing = {}, {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result(timeout=max(0.001, deadline - time.monotonic()))
+            except TimeoutError:
+                future.cancel()
+                missing[name] = "timeout"
+            except Exception as exc:  # a dead or refusing host is a dropout, not the end of the run
+                missing[name] = f"{type(exc).__name__}: {exc}"[:300]
+        return results, missing
+
+    def close(self) -> None:
+        for peer in self._peers.values():
+            self.loop.call_soon_threadsafe(peer.close)
