@@ -9,6 +9,7 @@ turns that body back into the same exception with `from_response`. Imports nothi
     │   └── HostNotAvailable                    422 HOST_NOT_AVAILABLE
     ├── AuthenticationError                     401 UNAUTHENTICATED
     ├── AuthorizationError (PermissionError)    403 FORBIDDEN
+    │   └── PolicyRefused                       403 POLICY_REFUSED
     ├── NotFound (LookupError)                  404 NOT_FOUND
     │   └── JobNotFound                         404 EXECUTION_NOT_FOUND
     ├── Conflict                                409 CONFLICT
@@ -72,6 +73,12 @@ class AuthorizationError(FedpeError, PermissionError):
     status_code = 403
 
 
+class PolicyRefused(AuthorizationError):
+    """Raised when a host's own policy refuses a role (its tools, owners, datasets or privacy floor)."""
+
+    code = "POLICY_REFUSED"
+
+
 class NotFound(FedpeError, LookupError):
     """Raised when an id names nothing."""
 
@@ -123,7 +130,7 @@ class StackError(FedpeError):
 _BY_CODE: dict[str, type[FedpeError]] = {
     cls.code: cls
     for cls in (
-        FedpeError, InvalidArgument, HostNotAvailable, AuthenticationError, AuthorizationError,
+        FedpeError, InvalidArgument, HostNotAvailable, AuthenticationError, AuthorizationError, PolicyRefused,
         NotFound, JobNotFound, Conflict, NoConnection, JobTimeout, ExecutionFailed, StackError,
     )
 }

@@ -32,10 +32,11 @@ def specs() -> list[ToolSpec]:
 
 
 def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disabled: list[str],
-             records: dict[str, dict] | None = None, store_url: str | None = None) -> dict:
-    """Type-check `parameters` against the tool's flow signature, then run its cross-field checks.
+             records: dict[str, dict] | None = None, store_url: str | None = None, owner: str = "unknown") -> dict:
+    """Type-check `parameters` against the tool's flow signature, then run its cross-field checks
+    (the hosts' advertised policies for `owner` among them).
 
-    Returns the parameters as JSON-ready values. Raises InvalidArgument naming the field.
+    Returns the parameters as JSON-ready values. Raises InvalidArgument (or PolicyRefused) naming the field.
     """
     from pydantic import ValidationError
 
@@ -60,7 +61,10 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
     module = __import__(_MODULES[tool_id][0], fromlist=["check"])
     if hasattr(module, "check"):
         full = {name: getattr(model, name) for name in signature.model_fields}  # defaults filled in
-        extra = {"store_url": store_url} if "store_url" in inspect.signature(module.check).parameters else {}
+        accepted = inspect.signature(module.check).parameters
+        extra = {"store_url": store_url} if "store_url" in accepted else {}
+        if "owner" in accepted:
+            extra["owner"] = owner
         module.check(full, connected=connected, disabled=disabled, records=records or {}, **extra)
     from pydantic_core import to_jsonable_python
 

@@ -46,12 +46,17 @@ class FedStatsResult(BaseModel):
 NUMERIC_DTYPES = ("int", "float", "bool")
 
 
-def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
-    """Hosts, the dataset on each, and every named column in it (numeric where it must be)."""
+def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict],
+          owner: str = "unknown") -> None:
+    """Hosts, their policies, the dataset on each, and every named column in it (numeric where it must be)."""
+    from tasks.policy import check_advertised
+
     hosts = params.get("hosts") or sorted(h for h in connected if h not in disabled)
     check_hosts(hosts, connected, disabled, field="hosts")
     columns, categorical = params.get("columns") or [], params.get("categorical") or []
     for host in hosts:
+        check_advertised(records.get(host), host, field="hosts", tool="fed-stats", task="fed-stats", owner=owner,
+                         dataset=params["dataset"], params={"min_count": params.get("min_count")})
         datasets = {d["name"]: d for d in (records.get(host) or {}).get("datasets", [])}
         require(params["dataset"] in datasets, f"dataset: {params['dataset']!r} is not in the catalogue of host {host}",
                 "dataset")
@@ -92,8 +97,9 @@ def fed_stats(
 
     ctx = run_context()
     selected = list(hosts) if hosts else ctx.available_hosts()
-    check({"hosts": selected, "dataset": dataset, "columns": columns, "categorical": categorical},
-          connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()))
+    check({"hosts": selected, "dataset": dataset, "columns": columns, "categorical": categorical,
+           "min_count": min_count}, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts,
+          records=host_records(ctx.client()), owner=ctx.owner)
     roles = ctx.roles()
     ranges: queue.Queue = queue.Queue()
     runs = {host: roles.start(RoleSpec(

@@ -77,11 +77,15 @@ def checkpoint_parts(ref: str, store_url: str) -> list[str]:
 
 
 def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict],
-          store_url: str | None = None) -> None:
+          store_url: str | None = None, owner: str = "unknown") -> None:
     """Cross-field checks, run by the flow first and by the API before it submits."""
+    from tasks.policy import check_advertised
+
     server, clients = params["server"], list(params["clients"])
     check_hosts([server], connected, disabled, field="server")
     check_hosts(clients, connected, disabled, field="clients")
+    check_advertised(records.get(server), server, field="server", tool="flcore", task="flcore-server", owner=owner,
+                     dataset=None, params={})
     require(len(clients) >= 1, "clients: at least one client host is needed", "clients")
     strategy = params["strategy"]
     needed = strategy.required_clients()
@@ -94,7 +98,12 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
     require(min(per_round, len(clients)) >= needed,
             f"{field}: {strategy.name} needs at least {needed} clients per round, got {min(per_round, len(clients))}",
             field if strategy.name in ("krum", "multikrum", "bulyan") else "clients")
+    dp = params.get("dp")
+    client_params = {"dp": dp.model_dump() if dp is not None else None, "rounds": params.get("rounds", 1),
+                     "sampling_rate": min(1.0, per_round / len(clients))}
     for host in clients:
+        check_advertised(records.get(host), host, field="clients", tool="flcore", task="flcore-client", owner=owner,
+                         dataset=params["dataset"], params=client_params)
         datasets = {d["name"]: d for d in (records.get(host) or {}).get("datasets", [])}
         require(params["dataset"] in datasets,
                 f"dataset: {params['dataset']!r} is not in the catalogue of host {host}", "dataset")
@@ -161,11 +170,12 @@ def flcore(
     """
     ctx = run_context()
     params = dict(server=server, clients=clients, dataset=dataset, target=target, strategy=strategy,
-                  min_clients=min_clients, fraction_fit=fraction_fit, dp=dp, initial_weights=initial_weights)
+                  min_clients=min_clients, fraction_fit=fraction_fit, dp=dp, initial_weights=initial_weights,
+                  rounds=rounds)
     from tasks.hosts import host_records
 
     check(params, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()),
-          store_url=ctx.store.url)
+          store_url=ctx.store.url, owner=ctx.owner)
     if initial_weights:
         parts = checkpoint_parts(initial_weights, ctx.store.url)
         ctx.check_readable(parts[0], field="initial_weights")

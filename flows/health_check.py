@@ -39,6 +39,19 @@ class HealthCheckResult(BaseModel):
     outputs: str
 
 
+def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict],
+          owner: str = "unknown") -> None:
+    """The hosts, and whether each one's advertised policy runs the health check for `owner`."""
+    from tasks.hosts import check_hosts
+    from tasks.policy import check_advertised
+
+    hosts = params.get("hosts") or sorted(h for h in connected if h not in disabled)
+    check_hosts(hosts, connected, disabled, field="hosts")
+    for host in hosts:
+        check_advertised(records.get(host), host, field="hosts", tool="health-check", task="health-check",
+                         owner=owner, dataset=None, params={})
+
+
 @flow(name="health-check", description=TOOL.description, task_runner=role_task_runner(),
       persist_result=True, result_storage=RESULTS_BLOCK)
 def health_check(hosts: list[HostName] | None = None) -> HealthCheckResult:
@@ -47,9 +60,12 @@ def health_check(hosts: list[HostName] | None = None) -> HealthCheckResult:
     Args:
         hosts: The hosts to check; every connected, enabled host when empty.
     """
+    from tasks.hosts import host_records
+
     ctx = run_context()
     selected = list(hosts) if hosts else ctx.available_hosts()
-    ctx.check_hosts(selected, field="hosts")
+    check({"hosts": selected}, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts,
+          records=host_records(ctx.client()), owner=ctx.owner)
     roles = ctx.roles()
     runs = {host: roles.start(RoleSpec(execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, task="health-check",
                                        tool="health-check", host=host, owner=ctx.owner)) for host in selected}

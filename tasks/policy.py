@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fedpe.errors import InvalidArgument
+from fedpe.errors import InvalidArgument, PolicyRefused
 
 ANY = "*"
 
@@ -149,3 +149,21 @@ def load_policy(path: str | Path | None) -> HostPolicy:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "(file)"
         raise InvalidArgument(f"--policy: {path}: {where}: {first.get('msg')}", field="policy") from None
+
+
+def check_advertised(record: dict | None, host: str, *, field: str, **role) -> None:
+    """Refuse early what the host's advertised policy would refuse (PolicyRefused naming `field`).
+
+    The same `decide` the host runs; a host that advertises no policy is checked only by itself.
+    `role` holds `decide`'s keywords (tool, task, owner, dataset, params).
+    """
+    advertised = (record or {}).get("policy")
+    if not advertised:
+        return
+    try:
+        policy = HostPolicy.model_validate(advertised)
+    except ValidationError:
+        return  # a record from another fedpe version: the host still decides
+    decision = decide(policy, host, live_roles=0, **role)
+    if not decision.allowed:
+        raise PolicyRefused(decision.message, field=field, details={"host": host, "rule": decision.rule})

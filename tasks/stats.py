@@ -1,9 +1,11 @@
 """Federated descriptive statistics: what a host may release, and how releases are pooled.
 
 Privacy rule: any cell built from fewer than ``min_count`` records is suppressed ON THE HOST,
-before anything leaves it. Min and max are single records, so they are released only for a
+before anything leaves it. No single record's value leaves either: a column's min and max are
+released as the mean of its ``min_count`` smallest and largest values (`_extremes`), only for a
 column with count >= min_count. Suppressed cells are OMITTED from pooled totals, never
-guessed: pooled figures that touch a suppressed cell are lower bounds and are flagged so.
+guessed: pooled figures that touch a suppressed cell are lower bounds and are flagged so. The
+host's policy sets the floor of ``min_count`` (tasks/policy.py); a requester may raise it.
 
 Two passes make quantiles agree across hosts:
   1. ``local_ranges`` on every host -> ``global_edges`` on the coordinator (common bin edges);
@@ -92,6 +94,17 @@ def _check_edges(col: str, col_edges: Sequence[float]) -> np.ndarray:
 # --------------------------------------------------------------------------- pass 1
 
 
+def _extremes(values: np.ndarray, min_count: int) -> tuple[float, float]:
+    """(low, high): the means of the `min_count` smallest and largest values, never one record's own."""
+    k = max(1, min(int(min_count), values.size))
+    if k == values.size:
+        mean = float(values.mean())
+        return mean, mean
+    low = np.partition(values, k - 1)[:k]
+    high = np.partition(values, values.size - k)[values.size - k:]
+    return float(low.mean()), float(high.mean())
+
+
 def local_ranges(df: pd.DataFrame, columns: list[str] | None, min_count: int) -> dict[str, dict[str, Any]]:
     """Per numeric column, the host's count/min/max, so the coordinator can fix common edges.
 
@@ -106,12 +119,8 @@ def local_ranges(df: pd.DataFrame, columns: list[str] | None, min_count: int) ->
         if values.size < min_count:
             out[col] = {"count": None, "min": None, "max": None, "suppressed": True}
         else:
-            out[col] = {
-                "count": int(values.size),
-                "min": float(values.min()),
-                "max": float(values.max()),
-                "suppressed": False,
-            }
+            low, high = _extremes(values, min_count)
+            out[col] = {"count": int(values.size), "min": low, "max": high, "suppressed": False}
     return out
 
 
@@ -155,14 +164,15 @@ def _numeric_summary(series: pd.Series, col_edges: np.ndarray, min_count: int) -
     # ranges) are clipped into the end bins rather than dropped, so hist sums to count.
     clipped = np.clip(values, col_edges[0], col_edges[-1])
     hist, _ = np.histogram(clipped, bins=col_edges)
+    low, high = _extremes(values, min_count)
     return {
         "suppressed": False,
         "count": count,
         "missing": _released(int(series.size) - count, min_count),
         "sum": float(values.sum()),
         "sumsq": float(np.square(values).sum()),
-        "min": float(values.min()),
-        "max": float(values.max()),
+        "min": low,
+        "max": high,
         "hist": [_released(int(h), min_count) for h in hist],
     }
 

@@ -51,6 +51,8 @@ class Host(_Open):
     datasets: list[dict[str, Any]] = Field(default_factory=list)
     resources: dict[str, Any] = Field(default_factory=dict)
     versions: dict[str, Any] = Field(default_factory=dict)
+    policy: dict[str, Any] | None = Field(default=None, description="What the host accepts (its own policy file): "
+                                                                    "tools, owners, datasets, privacy floors.")
 
 
 class Heartbeat(BaseModel):

@@ -21,9 +21,11 @@ from tasks.wire.strict import StrictReadError, make_strict, require_plain
 
 logger = logging.getLogger("fedpe.guard")
 
-#: Worker handlers nobody may use on a host: running code outside a task, plugins, profiling.
-BLOCKED = ("run", "run_coroutine", "plugin-add", "plugin-remove", "get_story", "benchmark_disk",
-           "benchmark_memory", "benchmark_network", "profile", "profile_metadata", "dump_state")
+#: Worker handlers nobody may use on a host: running code outside a task, adding files or
+#: plugins, calling actors (fedpe has none), profiling and state dumps.
+BLOCKED = ("run", "run_coroutine", "plugin-add", "plugin-remove", "upload_file", "actor_execute", "actor_attribute",
+           "get_story", "benchmark_disk", "benchmark_memory", "benchmark_network", "profile", "profile_metadata",
+           "dump_state", "call_stack")
 #: What the coordinator and other hosts may send a host.
 PEER_OPS = frozenset({OP, "close"})
 

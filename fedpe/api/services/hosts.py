@@ -64,6 +64,7 @@ async def hosts(scheduler: Scheduler) -> list[dict[str, Any]]:
             "datasets": record.get("datasets", []),
             "resources": record.get("resources", {}),
             "versions": record.get("versions", {}),
+            "policy": record.get("policy"),
         })
     return out
 

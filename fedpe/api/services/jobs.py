@@ -196,7 +196,7 @@ class Jobs:
             records = await self.scheduler.host_records()
             checked = await anyio.to_thread.run_sync(lambda: catalog.validate(
                 tool, params, connected=connected, disabled=disabled, records=records,
-                store_url=self.outputs.spec.url))
+                store_url=self.outputs.spec.url, owner=user.name if user else "unknown"))
             params.clear()  # JSON-ready, as the flow will see them
             params.update(checked)
         except FedpeError as exc:

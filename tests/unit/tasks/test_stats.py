@@ -23,12 +23,26 @@ def _run(frames: list[pd.DataFrame], bins: int, min_count: int) -> tuple[dict, l
     return combine_summaries(summaries, edges), summaries
 
 
-def test_local_ranges_releases_count_min_max() -> None:
-    # Execute
+def test_local_ranges_release_min_and_max_as_means_of_min_count_values() -> None:
+    # Execute: ages 30..55; the 5 smallest average 40, the 5 largest 45
     ranges = local_ranges(_hosts()[0], None, min_count=5)
 
     # Assert
-    assert ranges == {"age": {"count": 6, "min": 30.0, "max": 55.0, "suppressed": False}}
+    assert ranges == {"age": {"count": 6, "min": 40.0, "max": 45.0, "suppressed": False}}
+
+
+def test_no_released_extreme_is_one_records_value() -> None:
+    # Prepare: distinct values, so a mean of several can never equal one of them by chance
+    frame = pd.DataFrame({"x": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]})
+
+    # Execute
+    ranges = local_ranges(frame, None, min_count=3)
+    summary = local_summary(frame, global_edges([ranges], 4), min_count=3)
+
+    # Assert
+    released = {ranges["x"]["min"], ranges["x"]["max"], summary["numeric"]["x"]["min"], summary["numeric"]["x"]["max"]}
+    assert released == {7 / 3, 224 / 3}
+    assert not released & set(frame["x"])
 
 
 def test_global_edges_span_released_ranges_equally() -> None:
@@ -142,7 +156,7 @@ def test_host_suppressed_for_a_column_is_left_out_of_pooled_totals() -> None:
     age = combined["columns"]["age"]
     assert summaries[3]["numeric"]["age"] == {"suppressed": True}
     assert (age["hosts_contributing"], age["hosts_suppressed"]) == (3, 1)
-    assert age["count"] == 18 and age["max"] == 80.0
+    assert age["count"] == 18 and age["max"] == 70.0  # host 1's 5 largest ages, 60..80, average 70
     assert combined["rows"] == 18 and combined["rows_lower_bound"] is True
 
 
