@@ -18,7 +18,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def bench_stack(prefix: str, **options: Any) -> Iterator[Any]:
-    """`fedpe up` on free ports under a new temporary home; this process's env points at it.
+    """`fedpe up` on free ports under a new temporary home; this process's env points at it
+    (with the credentials `fedpe env` prints).
 
     `options` go to StackConfig (hosts, partition, alpha, serve_api, ...). Prefect reads its
     settings when first imported, so callers import Prefect only inside the block.
@@ -40,6 +41,7 @@ def bench_stack(prefix: str, **options: Any) -> Iterator[Any]:
                          **options)
     print(f"starting a federation of {config.hosts} hosts in {home} ...", flush=True)
     stack = launcher.up(config)
+    os.environ.update(stack.env(with_secrets=True))  # what `fedpe env` gives a caller: the credentials too
     print(f"ready in {stack.ready_s} s", flush=True)
     try:
         yield stack

@@ -8,6 +8,10 @@ the same local work as plain Dask tasks pinned to the same hosts with a plain av
     hosts=N fedpe_round_ms=X floor_round_ms=Y ratio=X/Y first_round_s=Z accuracy=A
 
 Per-round figures are medians. Usage: .venv/bin/python bench/rounds.py [--rounds 50]
+
+With `--netem "delay 20ms loss 1%"` every host lives in a network namespace of its own and
+both ends of its link carry that tc netem (root and iproute2 needed): the same lines under
+those link conditions, each suffixed with `netem="..."`.
 """
 
 from __future__ import annotations
@@ -79,8 +83,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--skip-wide", action="store_true")
+    parser.add_argument("--netem", help="tc netem arguments for every host link, e.g. 'delay 20ms loss 1%%'")
     args = parser.parse_args()
-    with bench_stack("fedpe-bench-", hosts=10, serve_api=False, host_threads=2) as stack:
+    links = {"netns": True, "netem": args.netem} if args.netem else {}
+    suffix = f' netem="{args.netem}"' if args.netem else ""
+    with bench_stack("fedpe-bench-", hosts=10, serve_api=False, host_threads=2, **links) as stack:
         if not args.skip_wide:
             write_wide(stack.data_dirs, features=10_000, classes=100)
         # The first execution of a new federation pays one-time costs (the Prefect server's
@@ -90,7 +97,7 @@ def main() -> None:
         if not args.skip_wide:
             cases.append((stack.hosts, "wide", " weights=1000100"))
         for hosts, dataset, label in cases:
-            print(measure(stack, hosts, dataset, args.rounds) + label, flush=True)
+            print(measure(stack, hosts, dataset, args.rounds) + label + suffix, flush=True)
 
 
 def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:
@@ -112,7 +119,9 @@ def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:
     from tasks.roles.reporter import npz_to_weights
 
     model = npz_to_weights(StoreSpec(url=stack.config.store).read_bytes(result.execution_id, hosts[0], "model_final.npz"))
-    with Client(stack.config.scheduler_address, set_as_default=False) as client:
+    from fedpe.stack.launcher import client_security
+
+    with Client(stack.config.scheduler_address, set_as_default=False, security=client_security(stack.config)) as client:
         floor_ms = floor_rounds(client, hosts, stack.data_dirs, dataset, [w.shape for w in model], rounds)
     return (f"hosts={len(hosts)} fedpe_round_ms={fedpe_ms:.2f} floor_round_ms={floor_ms:.2f} "
             f"ratio={fedpe_ms / floor_ms:.2f} first_round_s={first_round_s:.2f} "

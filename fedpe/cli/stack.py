@@ -15,13 +15,14 @@ from fedpe.cli.options import Home, Json, resolve_home
 
 
 def _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port, mlflow_port, api_port,
-            store, runner_limit):
+            store, runner_limit, netns=False, netem=None):
     from fedpe.stack.config import StackConfig
 
     return StackConfig(
         home=resolve_home(home), hosts=hosts, partition=partition, alpha=alpha, seed=seed,
         prefect_port=prefect_port, scheduler_port=scheduler_port, dashboard_port=dashboard_port,
         mlflow_port=mlflow_port, api_port=api_port, store_url=store, runner_limit=runner_limit,
+        netns=netns, netem=netem,
     )
 
 
@@ -82,13 +83,19 @@ def register(app: typer.Typer) -> None:
         api_port: int = typer.Option(8000, "--api-port"),
         store: str = typer.Option(None, "--store", help="fsspec URL of the output store (default: file://FEDPE_HOME/store)."),
         runner_limit: int = typer.Option(4, "--runner-limit", min=1, help="Flow runs executed at once."),
+        netns: bool = typer.Option(False, "--netns", help="Each demo host in a network namespace of its own, reaching "
+                                                          "the scheduler over a bridge as from another machine (root)."),
+        netem: str = typer.Option(None, "--netem", help="With --netns: tc netem arguments for every host link, "
+                                                        "e.g. 'delay 20ms loss 1%'."),
         detach: bool = typer.Option(False, "--detach", help="Leave the processes running and return."),
     ) -> None:
         """Start Prefect, the Dask scheduler, the demo hosts, the runner, MLflow and the API."""
         if partition not in ("iid", "dirichlet"):
             raise typer.BadParameter("must be iid or dirichlet", param_hint="--partition")
+        if netem and not netns:
+            raise typer.BadParameter("needs --netns (netem shapes the hosts' own links)", param_hint="--netem")
         config = _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port,
-                         mlflow_port, api_port, store, runner_limit)
+                         mlflow_port, api_port, store, runner_limit, netns, netem)
         stack = start_stack(config)
         print_urls(stack)
         if detach:

@@ -176,6 +176,8 @@ def worker_env(name: str, data_dir: Path, policy: Path | None = None,
         "MKL_NUM_THREADS": "1",
         # Every comm of this worker (to the scheduler, to other hosts, its listener) is TLS.
         "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
+        # Dask's HTTP pages (metrics, health) would answer anyone unauthenticated: none at all.
+        "DASK_DISTRIBUTED__WORKER__HTTP__ROUTES": "[]",
     })
     if policy is not None:
         env["FEDPE_HOST_POLICY"] = str(Path(policy).resolve())
@@ -186,7 +188,7 @@ def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int) -> lis
     return [
         sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
         "--name", name, "--nthreads", str(nthreads), "--no-nanny",
-        "--preload", "fedpe.host.preload", "--no-dashboard",
+        "--preload", "fedpe.host.preload", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
         "--death-timeout", "60",
         *tls.cli_args(),
     ]

@@ -38,6 +38,12 @@ class StackConfig(BaseModel):
     host_threads: Annotated[int, Field(ge=1, le=64)] = 4
     owner: str = "admin"
     serve_api: bool = True
+    #: Each demo host in a network namespace of its own, behind a bridge (fedpe/stack/netns.py).
+    netns: bool = False
+    #: tc netem arguments for every host link (with `netns`), e.g. "delay 20ms loss 1%".
+    netem: str | None = None
+    #: Where the scheduler listens when hosts reach it from other machines or namespaces (default: `bind`).
+    scheduler_host: str | None = None
     ready_timeout_s: float = 120.0
 
     @property
@@ -51,7 +57,7 @@ class StackConfig(BaseModel):
     @property
     def scheduler_address(self) -> str:
         """Always mutual TLS (fedpe/stack/tls.py); plain TCP is refused."""
-        return f"tls://{self.bind}:{self.scheduler_port}"
+        return f"tls://{self.scheduler_host or self.bind}:{self.scheduler_port}"
 
     def public_dict(self) -> dict:
         """The settings as `stack.json` keeps them: every credential left out."""

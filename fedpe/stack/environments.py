@@ -79,6 +79,8 @@ def scheduler(config: StackConfig) -> dict[str, str]:
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
         # A host whose link is cut is let go within this, so it can join again under its name.
         "DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL": "30s",
+        # Dask's HTTP pages (workers, tasks, logs) answer anyone: on loopback, and health only.
+        "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES": '["distributed.http.health"]',
         REVOKED_ENV: str(tls_files(config.home).revoked),
     }
 

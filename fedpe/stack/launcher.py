@@ -44,13 +44,15 @@ class Stack:
     data_dirs: dict[str, str] = field(default_factory=dict)
     started_at: str = ""
     ready_s: float | None = None
+    #: The hosts' network namespaces (`netns`), so `down` can remove them.
+    network: dict | None = None
 
     def urls(self) -> dict[str, str]:
         c = self.config
         urls = {
             "prefect_ui": f"http://{c.bind}:{c.prefect_port}",
             "prefect_api": c.prefect_api_url,
-            "dask_dashboard": f"http://{c.bind}:{c.dashboard_port}/status",
+            "dask_health": f"http://{c.bind}:{c.dashboard_port}/health",  # loopback, health only
             "mlflow_ui": c.mlflow_uri,
             "store": c.store,
         }
@@ -75,6 +77,7 @@ class Stack:
             "urls": self.urls(),
             "started_at": self.started_at,
             "ready_s": self.ready_s,
+            "network": self.network,
         }
 
     def save(self) -> None:
@@ -96,6 +99,7 @@ class Stack:
             data_dirs=raw.get("data_dirs", {}),
             started_at=raw.get("started_at", ""),
             ready_s=raw.get("ready_s"),
+            network=raw.get("network"),
         )
 
 
@@ -125,20 +129,22 @@ def scheduler_argv(config: StackConfig) -> list[str]:
     from fedpe.stack.tls import tls_files
 
     return [
-        sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", config.bind,
+        sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", config.scheduler_host or config.bind,
         "--port", str(config.scheduler_port), "--dashboard-address", f"{config.bind}:{config.dashboard_port}",
         "--protocol", "tls", *tls_files(config.home).scheduler.cli_args(),
         "--preload", "fedpe.stack.scheduler_guard",
     ]
 
 
-def host_argv(config: StackConfig, host: str, data_dir: str) -> list[str]:
-    """`fedpe host start` for a demo host, with a certificate of its own name from the federation CA."""
+def host_argv(config: StackConfig, host: str, data_dir: str, link=None) -> list[str]:
+    """`fedpe host start` for a demo host, with a certificate of its own name from the federation CA;
+    inside its network namespace when it has one (`link`)."""
+    from fedpe.stack.netns import exec_in
     from fedpe.stack.tls import issue_host_cert, tls_files
 
-    files = issue_host_cert(config.home, host, tls_files(config.home).host_dir(host),
-                            sans=[config.bind, "127.0.0.1", "localhost"], reuse=True)
-    return [sys.executable, "-m", "fedpe.cli", "host", "start", "--name", host,
+    sans = [config.bind, "127.0.0.1", "localhost", *([link.address] if link else [])]
+    files = issue_host_cert(config.home, host, tls_files(config.home).host_dir(host), sans=sans, reuse=True)
+    return [*(exec_in(link) if link else []), sys.executable, "-m", "fedpe.cli", "host", "start", "--name", host,
             "--scheduler", config.scheduler_address, "--data-dir", data_dir,
             "--threads", str(config.host_threads), *files.cli_args()]
 
@@ -165,13 +171,24 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
     secrets = ensure_secrets(home)  # FEDPE_HOME 0700, the services' credentials 0600
     for sub in ("prefect", "logs", "data", "mlflow"):
         (home / sub).mkdir(parents=True, exist_ok=True)
+    network = None
+    if config.netns:
+        from fedpe.stack import netns
+        from tasks.data.demo import host_names as demo_names
+
+        reason = netns.unavailable()
+        if reason:
+            raise StackError(f"--netns: {reason}")
+        network = netns.plan(home, demo_names(config.hosts))
+        config.scheduler_host = network.gateway
     from fedpe.stack.tls import ensure_federation_tls
 
     progress("making the federation's TLS certificates")
-    ensure_federation_tls(home, config.bind)
+    ensure_federation_tls(home, config.bind, extra_names=[config.scheduler_host] if config.scheduler_host else [])
     security = client_security(config)
 
-    stack = Stack(config=config, started_at=dt.datetime.now(dt.timezone.utc).isoformat())
+    stack = Stack(config=config, started_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+                  network=network.to_dict() if network else None)
     logs = home / "logs"
     py = sys.executable
     try:
@@ -184,6 +201,12 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
             seed=config.seed, fmt=config.data_format,
         )
         stack.data_dirs = {h: str(p) for h, p in dirs.items()}
+        if network is not None:
+            from fedpe.stack import netns
+
+            progress(f"putting {len(stack.hosts)} hosts in network namespaces of their own")
+            stack.save()
+            netns.create(network, netem=config.netem)
 
         progress("starting Prefect, the Dask scheduler and MLflow")
         prefect = spawn("prefect-server", [
@@ -205,7 +228,8 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
 
             progress(f"starting {len(stack.hosts)} hosts")
             for host in stack.hosts:
-                stack.children.append(spawn(f"host-{host}", host_argv(config, host, stack.data_dirs[host]),
+                link = network.links[host] if network else None
+                stack.children.append(spawn(f"host-{host}", host_argv(config, host, stack.data_dirs[host], link),
                                             env=host_env(config), logs=logs, role="host"))
             stack.save()
 
@@ -248,6 +272,7 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
     except BaseException:
         stop(stack.children)
         stack.children = []
+        _remove_network(stack)
         stack.save()
         raise
     stack.ready_s = round(time.monotonic() - started, 2)
@@ -329,8 +354,17 @@ def down(home: Path) -> list[str]:
     alive = [c for c in stack.children if c.alive()]
     stop(stack.children)
     stack.children = []
+    _remove_network(stack)
     stack.save()
     return [c.name for c in alive]
+
+
+def _remove_network(stack: Stack) -> None:
+    if stack.network:
+        from fedpe.stack.netns import Network, remove
+
+        remove(Network.from_dict(stack.network))
+        stack.network = None
 
 
 def status(home: Path) -> dict:

@@ -104,7 +104,7 @@ def tls_files(home: Path) -> TlsFiles:
     )
 
 
-def ensure_federation_tls(home: Path, bind: str = "127.0.0.1") -> TlsFiles:
+def ensure_federation_tls(home: Path, bind: str = "127.0.0.1", extra_names: Iterable[str] = ()) -> TlsFiles:
     """Make the CA, the scheduler's and the coordinator's certificates where missing; reuse good ones.
 
     Both leaf certificates name 127.0.0.1, localhost and `bind`. A certificate is issued
@@ -113,7 +113,7 @@ def ensure_federation_tls(home: Path, bind: str = "127.0.0.1") -> TlsFiles:
     """
     files = tls_files(home)
     ca_cert, ca_key = _ensure_ca(files)
-    names = _unique([*LOCAL_NAMES, bind])
+    names = _unique([*LOCAL_NAMES, bind, *extra_names])
     for common_name, pair in ((SCHEDULER_CN, files.scheduler), (COORDINATOR_CN, files.coordinator)):
         if not _reusable(pair, ca_cert, names, common_name, files):
             _issue(pair, common_name, names, ca_cert, ca_key, files)

@@ -286,7 +286,7 @@ def policy_host(stack, tmp_path):
     import shutil
 
     data = tmp_path / "data"
-    shutil.copytree(stack.data_dirs["hospital-c"], data)
+    shutil.copytree(stack.data_dirs["hospital-c"], data, ignore=shutil.ignore_patterns(".fedpe"))  # its own audit
     policy = tmp_path / "policy.yaml"
     policy.write_text("tools: [health-check, fed-stats]\nfed_stats:\n  min_count: 20\n")
     proc = start_extra_host(stack, "hospital-q", data, policy=policy)

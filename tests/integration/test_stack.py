@@ -33,14 +33,28 @@ def test_env_prints_exports_for_run_deployment_callers(stack):
 
     assert f"export PREFECT_API_URL={stack.config.prefect_api_url}" in result.stdout
     assert f"export MLFLOW_TRACKING_URI={stack.config.mlflow_uri}" in result.stdout
+    assert "export PREFECT_API_AUTH_STRING=" in result.stdout and "export FEDPE_TLS_CERT=" in result.stdout
 
 
-def test_host_start_refuses_an_unreachable_scheduler(tmp_path):
+def test_status_shows_no_credential(stack):
+    from fedpe.stack.secrets import load_secrets
+
+    result = fedpe("status", "--json", "--home", str(stack.config.home))
+
+    secrets = load_secrets(stack.config.home)
+    assert result.returncode == 0
+    assert secrets.prefect_auth_string not in result.stdout and secrets.mlflow_service_password not in result.stdout
+
+
+def test_host_start_refuses_an_unreachable_scheduler(stack, tmp_path):
+    from federation_helpers import host_cert_args
+
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
-    result = fedpe("host", "start", "--name", "lonely", "--scheduler", f"tcp://127.0.0.1:{port}", "--data-dir", str(tmp_path))
+    result = fedpe("host", "start", "--name", "lonely", "--scheduler", f"tls://127.0.0.1:{port}", "--data-dir",
+                   str(tmp_path), *host_cert_args(stack, "lonely"))
 
     assert result.returncode == 1
     assert "cannot reach the Dask scheduler" in result.stderr
@@ -48,8 +62,10 @@ def test_host_start_refuses_an_unreachable_scheduler(tmp_path):
 
 
 def test_host_start_refuses_a_name_already_connected(stack, tmp_path):
+    from federation_helpers import host_cert_args
+
     result = fedpe("host", "start", "--name", "hospital-a", "--scheduler", stack.config.scheduler_address,
-                   "--data-dir", str(tmp_path))
+                   "--data-dir", str(tmp_path), *host_cert_args(stack, "hospital-a"))
 
     assert result.returncode == 2
     assert "already connected" in result.stderr and "hospital-a" in result.stderr
