@@ -192,6 +192,7 @@ class Federation:
     prefect: FakeOrchestrator
     scheduler: FakeScheduler
     disabled: list[str] = field(default_factory=list)
+    mlflow_deleted: list[str] = field(default_factory=list)
 
     @property
     def store(self):
@@ -238,7 +239,21 @@ class Federation:
 
 
 @pytest.fixture
-def federation(tmp_path, monkeypatch) -> Federation:
+def cheap_hashing(monkeypatch):
+    """argon2id at its lowest cost: a hash takes ~1 s at the real cost on these machines, and the
+    page tests sign in often. What is hashed and checked does not change."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from fedpe.auth import hashing
+
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    monkeypatch.setattr(hashing, "_hasher", lambda: cheap)
+    monkeypatch.setattr(hashing, "_DUMMY_HASH", lambda: cheap.hash("fedpe-no-such-user"))
+
+
+@pytest.fixture
+def federation(tmp_path, monkeypatch, cheap_hashing) -> Federation:
     from fedpe.api.services import hosts as host_service
     from fedpe.api.services.data import Data
     from fedpe.api.services.executions import Executions
@@ -267,6 +282,12 @@ def federation(tmp_path, monkeypatch) -> Federation:
         fed.disabled[:] = sorted({*fed.disabled, host} if disabled else set(fed.disabled) - {host})
         return list(fed.disabled)
 
+    async def delete_mlflow_run(run_id):  # MLflow is not there: its client would retry for minutes
+        if run_id:
+            fed.mlflow_deleted.append(run_id)
+        return bool(run_id)
+
+    state.executions._delete_mlflow_run = delete_mlflow_run
     monkeypatch.setattr(host_service, "disabled_hosts", disabled_hosts)
     monkeypatch.setattr(host_service, "set_disabled", set_disabled)
     return fed

@@ -20,11 +20,13 @@ from fedpe.errors import InvalidArgument
 
 router = APIRouter()
 PER_PAGE = 25
+DEFAULT_SORT = "created_at:desc"
 Status = Literal["pending", "running", "completed", "failed", "cancelled"]
 
 
 def _query(status, tool, owner, sort, page) -> dict:
-    return {k: v for k, v in {"status": status, "tool": tool, "owner": owner, "sort": sort,
+    return {k: v for k, v in {"status": status, "tool": tool, "owner": owner,
+                              "sort": sort if sort != DEFAULT_SORT else None,
                               "page": page if page > 1 else None}.items() if v}
 
 
@@ -42,7 +44,7 @@ Page = Annotated[int, Query(ge=1, le=100_000)]
 
 @router.get("/executions")
 async def executions_page(request: Request, state: State, user: PageUser, status: Status | None = None,
-                          tool: str | None = None, owner: str | None = None, sort: str = "created_at:desc",
+                          tool: str | None = None, owner: str | None = None, sort: str = DEFAULT_SORT,
                           page: Page = 1):
     return render(request, "executions.html", {
         **await _rows(state, user, status, tool, owner, sort, page),
@@ -51,7 +53,7 @@ async def executions_page(request: Request, state: State, user: PageUser, status
 
 @router.get("/executions/rows")
 async def executions_rows(request: Request, state: State, user: PageUser, status: Status | None = None,
-                          tool: str | None = None, owner: str | None = None, sort: str = "created_at:desc",
+                          tool: str | None = None, owner: str | None = None, sort: str = DEFAULT_SORT,
                           page: Page = 1):
     return render(request, "_execution_rows.html", await _rows(state, user, status, tool, owner, sort, page))
 
