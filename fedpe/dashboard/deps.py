@@ -82,12 +82,15 @@ PageUser = Annotated[User, Depends(page_user)]
 AdminPage = Annotated[User, Depends(admin_page)]
 
 
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip() in ("", "application/x-www-form-urlencoded")
+
+
 async def form(request: Request) -> dict[str, list[str]]:
     """An urlencoded form body as name -> values (FastAPI's Form() needs python-multipart)."""
     if getattr(request.state, "form", _UNSET) is _UNSET:
         raw = await request.body()
-        if request.headers.get("content-type", "").split(";")[0].strip() not in (
-                "", "application/x-www-form-urlencoded"):
+        if not _is_form(request):
             raise InvalidArgument("body: send the form as application/x-www-form-urlencoded", field="body")
         try:
             request.state.form = parse_qs(raw.decode(), keep_blank_values=True)
@@ -107,7 +110,9 @@ async def check_csrf(request: Request) -> None:
     """Refuse a state-changing request without the CSRF token of its session (or sign-in form)."""
     if request.method in SAFE_METHODS:
         return
-    token = request.headers.get(CSRF_HEADER) or first(await form(request), CSRF_FIELD) or None
+    token = request.headers.get(CSRF_HEADER)
+    if not token and _is_form(request):
+        token = first(await form(request), CSRF_FIELD) or None
     store = sessions(request)
     if request.url.path == "/login":
         if not store.login_csrf_ok(request.cookies.get(LOGIN_COOKIE), token):
@@ -125,6 +130,11 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+#: Pages are never cached (a new key is shown once), framed by another site, or sniffed as another type.
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "same-origin", "Content-Security-Policy": "frame-ancestors 'none'"}
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
            headers: dict[str, str] | None = None) -> HTMLResponse:
     """A template with what every page needs: the user, the CSRF token, the current path."""
@@ -135,7 +145,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
         "path": request.url.path,
     }
     return templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status_code,
-                                      headers=headers)
+                                      headers={**PAGE_HEADERS, **(headers or {})})
 
 
 def redirect(request: Request, url: str) -> Response:

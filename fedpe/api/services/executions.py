@@ -199,7 +199,8 @@ class Executions:
         read from the execution's progress file: its metrics, each client's, who took part, who dropped."""
         snap = await self.readable(execution_id, user)
         progress = await self.outputs.progress(snap.id) or {}
-        rows = [metrics_row(entry) for entry in progress.get("history") or [] if isinstance(entry, dict)]
+        rows = [metrics_row(entry) for entry in progress.get("history") or []
+                if isinstance(entry, dict) and isinstance(entry.get("round"), int)]
         return {"execution_id": snap.id, "tool": snap.tool, "status": snap.status, "round": progress.get("round"),
                 "rounds": progress.get("rounds"), "mlflow_run_id": progress.get("mlflow_run_id"), "rows": rows}
 

@@ -195,7 +195,9 @@
     }
 
     function refilter() {
-      if (logList) logList.querySelectorAll("li").forEach((li) => { li.hidden = !logVisible(li); });
+      if (!logList) return;
+      logList.querySelectorAll("li").forEach((li) => { li.hidden = !logVisible(li); });
+      logList.scrollTop = logList.scrollHeight; // a new filter follows the newest lines again
     }
 
     function refreshSoon(targets) {

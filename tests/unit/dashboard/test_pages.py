@@ -190,3 +190,13 @@ def test_the_page_links_its_static_files_with_their_content_hash(browser_for, ap
                  "dashboard.css"):
         assert f"/static/{name}?v=" in page
         assert TestClient(app).get(f"/static/{name}").status_code == 200
+
+
+def test_pages_are_not_cached_framed_or_sniffed(browser_for):
+    alice = browser_for("alice")
+
+    headers = alice.get("/").headers
+
+    assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff" and "frame-ancestors 'none'" in headers[
+        "content-security-policy"]
