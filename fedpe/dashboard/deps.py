@@ -11,7 +11,7 @@ import functools
 import hashlib
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import anyio
 from fastapi import Depends, Request
@@ -43,7 +43,7 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_digest(path)}"
 
 
-templates.env.globals.update(static_url=static_url, version=__version__, fmt=fmt)
+templates.env.globals.update(static_url=static_url, version=__version__)
 templates.env.filters.update(bytes=fmt.size, when=fmt.when, ago=fmt.ago, number=fmt.number, seconds=fmt.seconds)
 
 
@@ -156,10 +156,12 @@ def redirect(request: Request, url: str) -> Response:
 
 
 def login_url(request: Request) -> str:
+    """/login, with the page to come back to (for a fragment: the page it was on)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if is_htmx(request):  # a fragment's URL is no page to come back to
-        target = request.headers.get("HX-Current-URL", "/")
-        target = "/" + target.split("://", 1)[-1].split("/", 1)[-1] if "://" in target else target
+    if is_htmx(request):
+        current = urlsplit(request.headers.get("HX-Current-URL", "/"))
+        target = (current.path or "/") + (f"?{current.query}" if current.query else "")
+    target = safe_next(target)
     return "/login" if target in ("/", "/login") else f"/login?next={quote(target, safe='')}"
 
 
