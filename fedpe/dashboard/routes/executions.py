@@ -60,20 +60,24 @@ async def executions_rows(request: Request, state: State, user: PageUser, status
 
 # one execution -------------------------------------------------------------------------------
 
-def _controls(detail: dict, tool_schema: dict) -> list[str]:
-    """The controls that apply now: abort while it lives; pause/resume/stop for tools with rounds."""
+def _has_rounds(detail: dict) -> bool:
+    """A training: its tool takes `rounds`, or its progress counts them (a pipeline's training step)."""
+    schema = tools.get(detail["tool"])[1] if detail["tool"] in tools.tool_ids() else {}
+    return "rounds" in (schema.get("properties") or {}) or detail.get("rounds") is not None
+
+
+def _controls(detail: dict) -> list[str]:
+    """The controls that apply now: abort while it lives; pause/resume/stop for trainings."""
     if detail["status"] not in ("pending", "running"):
         return []
-    rounds = "rounds" in (tool_schema.get("properties") or {}) or detail.get("rounds") is not None
-    if detail["status"] == "pending" or not rounds:
+    if detail["status"] == "pending" or not _has_rounds(detail):
         return ["abort"]
     return ["resume" if detail.get("paused") else "pause", "stop", "abort"]
 
 
 async def _status(state, user, execution_id: str) -> dict:
     detail = await state.executions.detail(execution_id, user)
-    schema = tools.get(detail["tool"])[1] if detail["tool"] in tools.tool_ids() else {}
-    return {"e": detail, "controls": _controls(detail, schema)}
+    return {"e": detail, "controls": _controls(detail), "has_rounds": _has_rounds(detail)}
 
 
 async def _files(state, user, execution_id: str) -> dict:

@@ -95,6 +95,7 @@ def test_a_tool_without_rounds_offers_only_abort(browser_for, federation):
     page = alice.get(f"/executions/{run.id}").text
 
     assert 'data-action="abort"' in page and 'data-action="pause"' not in page
+    assert 'id="chart-loss"' not in page  # no curves for a tool without rounds
 
 
 def test_rename_clone_and_delete(browser_for, federation):
