@@ -127,7 +127,7 @@ def flcore(
     dataset: DatasetName = "breast-cancer",
     target: str = "target",
     model: Literal["logreg", "mlp"] = "logreg",
-    hidden_units: Annotated[int, Field(ge=1, le=4096)] = 64,
+    hidden_units: Annotated[int, Field(ge=1, le=4096, json_schema_extra={"x-shown-when": {"model": "mlp"}})] = 64,
     l2: Annotated[float, Field(ge=0, le=10)] = 0.0,
     strategy: StrategyConfig = FedAvgConfig(),
     rounds: Annotated[int, Field(ge=1, le=1000)] = 20,

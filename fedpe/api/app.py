@@ -41,6 +41,8 @@ an API key from `fedpe users add NAME` works as a bearer credential too. Click *
 password flow fills the token in; or paste an API key under `APIKey`. Streams also accept
 `?access_token=`.
 
+**Dashboard.** The same process serves the dashboard at `/` (sign in with the same users).
+
 **Errors.** Every error is `{{"error": {{"code", "message", "details"}}}}`; a 422's `details.field`
 names the bad field. 401 without credentials, 403 for another user's execution or data, 404 for
 unknown ids. The codes are stable:
@@ -54,6 +56,15 @@ unknown ids. The codes are stable:
 def _body(status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status,
                         headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
+def _error(request: Request, status: int, code: str, message: str, details: dict | None = None):
+    """The error as the API's JSON body, or as a page for the dashboard's paths (outside /api/v1)."""
+    pages = getattr(request.app.state, "page_errors", None)
+    path = request.url.path
+    if pages is not None and path != PREFIX and not path.startswith(PREFIX + "/"):
+        return pages(request, status, code, message, details or {})
+    return _body(status, code, message, details)
 
 
 def _error_for(exc: Exception) -> FedpeError | None:
@@ -89,23 +100,23 @@ def _field_of(loc) -> str:
 
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError):
+    async def invalid_request(request: Request, exc: RequestValidationError):
         errors = [{"field": "body" if e.get("type") == "json_invalid" else _field_of(e.get("loc", ())),
                    "message": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
-        return _body(422, InvalidArgument.code, f"{first['field']}: {first['message']}",
-                     {"field": first["field"], "errors": errors})
+        return _error(request, 422, InvalidArgument.code, f"{first['field']}: {first['message']}",
+                      {"field": first["field"], "errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException):
-        return _body(exc.status_code, _STATUS_CODES.get(exc.status_code, "ERROR"), str(exc.detail))
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(request, exc.status_code, _STATUS_CODES.get(exc.status_code, "ERROR"), str(exc.detail))
 
     async def any_error(request: Request, exc: Exception):
         known = _error_for(exc)
         if known is not None:
-            return _body(known.status_code, known.code, known.message, known.details)
+            return _error(request, known.status_code, known.code, known.message, known.details)
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _body(500, "INTERNAL_ERROR", f"unexpected error: {type(exc).__name__}")
+        return _error(request, 500, "INTERNAL_ERROR", f"unexpected error: {type(exc).__name__}")
 
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
@@ -114,8 +125,8 @@ def _install_handlers(app: FastAPI) -> None:
         app.add_exception_handler(known_failure, any_error)
 
     @app.exception_handler(FedpeError)
-    async def fedpe_error(_: Request, exc: FedpeError):
-        return _body(exc.status_code, exc.code, exc.message, exc.details)
+    async def fedpe_error(request: Request, exc: FedpeError):
+        return _error(request, exc.status_code, exc.code, exc.message, exc.details)
 
 
 class NormalisePath:
@@ -141,8 +152,9 @@ class NormalisePath:
         await self.app(scope, receive, send)
 
 
-def create_app() -> FastAPI:
-    from fedpe.api.routes import auth, data, executions, health, hosts, jobs, queue, tasks, tools
+def create_app(*, dashboard: bool = True) -> FastAPI:
+    """The API under /api/v1 (docs at /docs) and, unless `dashboard` is False, the dashboard at /."""
+    from fedpe.api.routes import auth, data, executions, health, hosts, jobs, queue, tasks, tools, users
     from fedpe.api.settings import ApiSettings
     from fedpe.api.state import AppState
 
@@ -166,9 +178,13 @@ def create_app() -> FastAPI:
     )
     _install_handlers(app)
     router = APIRouter(prefix=PREFIX, redirect_slashes=False)
-    for module in (health, auth, hosts, tools, tasks, jobs, executions, data, queue):
+    for module in (health, auth, hosts, tools, tasks, jobs, executions, data, queue, users):
         router.include_router(module.router)
     app.include_router(router)
+    if dashboard:
+        from fedpe.dashboard import install
+
+        install(app)
     app.add_middleware(NormalisePath)
     return app
 

@@ -152,6 +152,11 @@ class ExecutionSummary(_Open):
     rounds: int | None = Field(default=None, description="Rounds asked for.")
 
 
+class ExecutionLinks(BaseModel):
+    prefect_flow_run: str | None = Field(default=None, description="The flow run in the Prefect UI.")
+    mlflow_run: str | None = Field(default=None, description="The MLflow run in the MLflow UI (trainings only).")
+
+
 class Execution(ExecutionSummary):
     parameters: dict[str, Any] = Field(default_factory=dict)
     paused: bool = Field(default=False, description="Held between rounds by a pause; its status stays running.")
@@ -159,7 +164,27 @@ class Execution(ExecutionSummary):
     result: dict[str, Any] | None = Field(default=None, description="What the tool returned, once it ended.")
     metrics: dict[str, Any] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
+    links: ExecutionLinks = Field(default_factory=ExecutionLinks)
     statuses: list[StatusEntry] = Field(default_factory=list)
+
+
+class MetricsRow(BaseModel):
+    round: int
+    metrics: dict[str, float | None] = Field(description="The round's metrics, as MLflow has them at this step.")
+    per_client: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="Each client's metrics; MLflow names them client.HOST.KEY.")
+    clients: list[str] = Field(default_factory=list, description="The hosts that answered this round.")
+    dropped: list[str] = Field(default_factory=list, description="The hosts that dropped out of this round.")
+
+
+class Metrics(BaseModel):
+    execution_id: str
+    tool: str
+    status: ExecutionStatus
+    round: int | None = None
+    rounds: int | None = None
+    mlflow_run_id: str | None = None
+    rows: list[MetricsRow]
 
 
 class ExecutionList(BaseModel):
@@ -257,3 +282,28 @@ class Health(_Open):
     version: str
     uptime: str
     services: dict[str, dict[str, Any]]
+
+
+# users --------------------------------------------------------------------------------------
+
+class UserInfo(BaseModel):
+    name: str
+    admin: bool
+    password_set: bool
+    active: bool
+    created_at: str
+    revoked_at: str | None = None
+
+
+class NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, examples=["alice"])
+    admin: bool = False
+    password: str | None = Field(default=None, min_length=8, max_length=1024,
+                                 description="For POST /token and the dashboard's sign-in; none: API key only.")
+
+
+class UserKey(BaseModel):
+    user: UserInfo
+    api_key: str = Field(description="Shown once: only its hash is kept.")

@@ -43,7 +43,8 @@ class AppState:
         self.orchestrator = Orchestrator(client, self.settings.deployment_owner)
         self.jobs = Jobs(self.orchestrator, self.scheduler, self.submit_tokens, self.outputs)
         self.executions = Executions(self.orchestrator, self.scheduler, self.outputs, self.settings.mlflow_uri,
-                                     jobs=self.jobs, submit_tokens=self.submit_tokens)
+                                     jobs=self.jobs, submit_tokens=self.submit_tokens,
+                                     prefect_ui_url=self.settings.prefect_ui_url)
         self.data = Data(self.executions, self.outputs)
         self.streams = Hub(self.executions, self.orchestrator, self.outputs)
 

@@ -7,6 +7,8 @@ the moment a user was revoked or given a new key, which may fall in the same sec
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -43,6 +45,12 @@ def _secret(home: str | os.PathLike) -> bytes:
     with os.fdopen(fd, "wb") as fh:
         fh.write(secrets.token_hex(32).encode())
     return path.read_bytes().strip()
+
+
+def derived_key(home: str | os.PathLike, purpose: str) -> bytes:
+    """A signing key for `purpose` (the dashboard's cookies) derived from the one secret: nothing
+    new to keep, and what one purpose signs never passes for another's (or for a token)."""
+    return hmac.new(_secret(home), f"fedpe:{purpose}".encode(), hashlib.sha256).digest()
 
 
 def issue_token(home: str | os.PathLike, user: str, *, ttl_s: int = DEFAULT_TTL_S,

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -84,6 +85,18 @@ class UserStore:
             user = _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
         return user, key
 
+    def ensure_first_admin(self, name: str = "admin") -> str | None:
+        """On a new FEDPE_HOME (no user at all), make admin `name` with a random password and
+        return the password, to be shown once; None when there are users already."""
+        if self.list():
+            return None
+        password = secrets.token_urlsafe(12)
+        try:
+            self.add(name, admin=True, password=password)
+        except Conflict:  # another process made it first
+            return None
+        return password
+
     def list(self) -> list[User]:
         with connect(self.home) as db:
             return [_user(r) for r in db.execute("SELECT * FROM users ORDER BY name")]
@@ -121,6 +134,17 @@ class UserStore:
                        (prefix, name, key_hash, now))
             user = _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
         return user, key
+
+    def set_password(self, name: str, password: str) -> User:
+        """Set (or replace) `name`'s password; their API keys, tokens and sessions go on working."""
+        if len(password or "") < 8:
+            raise InvalidArgument("password: at least 8 characters", field="password")
+        password_hash = hash_secret(password)
+        with connect(self.home) as db:
+            if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+                raise NotFound(f"no user {name!r}", field="name")
+            db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+            return _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
 
     def active(self, name: str, issued_at: dt.datetime | None = None) -> User:
         """The active user `name`; AuthenticationError when unknown or revoked, or when `issued_at`

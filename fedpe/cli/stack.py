@@ -50,6 +50,19 @@ def print_urls(stack) -> None:
     console.print(table)
 
 
+def print_first_admin(stack) -> None:
+    """On a new FEDPE_HOME, make the first admin (the deployments' owner) and print its password once."""
+    from rich.markup import escape
+
+    from fedpe.auth import UserStore
+
+    name = stack.config.owner
+    password = UserStore(stack.config.home).ensure_first_admin(name)
+    if password:
+        console.print(f"first admin: [bold]{escape(name)}[/bold], password [bold]{escape(password)}[/bold] "
+                      f"(shown once; `fedpe users password {escape(name)}` sets another)", highlight=False)
+
+
 def _watch(stack) -> None:
     """Wait in the foreground; stop everything on Ctrl-C or when a process dies."""
     from fedpe.stack import launcher
@@ -98,6 +111,7 @@ def register(app: typer.Typer) -> None:
                          mlflow_port, api_port, store, runner_limit, netns, netem)
         stack = start_stack(config)
         print_urls(stack)
+        print_first_admin(stack)
         if detach:
             console.print("running in the background; stop with [bold]fedpe down[/bold]")
             return
@@ -162,6 +176,7 @@ def register(app: typer.Typer) -> None:
         config = _config(home, hosts, "iid", 0.5, 0, 4200, 8786, 8787, 5000, 8000, None, 4)
         stack = start_stack(config)
         print_urls(stack)
+        print_first_admin(stack)
         try:
             run_demo(stack, rounds=rounds)
         finally:

@@ -1,4 +1,4 @@
-"""`fedpe users add|list|key|revoke`: the API's users, their API keys and passwords."""
+"""`fedpe users add|list|key|password|revoke`: the API's users, their API keys and passwords."""
 
 from __future__ import annotations
 
@@ -99,6 +99,29 @@ def key(name: str = typer.Argument(..., help="An existing user."), home: Path = 
         console.print(f"user [bold]{user.name}[/bold] (revoked {before.revoked_at[:19]}) enabled again with a new "
                       f"API key{password}")
     _print_key(new_key)
+
+
+@app.command("password")
+def password(
+    name: str = typer.Argument(..., help="An existing user."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    home: Path = Home,
+    as_json: bool = Json,
+) -> None:
+    """Set NAME's password (for the dashboard's sign-in and POST /api/v1/token); their API keys go on working."""
+    from fedpe.cli.app import console
+
+    store = _store(home)
+    _existing(store, name)
+    if password_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    else:
+        secret = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    user = store.set_password(name, secret)
+    if as_json:
+        print(json.dumps({"name": user.name, "password_set": user.has_password}))
+        return
+    console.print(f"password of user [bold]{user.name}[/bold] set")
 
 
 @app.command("revoke")

@@ -57,6 +57,7 @@ class Stack:
             "store": c.store,
         }
         if c.serve_api:
+            urls["dashboard"] = f"{c.api_url}/"
             urls["api"] = f"{c.api_url}/api/v1"
             urls["api_docs"] = f"{c.api_url}/docs"
         return urls

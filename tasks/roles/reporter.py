@@ -31,6 +31,16 @@ def round_metrics(entry: dict) -> dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_METRICS}
 
 
+def tracked_metrics(entry: dict) -> dict[str, float]:
+    """What MLflow gets for a round (its step): the round's metrics and each client's, as
+    ``client.HOST.KEY``. The API's /metrics reads the same names from the progress file."""
+    metrics = round_metrics(entry)
+    for host, client_metrics in (entry.get("per_client") or {}).items():
+        for key, value in client_metrics.items():
+            metrics[f"client.{host}.{key}"] = value
+    return metrics
+
+
 def weights_to_npz(weights: list[np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, *weights)
@@ -202,11 +212,7 @@ class RoundReporter:
 
     def _on_round(self, entry: dict, weights) -> None:
         self.history.append(entry)
-        metrics = round_metrics(entry)
-        for host, client_metrics in (entry.get("per_client") or {}).items():
-            for key, value in client_metrics.items():
-                metrics[f"client.{host}.{key}"] = value
-        self._track("log_metrics", metrics, entry["round"])
+        self._track("log_metrics", tracked_metrics(entry), entry["round"])
         if weights is not None and self.checkpoint_every and entry["round"] % self.checkpoint_every == 0:
             self.store.write_bytes(weights_to_npz(weights), self.execution_id, self.host, "checkpoints",
                                    f"round-{entry['round']:04d}.npz")

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
 from fedpe.api.deps import CurrentUser, State, authenticate, get_state
 from fedpe.api.schemas import (CancelResponse, CloneResponse, ControlRequest, ControlResponse, DeleteResponse,
-                               Execution, ExecutionList, Report, RenameRequest, StatusEntry)
+                               Execution, ExecutionList, Metrics, Report, RenameRequest, StatusEntry)
+from fedpe.api.services.executions import metrics_csv
+from fedpe.api.streams import event_stream
 from fedpe.errors import FedpeError
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -75,6 +77,17 @@ async def report(state: State, user: CurrentUser, execution_id: str):
     return await state.executions.report(execution_id, user)
 
 
+@router.get("/{execution_id}/metrics", response_model=Metrics,
+            responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+            summary="One row per round: its metrics, each client's, and the dropped hosts (MLflow's numbers)")
+async def metrics(state: State, user: CurrentUser, execution_id: str, format: Literal["json", "csv"] = "json"):
+    body = await state.executions.metrics(execution_id, user)
+    if format == "csv":
+        return Response(metrics_csv(body["rows"]), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{body["execution_id"]}-metrics.csv"'})
+    return body
+
+
 @router.get("/{execution_id}", response_model=Execution, summary="The full picture of one execution")
 async def get_execution(state: State, user: CurrentUser, execution_id: str):
     return await state.executions.detail(execution_id, user)
@@ -105,14 +118,14 @@ async def clone(state: State, user: CurrentUser, execution_id: str):
 
 
 @router.get("/{execution_id}/stream", summary="Server-Sent Events: status, round (metrics), log, done",
-            response_class=EventSourceResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def stream(state: State, user: CurrentUser, execution_id: str):
+            description="Every event has an `id:`; a client that reconnects with `Last-Event-ID` gets only the "
+                        "events after it (204 once it got `done`). The stream ends after `done`.",
+            response_class=EventSourceResponse, responses={200: {"content": {"text/event-stream": {}}},
+                                                            204: {"description": "The stream ended already"}})
+async def stream(state: State, user: CurrentUser, execution_id: str,
+                 last_event_id: Annotated[str | None, Header(description="The id of the last event received")] = None):
     snap = await state.executions.readable(execution_id, user)
-
-    async def events():
-        async for item in state.streams.subscribe(snap.id):
-            yield {"event": item["event"], "data": json.dumps(item["data"])}
-    return EventSourceResponse(events(), ping=15)
+    return event_stream(state.streams, snap.id, last_event_id)
 
 
 @router.websocket("/{execution_id}/ws")

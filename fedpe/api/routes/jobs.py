@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Query
 
 from fedpe.api.deps import CurrentUser, State
 from fedpe.api.schemas import SubmitResponse, ValidateRequest, ValidateResponse
-from fedpe.errors import InvalidArgument, NotFound
 
 router = APIRouter(tags=["jobs"])
 
@@ -30,12 +29,8 @@ async def submit(
 
 @router.post("/validate", response_model=ValidateResponse, summary="Check a submission without starting it")
 async def validate(state: State, user: CurrentUser, request: ValidateRequest):
-    try:
-        spec, schema, params = state.jobs.request(request.tool, request.parameters, request.server_node,
-                                                  request.client_nodes)
-        problems = await state.jobs.problems(request.tool, spec, schema, params, user)
-    except (InvalidArgument, NotFound) as exc:  # unknown tool, bad hosts: problems; outages raise
-        problems = [exc]
+    params, problems = await state.jobs.validate(user, request.tool, request.parameters, request.server_node,
+                                                 request.client_nodes)
     if problems:
         return ValidateResponse(
             valid=False, errors=[p.message for p in problems],

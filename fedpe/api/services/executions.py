@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,11 +91,12 @@ class Snapshot:
 
 class Executions:
     def __init__(self, orchestrator: Orchestrator, scheduler: Scheduler, outputs: Outputs, mlflow_uri: str | None,
-                 jobs=None, submit_tokens=None):
+                 jobs=None, submit_tokens=None, prefect_ui_url: str | None = None):
         self.orchestrator = orchestrator
         self.scheduler = scheduler
         self.outputs = outputs
         self.mlflow_uri = mlflow_uri
+        self.prefect_ui_url = prefect_ui_url
         self.jobs = jobs
         self.submit_tokens = submit_tokens
         self._cache: dict[str, Snapshot] = {}
@@ -180,10 +182,27 @@ class Executions:
             "history": progress.get("history") or [],
             "mlflow_run_id": progress.get("mlflow_run_id"),
             "model_uri": progress.get("model_uri"),
+            "links": self.links(snap.id, progress.get("mlflow_run_id")),
             "statuses": snap.status_list(),
             "parts": [{"id": str(c.id), "name": c.name, "status": fem.status_of(_type(c.state_type))}
                       for c in snap.children],
         }
+
+    def links(self, execution_id: str, mlflow_run_id: str | None) -> dict[str, str | None]:
+        """The execution in the Prefect UI (its flow run) and in the MLflow UI (its run, if any)."""
+        prefect = f"{self.prefect_ui_url.rstrip('/')}/runs/flow-run/{execution_id}" if self.prefect_ui_url else None
+        mlflow = f"{self.mlflow_uri.rstrip('/')}/#/runs/{mlflow_run_id}" if self.mlflow_uri and mlflow_run_id else None
+        return {"prefect_flow_run": prefect, "mlflow_run": mlflow}
+
+    async def metrics(self, execution_id: str, user: User) -> dict[str, Any]:
+        """One row per finished round, as the server role logged it to MLflow (reporter.tracked_metrics),
+        read from the execution's progress file: its metrics, each client's, who took part, who dropped."""
+        snap = await self.readable(execution_id, user)
+        progress = await self.outputs.progress(snap.id) or {}
+        rows = [metrics_row(entry) for entry in progress.get("history") or []
+                if isinstance(entry, dict) and isinstance(entry.get("round"), int)]
+        return {"execution_id": snap.id, "tool": snap.tool, "status": snap.status, "round": progress.get("round"),
+                "rounds": progress.get("rounds"), "mlflow_run_id": progress.get("mlflow_run_id"), "rows": rows}
 
     async def list(self, user: User, *, status: str | None, tool: str | None, owner: str | None,
                    limit: int, offset: int, sort: str) -> dict[str, Any]:
@@ -403,3 +422,47 @@ def fem_hosts(snap: Snapshot) -> list[str]:
     """Hosts an execution names in its parameters (cheap: no task runs needed)."""
     return [s.host for s in fem.expected_slots(snap.tool, snap.flow_run.parameters or {}, tools.spec_of)]
 
+
+def _finite(value):
+    """JSON has no NaN or infinity (a diverged loss): they read as null."""
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
+def metrics_row(entry: dict) -> dict[str, Any]:
+    """A round of the progress history as /metrics gives it: the numbers MLflow got, split by client."""
+    from tasks.roles.reporter import round_metrics
+
+    per_client = entry.get("per_client") if isinstance(entry.get("per_client"), dict) else {}
+    return {
+        "round": entry.get("round"),
+        "metrics": {k: _finite(v) for k, v in round_metrics(entry).items()},
+        "per_client": {host: {k: _finite(v) for k, v in values.items()} for host, values in per_client.items()
+                       if isinstance(values, dict)},
+        "clients": list(entry.get("clients") or []),
+        "dropped": list(entry.get("dropped") or []),
+    }
+
+
+def metrics_csv(rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV, one line per round; the columns are MLflow's metric names
+    (`accuracy`, `client.HOST.loss`, ...), then `clients` and `dropped` (`;`-separated)."""
+    import csv
+    import io
+
+    columns: list[str] = []
+    flat = []
+    for row in rows:
+        values = dict(row["metrics"])
+        for host, client in row["per_client"].items():
+            values.update({f"client.{host}.{k}": v for k, v in client.items()})
+        for key in values:
+            if key not in columns:
+                columns.append(key)
+        flat.append((row, values))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["round", *columns, "clients", "dropped"])
+    for row, values in flat:
+        writer.writerow([row["round"], *("" if values.get(c) is None else values[c] for c in columns),
+                         ";".join(row["clients"]), ";".join(row["dropped"])])
+    return out.getvalue()

@@ -20,7 +20,8 @@ from fedpe.api.services.orchestrator import Orchestrator
 from fedpe.api.services.scheduler import Scheduler
 from fedpe.api.services.outputs import Outputs
 from fedpe.auth.users import User
-from fedpe.errors import AuthorizationError, Conflict, FedpeError, HostNotAvailable, InvalidArgument, JobNotFound
+from fedpe.errors import (AuthorizationError, Conflict, FedpeError, HostNotAvailable, InvalidArgument, JobNotFound,
+                          NotFound)
 from flows import catalog
 from flows.spec import ToolSpec
 
@@ -206,6 +207,17 @@ class Jobs:
         if not errors:
             errors += await self.checkpoint_problems(params, user)
         return errors
+
+    async def validate(self, user: User, tool: str, body: dict[str, Any] | None, server_node: str | None = None,
+                       client_nodes: list[str] | None = None) -> tuple[dict[str, Any] | None, list[FedpeError]]:
+        """(what would run, every problem) of a submission, without starting it (POST /validate).
+        An unknown tool or bad hosts are problems; an outage raises."""
+        try:
+            spec, schema, params = self.request(tool, body, server_node, client_nodes)
+            problems = await self.problems(tool, spec, schema, params, user)
+        except (InvalidArgument, NotFound) as exc:
+            return None, [exc]
+        return (None if problems else params), problems
 
     async def submit(self, user: User, tool: str, body: dict[str, Any] | None, *, server_node: str | None = None,
                      client_nodes: list[str] | None = None, submit_token: str | None = None) -> str:

@@ -1,0 +1,180 @@
+"""Executions (/executions): the user's executions (admins: everyone's), filtered, sorted, paged,
+rows live; /executions/{id}: one execution, its live regions, its stream, files and controls."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from fedpe.api.deps import State
+from fedpe.api.services import tools
+from fedpe.api.services.executions import SORTS, STATES_BY_STATUS, metrics_csv
+from fedpe.api.streams import event_stream
+from fedpe.dashboard.deps import Form, PageUser, first, redirect, render
+from fedpe.errors import InvalidArgument
+
+router = APIRouter()
+PER_PAGE = 25
+DEFAULT_SORT = "created_at:desc"
+Status = Literal["pending", "running", "completed", "failed", "cancelled"]
+
+
+def _query(status, tool, owner, sort, page) -> dict:
+    return {k: v for k, v in {"status": status, "tool": tool, "owner": owner,
+                              "sort": sort if sort != DEFAULT_SORT else None,
+                              "page": page if page > 1 else None}.items() if v}
+
+
+async def _rows(state, user, status, tool, owner, sort, page) -> dict:
+    listed = await state.executions.list(user, status=status, tool=tool or None, owner=owner or None,
+                                         limit=PER_PAGE, offset=(page - 1) * PER_PAGE, sort=sort)
+    query = _query(status, tool, owner, sort, page)
+    return {"rows": listed["executions"], "total": listed["total"], "page": page,
+            "pages": max(1, math.ceil(listed["total"] / PER_PAGE)), "query": query,
+            "query_string": urlencode(query), "filters": {"status": status, "tool": tool, "owner": owner, "sort": sort}}
+
+
+Page = Annotated[int, Query(ge=1, le=100_000)]
+
+
+@router.get("/executions")
+async def executions_page(request: Request, state: State, user: PageUser, status: Status | None = None,
+                          tool: str | None = None, owner: str | None = None, sort: str = DEFAULT_SORT,
+                          page: Page = 1):
+    return render(request, "executions.html", {
+        **await _rows(state, user, status, tool, owner, sort, page),
+        "statuses": list(STATES_BY_STATUS), "tools": tools.tool_ids(), "sorts": SORTS})
+
+
+@router.get("/executions/rows")
+async def executions_rows(request: Request, state: State, user: PageUser, status: Status | None = None,
+                          tool: str | None = None, owner: str | None = None, sort: str = DEFAULT_SORT,
+                          page: Page = 1):
+    return render(request, "_execution_rows.html", await _rows(state, user, status, tool, owner, sort, page))
+
+
+# one execution -------------------------------------------------------------------------------
+
+def _has_rounds(detail: dict) -> bool:
+    """A training: its tool takes `rounds`, or its progress counts them (a pipeline's training step)."""
+    schema = tools.get(detail["tool"])[1] if detail["tool"] in tools.tool_ids() else {}
+    return "rounds" in (schema.get("properties") or {}) or detail.get("rounds") is not None
+
+
+def _controls(detail: dict) -> list[str]:
+    """The controls that apply now: abort while it lives; pause/resume/stop for trainings."""
+    if detail["status"] not in ("pending", "running"):
+        return []
+    if detail["status"] == "pending" or not _has_rounds(detail):
+        return ["abort"]
+    return ["resume" if detail.get("paused") else "pause", "stop", "abort"]
+
+
+async def _status(state, user, execution_id: str) -> dict:
+    detail = await state.executions.detail(execution_id, user)
+    return {"e": detail, "controls": _controls(detail), "has_rounds": _has_rounds(detail)}
+
+
+async def _files(state, user, execution_id: str) -> dict:
+    return {"files": await state.data.list_files(execution_id, user, None)}
+
+
+async def _report(state, user, execution_id: str) -> dict:
+    return {"report": await state.executions.report(execution_id, user)}
+
+
+@router.get("/executions/{execution_id}")
+async def execution_page(request: Request, state: State, user: PageUser, execution_id: str):
+    status = await _status(state, user, execution_id)  # 404 / 403 before anything else is read
+    metrics, files, report = await asyncio.gather(state.executions.metrics(execution_id, user),
+                                                  _files(state, user, execution_id), _report(state, user, execution_id))
+    return render(request, "execution.html", {**status, **files, **report, "metrics": metrics})
+
+
+@router.get("/executions/{execution_id}/status")
+async def status_region(request: Request, state: State, user: PageUser, execution_id: str):
+    return render(request, "_execution_status.html", await _status(state, user, execution_id))
+
+
+@router.get("/executions/{execution_id}/result")
+async def result_region(request: Request, state: State, user: PageUser, execution_id: str):
+    return render(request, "_execution_result.html", await _status(state, user, execution_id))
+
+
+@router.get("/executions/{execution_id}/files")
+async def files_region(request: Request, state: State, user: PageUser, execution_id: str):
+    snap = await state.executions.readable(execution_id, user)
+    return render(request, "_execution_files.html", {"e": {"id": snap.id}, **await _files(state, user, snap.id)})
+
+
+@router.get("/executions/{execution_id}/report")
+async def report_region(request: Request, state: State, user: PageUser, execution_id: str):
+    return render(request, "_execution_report.html", await _report(state, user, execution_id))
+
+
+@router.get("/executions/{execution_id}/events")
+async def events(state: State, user: PageUser, execution_id: str,
+                 last_event_id: Annotated[str | None, Header()] = None):
+    """The execution's event stream for the page, the session cookie as credential."""
+    snap = await state.executions.readable(execution_id, user)
+    return event_stream(state.streams, snap.id, last_event_id)
+
+
+@router.get("/executions/{execution_id}/metrics.csv")
+async def metrics_download(state: State, user: PageUser, execution_id: str):
+    body = await state.executions.metrics(execution_id, user)
+    return Response(metrics_csv(body["rows"]), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{body["execution_id"]}-metrics.csv"'})
+
+
+@router.get("/executions/{execution_id}/logs.txt")
+async def logs_download(state: State, user: PageUser, execution_id: str):
+    lines = await state.executions.logs(execution_id, user, node=None, level=None, offset=0, limit=10_000)
+    return PlainTextResponse("".join(f"{line['timestamp']} {line['level']:<8} [{line['node'] or 'flow'}] "
+                                     f"{line['message']}\n" for line in lines))
+
+
+@router.get("/executions/{execution_id}/download")
+async def download(state: State, user: PageUser, execution_id: str, node: str | None = None, file: str | None = None):
+    chunks, name, media_type, size = await state.data.download(execution_id, user, node, file)
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
+@router.post("/executions/{execution_id}/control")
+async def control(request: Request, state: State, user: PageUser, execution_id: str, values: Form):
+    action = first(values, "action")
+    if action not in ("pause", "resume", "stop", "abort"):
+        raise InvalidArgument("action: one of pause, resume, stop, abort", field="action")
+    outcome = await state.executions.control(execution_id, user, action, f"from the dashboard by {user.name}")
+    state.executions.forget(execution_id)
+    return render(request, "_execution_status.html", {**await _status(state, user, execution_id),
+                                                      "flash": outcome["message"]})
+
+
+@router.post("/executions/{execution_id}/rename")
+async def rename(request: Request, state: State, user: PageUser, execution_id: str, values: Form):
+    name = first(values, "name").strip()
+    if not 1 <= len(name) <= 100:
+        raise InvalidArgument("name: 1 to 100 characters", field="name")
+    await state.executions.rename(execution_id, user, name)
+    return render(request, "_execution_header.html", await _status(state, user, execution_id))
+
+
+@router.post("/executions/{execution_id}/clone")
+async def clone(request: Request, state: State, user: PageUser, execution_id: str):
+    cloned = await state.executions.clone(execution_id, user)
+    return redirect(request, f"/executions/{cloned['execution_id']}")
+
+
+@router.post("/executions/{execution_id}/delete")
+async def delete(request: Request, state: State, user: PageUser, execution_id: str):
+    await state.executions.delete(execution_id, user)
+    return redirect(request, "/executions")
