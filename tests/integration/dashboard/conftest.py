@@ -26,8 +26,10 @@ def _why_not() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser per module: Playwright's sync API runs an event loop in this thread while it is
+    open, and Prefect's sync calls in later modules must not find one running."""
     reason = _why_not()
     if reason:
         pytest.skip(f"browser test skipped: {reason}")
