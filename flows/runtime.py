@@ -17,7 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks import Federation, OutputStore, StoreSpec, Tracking
 from fedpe.errors import InvalidArgument
 from tasks.conventions import RESULT_FILE
-from tasks.hosts import check_hosts, connected_hosts
+from tasks.hosts import connected_hosts
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -82,10 +82,6 @@ class RunContext:
 
     def hosts(self) -> dict[str, str]:
         return connected_hosts(self.client())
-
-    def check_hosts(self, requested: list[str], *, field: str) -> None:
-        """Refuse unknown, disconnected or disabled hosts before any role is placed."""
-        check_hosts(requested, self.hosts(), self.federation.disabled_hosts, field=field)
 
     def save_result(self, result: "BaseModel") -> None:
         """What the flow returns, for readers that have no Prefect result storage (the API)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from prefect import get_run_logger, task
@@ -64,7 +64,6 @@ class RoleRun:
     caller: Peer
     #: time.monotonic() after which following gives up (set when the rest of the execution is done).
     deadline: float | None = None
-    events: list = field(default_factory=list)
 
     @property
     def host(self) -> str:

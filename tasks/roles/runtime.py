@@ -35,6 +35,8 @@ logger = logging.getLogger("fedpe.runtime")
 #: How long a finished role waits for the coordinator to collect its last events.
 COLLECT_TIMEOUT_S = 60.0
 POLL_WAIT_S = 0.5
+#: What a call to a role that has already ended says first (callers stop waiting for it).
+ENDED = "role ended"
 
 
 class RoleRefused(RuntimeError):
@@ -86,13 +88,9 @@ class HostRuntime:
         with self._lock:
             decision = decide(self.policy, self.name, tool=spec.tool, task=spec.task, owner=spec.owner,
                               dataset=spec.dataset, params=spec.params, live_roles=len(self._roles))
-            if decision.allowed:
-                self._roles[key] = (context, None)
+            self._roles[key] = (context, None)  # a refusal too: the coordinator's poll reads it there
         context.record("decision", dataset=spec.dataset, **decision.as_audit())
         if not decision.allowed:
-            # Registered only to hand the refusal to the coordinator, whose poll reads it.
-            with self._lock:
-                self._roles[key] = (context, None)
             context.log.error("%s", decision.message)
             context.finish({"ok": False, "error": decision.message, "code": "POLICY_REFUSED", "rule": decision.rule})
             return self._end(key, context, "refused")
@@ -157,6 +155,9 @@ class HostRuntime:
                     self._polls, context.take, int((value or {}).get("cursor", 0)), wait)
                 return {"status": "OK", "payload": codec.encode(answer)}
             if entry is None or entry[1] is None:
+                ended = (entry[0].result or {}).get("error") if entry is not None else None
+                if ended:
+                    return {"status": "error", "message": f"{ENDED} on {self.name}: {ended}"}
                 return {"status": "error", "message": f"no role {role} of execution {execution} runs on {self.name}"}
             context, instance = entry
             allowed = (instance.COORDINATOR_METHODS if caller.kind == "coordinator"

@@ -22,6 +22,7 @@ from tasks.models.registry import build_model
 from tasks.privacy import PrivacyAccountant, add_gaussian_noise, adaptive_clip_norm
 from tasks.resources import versions
 from tasks.roles.context import RoleContext
+from tasks.roles.runtime import ENDED
 from tasks.roles.specs import ServerSpec, TrainingSpec
 from tasks.roles.usage import UsageMeter
 from tasks.strategies.base import FitResult
@@ -119,9 +120,9 @@ class FederatedServer:
             answers, missing = self.ask("describe", {h: None for h in waiting}, 10.0)
             described.update(answers)
             last.update(missing)
-            refused = {h: r for h, r in missing.items() if "refuses" in r}
-            if refused:
-                raise NotEnoughClients("; ".join(refused.values()), field="clients")
+            ended = {h: r for h, r in missing.items() if ENDED in r}  # refused by its policy, or failed
+            if ended:
+                raise NotEnoughClients("; ".join(ended.values()), field="clients")
             if len(described) < len(self.spec.clients):
                 if self.control.should_stop or time.monotonic() > deadline:
                     gone = [h for h in self.spec.clients if h not in described]
