@@ -28,15 +28,17 @@ def _mlflow_run_url(mlflow_uri: str, run_id: str | None) -> str:
         return "-"
     import httpx
 
+    auth = (os.environ.get("MLFLOW_TRACKING_USERNAME", ""), os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
     try:
-        run = httpx.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=5).json()
+        run = httpx.get(f"{mlflow_uri}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=5,
+                        auth=auth).json()
         return f"{mlflow_uri}/#/experiments/{run['run']['info']['experiment_id']}/runs/{run_id}"
     except (httpx.HTTPError, KeyError, ValueError):
         return f"{mlflow_uri} (run {run_id})"
 
 
 def run_demo(stack, *, rounds: int, timeout_s: float = 600) -> None:
-    os.environ.update(stack.env())
+    os.environ.update(stack.env(with_secrets=True))
     from prefect import get_client
     from prefect.deployments import run_deployment
 

@@ -171,9 +171,16 @@ def register(app: typer.Typer) -> None:
         keep: bool = typer.Option(False, "--keep", help="Leave the federation running afterwards."),
     ) -> None:
         """`fedpe up`, then the richest tool on the demo hosts through run_deployment, then stop."""
+        import os
+
         from fedpe.cli.demo import run_demo
+        from fedpe.stack.environments import caller
+        from fedpe.stack.secrets import ensure_secrets
 
         config = _config(home, hosts, "iid", 0.5, 0, 4200, 8786, 8787, 5000, 8000, None, 4)
+        # This process calls run_deployment as a user would after `fedpe env`; Prefect reads its
+        # settings once, when first imported, so they go in before anything imports it.
+        os.environ.update(caller(config, ensure_secrets(config.home)))
         stack = start_stack(config)
         print_urls(stack)
         print_first_admin(stack)
