@@ -40,4 +40,4 @@ os.environ.update({
 SECRETS = ensure_secrets(Path(HOME))
 ensure_federation_tls(Path(HOME))
 os.environ.update({**SECRETS.prefect_client_env(), **SECRETS.mlflow_client_env(),
-                   **tls_files(Path(HOME)).coordinator.env(), **tls_files(Path(HOME)).crl_env()})
+                   **tls_files(Path(HOME)).coordinator.env()})

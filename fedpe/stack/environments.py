@@ -95,7 +95,6 @@ def coordinator(config: StackConfig, secrets: Secrets) -> dict[str, str]:
         **secrets.prefect_client_env(),
         **secrets.mlflow_client_env(),
         **tls_files(config.home).coordinator.env(),
-        **tls_files(config.home).crl_env(),
         "FEDPE_SCHEDULER_ADDRESS": config.scheduler_address,
         "FEDPE_STORE_URL": config.store,
         "FEDPE_STORE_OPTIONS": json.dumps(config.store_options),
@@ -110,7 +109,7 @@ def caller(config: StackConfig, secrets: Secrets | None) -> dict[str, str]:
 
     env = {"PREFECT_API_URL": config.prefect_api_url, "MLFLOW_TRACKING_URI": config.mlflow_uri,
            "FEDPE_HOME": str(config.home), "FEDPE_SCHEDULER_ADDRESS": config.scheduler_address,
-           **tls_files(config.home).coordinator.env(), **tls_files(config.home).crl_env()}
+           **tls_files(config.home).coordinator.env()}
     if config.serve_api:
         env["FEDPE_API_URL"] = f"{config.api_url}/api/v1"
     if secrets is not None:

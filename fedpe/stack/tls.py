@@ -99,7 +99,7 @@ class TlsFiles:
         return self.dir / "crl.pem"
 
     def crl_env(self) -> dict[str, str]:
-        """The variable that makes a process's fedpe comms check peers against the CRL."""
+        """The variable that makes a listener's fedpe comms (the scheduler's) check peers against the CRL."""
         from tasks.wire.revocation import ENV_CRL
 
         return {ENV_CRL: str(self.crl)}
@@ -192,18 +192,25 @@ def revoke_host(home: Path, name: str) -> list[str]:
 def write_crl(files: TlsFiles, ca_cert, ca_key) -> Path:
     """Write the CA's CRL of every revoked serial, dated strictly after the one it replaces.
 
-    OpenSSL picks the CRL with the latest `lastUpdate` among those a context holds, at the
-    second: two revocations within one second still give two CRLs it can tell apart.
+    OpenSSL picks the CRL with the latest `lastUpdate` among those a context holds, to the
+    second, and skips one dated in the future: a second revocation within the same second
+    waits for the next one. The first CRL is dated a minute back, so the first revocation never
+    waits.
     """
+    import time
+
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
     now = _now().replace(microsecond=0)
     try:
         previous = x509.load_pem_x509_crl(files.crl.read_bytes()).last_update_utc
-        now = max(now, previous + dt.timedelta(seconds=1))
     except (OSError, ValueError):
-        pass
+        now -= dt.timedelta(minutes=1)
+    else:
+        if previous >= now:
+            time.sleep((previous + dt.timedelta(seconds=1) - _now()).total_seconds() + 0.01)
+            now = previous + dt.timedelta(seconds=1)
     builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
                .last_update(now).next_update(now + CA_VALIDITY))
     for serial, entry in sorted(_read_json(files.revoked, {"serials": {}}).get("serials", {}).items()):

@@ -15,10 +15,10 @@ On the wire it is Dask's TLS framing; what differs is who reads what:
   on the dialing side alike: whoever a host dials, and whoever dials a host.
 - The scheduler's and the coordinator's comms read as Dask does: they are the federation's own
   parties, and the coordinator's task specs are pickles by design.
-- A revoked certificate fails the TLS handshake itself: where ``FEDPE_TLS_CRL`` names the
-  federation's CRL, every TLS context of this backend checks the leaf against it, and picks
-  up a new CRL when the file changes (tasks/wire/revocation.py). `abort_peers` closes the open
-  comms of certificates just revoked.
+- A revoked certificate fails the TLS handshake itself: where the connection's Security names
+  its CA's CRL (or, for a listener, ``FEDPE_TLS_CRL`` does), the TLS context checks the leaf
+  against it, and picks up a new CRL when the file changes (tasks/wire/revocation.py).
+  `abort_peers` closes the open comms of certificates just revoked.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ssl import SSLError
 from tornado.iostream import StreamClosedError
 
 from tasks.wire.identity import UNKNOWN, Identity, identity_of_cert
-from tasks.wire.revocation import crl_watch
+from tasks.wire.revocation import CRL_ARG, crl_watch
 from tasks.wire.strict import StrictReadError, loads_strict, split_frames
 
 logger = logging.getLogger("fedpe.wire")
@@ -133,7 +133,7 @@ class FedpeConnector(TLSConnector):
 
     def _get_connect_args(self, **connection_args: Any) -> dict:
         args = super()._get_connect_args(**connection_args)
-        crl_watch().apply(args["ssl_options"])
+        crl_watch((connection_args.get("extra_conn_args") or {}).get(CRL_ARG)).apply(args["ssl_options"])
         return args
 
 
@@ -143,13 +143,13 @@ class FedpeListener(TLSListener):
 
     def _get_server_args(self, **connection_args: Any) -> dict:
         args = super()._get_server_args(**connection_args)
-        self._context = args["ssl_options"]
-        crl_watch().apply(self._context)
+        self._context, self._crl = args["ssl_options"], crl_watch()  # FEDPE_TLS_CRL, when the listener starts
+        self._crl.apply(self._context)
         return args
 
     async def _handle_stream(self, stream: Any, address: Any) -> None:
         # A CRL written since the last connection applies to this one's handshake.
-        crl_watch().apply(self._context)
+        self._crl.apply(self._context)
         await super()._handle_stream(stream, address)
 
 
