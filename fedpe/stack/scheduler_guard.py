@@ -166,5 +166,16 @@ class HostMessages:
         return require_plain(msg, allow=("exception",) if op == "task-erred" else ())
 
 
+def pace_heartbeats() -> None:
+    """Hosts beat every few seconds, not twice a second (fedpe/dask_settings.py): Dask's scheduler
+    reads its module-level `heartbeat_interval` each time it answers a worker."""
+    import distributed.scheduler
+
+    from fedpe.dask_settings import heartbeat_interval
+
+    distributed.scheduler.heartbeat_interval = heartbeat_interval
+
+
 async def dask_setup(scheduler) -> None:
+    pace_heartbeats()
     SchedulerGuard(scheduler, os.environ.get(REVOKED_ENV)).install()
