@@ -27,6 +27,7 @@ MISSING = 0.1
 RUNS = {
     "logreg": ("breast-cancer", "logreg"),
     "random_forest": ("breast-cancer", "random_forest"),
+    "weighted_random_forest": ("breast-cancer", "weighted_random_forest"),
     "xgboost": ("breast-cancer", {"name": "xgboost"}),
     "xgboost_cyclic": ("breast-cancer", {"name": "xgboost", "training": "cyclic"}),
     "linear_svm": ("breast-cancer", "linear_svm"),
@@ -81,7 +82,7 @@ def result_of(trained, name: str):
     return run.state.result()
 
 
-@pytest.mark.parametrize("name", ["random_forest", "xgboost", "xgboost_cyclic"])
+@pytest.mark.parametrize("name", ["random_forest", "weighted_random_forest", "xgboost", "xgboost_cyclic"])
 def test_trees_and_boosting_reach_central_quality(trained, name):
     result = result_of(trained, name)
     central = central_score("breast-cancer", RUNS[name][1], rounds=ROUNDS)
@@ -161,12 +162,12 @@ def test_a_strategy_that_cannot_combine_the_model_is_refused_before_anything_sta
     assert dp.status_code == 422 and dp.json()["error"]["details"]["field"] == "dp"
 
 
-def test_a_fem_job_names_its_columns_with_train_labels_and_target_label(stack):
+def test_a_fem_job_names_its_model_and_columns_as_fem_does(stack):
     from federation_helpers import api_client
 
     with api_client(stack, "fem-models") as api:
         submitted = api.post("/tools/job/flcore", params={"server_node": "hospital-a", "client_nodes": ALL},
-                             json={"model": "random_forest", "rounds": 2, "target_label": "target",
+                             json={"model": "xgb", "rounds": 2, "target_label": "target",
                                    "train_labels": "mean_radius mean_texture mean_area"})
         assert submitted.status_code == 200, submitted.text
         execution_id = submitted.json()["execution_id"]
@@ -176,3 +177,4 @@ def test_a_fem_job_names_its_columns_with_train_labels_and_target_label(stack):
     assert final.state.is_completed(), final.state.message
     assert detail["parameters"]["features"] == ["mean_radius", "mean_texture", "mean_area"]
     assert detail["parameters"]["target"] == "target"
+    assert detail["parameters"]["model"] == "xgboost"  # FEM's name for it
