@@ -33,6 +33,12 @@ def bench_stack(prefix: str, **options: Any) -> Iterator[Any]:
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports['mlflow']}",
         "FEDPE_STORE_URL": f"file://{home}/store",
     })
+    from fedpe.stack.secrets import ensure_secrets
+
+    # Prefect and MLflow refuse callers without credentials, and Prefect reads its settings
+    # once, when first imported (which `launcher.up` may do): the caller's are set before.
+    secrets = ensure_secrets(home)
+    os.environ.update({**secrets.prefect_client_env(), **secrets.mlflow_client_env()})
     from fedpe.stack import launcher
     from fedpe.stack.config import StackConfig
 

@@ -2,8 +2,10 @@
 
 For 3 and 10 hosts (and 10 hosts with a 1,000,000-weight model) it runs flcore through
 run_deployment (logreg, FedAvg, local_epochs=5 full batch, 50 rounds) and, in the same run,
-the same local work as plain Dask tasks pinned to the same hosts with a plain averaging loop
-(the floor). One line per case:
+the same local work as plain Dask tasks, one worker process per host, with a plain averaging
+loop (the floor). The floor runs on a plain Dask cluster over TLS of its own: fedpe's
+federation reads hosts' bytes strictly and so cannot gather their pickled results, which is
+exactly what plain Dask does every round. One line per case:
 
     hosts=N fedpe_round_ms=X floor_round_ms=Y ratio=X/Y first_round_s=Z accuracy=A
 
@@ -65,12 +67,25 @@ def _floor_local_work(weights, data_dir: str, dataset: str, epochs: int, lr: flo
     return model.get_weights(), result.num_examples
 
 
-def floor_rounds(client, hosts: list[str], data_dirs: dict[str, str], dataset: str, n_weights_shape, rounds: int):
+def floor(hosts: list[str], data_dirs: dict[str, str], dataset: str, n_weights_shape, rounds: int) -> float:
+    """The floor's median round on a plain Dask cluster over TLS: one single-threaded worker per host."""
+    from distributed import Client, LocalCluster, Security
+
+    with LocalCluster(n_workers=len(hosts), threads_per_worker=1, processes=True, protocol="tls://",
+                      security=Security.temporary(), dashboard_address=None,
+                      env={"OMP_NUM_THREADS": "1"}) as cluster, Client(cluster, set_as_default=False) as client:
+        client.wait_for_workers(len(hosts), timeout=120)
+        workers = dict(zip(hosts, sorted(client.scheduler_info()["workers"])))
+        return floor_rounds(client, hosts, workers, data_dirs, dataset, n_weights_shape, rounds)
+
+
+def floor_rounds(client, hosts: list[str], workers: dict[str, str], data_dirs: dict[str, str], dataset: str,
+                 n_weights_shape, rounds: int) -> float:
     weights = [np.zeros(s) for s in n_weights_shape]
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
-        futures = [client.submit(_floor_local_work, weights, data_dirs[h], dataset, 5, 0.5, 0, workers=[h],
+        futures = [client.submit(_floor_local_work, weights, data_dirs[h], dataset, 5, 0.5, 0, workers=[workers[h]],
                                  allow_other_workers=False, pure=False) for h in hosts]
         results = client.gather(futures)
         total = sum(n for _, n in results)
@@ -101,7 +116,6 @@ def main() -> None:
 
 
 def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:
-    from distributed import Client
     from prefect.deployments import run_deployment
 
     parameters = {"server": hosts[0], "clients": hosts, "dataset": dataset, "model": "logreg",
@@ -119,10 +133,7 @@ def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:
     from tasks.roles.reporter import npz_to_weights
 
     model = npz_to_weights(StoreSpec(url=stack.config.store).read_bytes(result.execution_id, hosts[0], "model_final.npz"))
-    from fedpe.stack.launcher import client_security
-
-    with Client(stack.config.scheduler_address, set_as_default=False, security=client_security(stack.config)) as client:
-        floor_ms = floor_rounds(client, hosts, stack.data_dirs, dataset, [w.shape for w in model], rounds)
+    floor_ms = floor(hosts, stack.data_dirs, dataset, [w.shape for w in model], rounds)
     return (f"hosts={len(hosts)} fedpe_round_ms={fedpe_ms:.2f} floor_round_ms={floor_ms:.2f} "
             f"ratio={fedpe_ms / floor_ms:.2f} first_round_s={first_round_s:.2f} "
             f"accuracy={result.final_metrics['accuracy']:.4f}")

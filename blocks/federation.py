@@ -41,7 +41,7 @@ class Federation(Block):
     _block_type_slug = "fedpe-federation"
     _description = "Dask scheduler address, optional TLS files and disabled hosts of a fedpe federation."
 
-    scheduler_address: str = Field(description="Address of the Dask scheduler, e.g. tcp://127.0.0.1:8786.")
+    scheduler_address: str = Field(description="Address of the Dask scheduler, e.g. fedpe://127.0.0.1:8786.")
     tls_ca_file: str | None = Field(default=None, description="CA certificate for TLS to the scheduler.")
     tls_cert: str | None = Field(default=None, description="Client certificate for TLS.")
     tls_key: str | None = Field(default=None, description="Client key for TLS.")

@@ -16,7 +16,7 @@ def configure_blocks(
 ) -> None:
     """Register the block types and save the `default` documents (disabled hosts are kept).
 
-    The TLS files are the client certificate the flows present to a `tls://` scheduler; none
+    The TLS files are the client certificate the flows present to the `fedpe://` scheduler; none
     for plain TCP.
     """
     register_all()

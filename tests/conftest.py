@@ -35,9 +35,9 @@ os.environ.update({
     "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{PORTS['mlflow']}",
     "FEDPE_STORE_URL": f"file://{HOME}/store",
     "FEDPE_API_URL": f"http://127.0.0.1:{PORTS['api']}/api/v1",
-    "FEDPE_SCHEDULER_ADDRESS": f"tls://127.0.0.1:{PORTS['scheduler']}",
+    "FEDPE_SCHEDULER_ADDRESS": f"fedpe://127.0.0.1:{PORTS['scheduler']}",
 })
 SECRETS = ensure_secrets(Path(HOME))
 ensure_federation_tls(Path(HOME))
 os.environ.update({**SECRETS.prefect_client_env(), **SECRETS.mlflow_client_env(),
-                   **tls_files(Path(HOME)).coordinator.env()})
+                   **tls_files(Path(HOME)).coordinator.env(), **tls_files(Path(HOME)).crl_env()})

@@ -14,7 +14,7 @@ app = typer.Typer(help="Run this machine as a host of a federation.", no_args_is
 @app.command("start")
 def start(
     name: str = typer.Option(..., "--name", help="The host's name in the federation (letters, digits, '-', '_', '.')."),
-    scheduler: str = typer.Option(..., "--scheduler", help="Address of the federation's Dask scheduler: tls://HOST:PORT."),
+    scheduler: str = typer.Option(..., "--scheduler", help="Address of the federation's Dask scheduler: fedpe://HOST:PORT."),
     data_dir: Path = typer.Option(..., "--data-dir", help="Folder holding this host's datasets."),
     threads: int = typer.Option(4, "--threads", min=1, max=64, help="Worker threads (roles are threads)."),
     tls_ca_file: Path = typer.Option(None, "--tls-ca-file", help="The federation's CA certificate."),

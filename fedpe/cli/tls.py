@@ -30,7 +30,7 @@ def issue_host(
     new_ca = not tls_files(home).ca_file.exists()
     files = issue_host_cert(home, name, out, sans=san or ())
     stack = Stack.load(home)
-    scheduler = stack.config.scheduler_address if stack else "tls://SCHEDULER-HOST:8786"
+    scheduler = stack.config.scheduler_address if stack else "fedpe://SCHEDULER-HOST:8786"
     if as_json:
         print(json.dumps({"name": name, "ca_file": str(files.ca_file), "cert": str(files.cert), "key": str(files.key),
                           "new_ca": new_ca}))

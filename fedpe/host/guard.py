@@ -7,8 +7,10 @@ certificate at its other end (tasks/wire/identity.py):
   run code on it outside a task or add plugins (`BLOCKED`);
 - the coordinator (``fedpe-coordinator``) and other hosts may only make role calls
   (``fedpe-role``: tasks/roles/runtime.py decides which role methods each may call), read
-  strictly: no pickle is ever loaded from them and every message must be plain data;
-- anyone else, and any certificate the federation revoked, is cut off before a byte is read.
+  strictly (tasks/wire/transport.py): no pickle is ever loaded from them and every message
+  must be plain data;
+- anyone else, a comm that is not a fedpe comm, and any certificate the federation revoked,
+  is cut off before a byte is read.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 import logging
 
 from tasks.wire.calls import OP
-from tasks.wire.identity import identity_of
-from tasks.wire.strict import StrictReadError, make_strict, require_plain
+from tasks.wire.strict import StrictReadError, require_plain
+from tasks.wire.transport import FedpeComm, make_strict
 
 logger = logging.getLogger("fedpe.guard")
 
@@ -43,13 +45,14 @@ class WorkerGuard:
         original = worker._handle_comm
 
         async def guarded(comm) -> None:
-            peer = identity_of(comm)
-            if peer.kind == "unknown" or (peer.serial and peer.serial in self.revoked):
-                logger.warning("refused a connection from %s at %s", peer, getattr(comm, "peer_address", "?"))
+            peer = getattr(comm, "peer", None)
+            if not isinstance(comm, FedpeComm) or peer.kind == "unknown" or (peer.serial and peer.serial in self.revoked):
+                logger.warning("refused a connection from %s at %s", peer or "a non-fedpe comm",
+                               getattr(comm, "peer_address", "?"))
                 comm.abort()
                 return
             if peer.kind != "scheduler":
-                make_strict(comm, self._peer_message, who=str(peer))
+                make_strict(comm, self._peer_message)
             await original(comm)
 
         worker._handle_comm = guarded

@@ -1,6 +1,6 @@
 """`fedpe host start`: turn this machine into a host of a federation.
 
-It needs the scheduler's `tls://` address, the CA, certificate and key the federation's admin
+It needs the scheduler's `fedpe://` address, the CA, certificate and key the federation's admin
 issued (`fedpe tls issue-host`), a data folder and, optionally, the host's policy: nothing of
 Prefect, MLflow or the store, whose credentials stay with the coordinator. It checks its input
 before it connects, so a typo is one line and exit 2, not a traceback; then it runs a Dask
@@ -21,12 +21,14 @@ from fedpe.errors import HostNotAvailable, InvalidArgument, NoConnection
 from fedpe.host.names import check_name
 from fedpe.stack.tls import CertFiles, tls_given
 
-SCHEMES = ("tls",)
-ADDRESS_HINT = "expected tls://HOST:PORT"
+#: fedpe:// is the federation's transport (tasks/wire/transport.py); tls:// is the same bytes on
+#: the wire, so an address written that way is taken as fedpe://, whose reads are strict.
+SCHEMES = ("fedpe", "tls")
+ADDRESS_HINT = "expected fedpe://HOST:PORT"
 
 
 def check_address(scheduler: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a scheduler address, refusing anything but tls://HOST:PORT."""
+    """("fedpe", host, port) of a scheduler address, refusing anything but fedpe://HOST:PORT."""
     def bad(why: str) -> InvalidArgument:
         return InvalidArgument(f"--scheduler: {scheduler!r} is not a scheduler address ({why}; {ADDRESS_HINT})",
                                field="scheduler")
@@ -48,7 +50,13 @@ def check_address(scheduler: str) -> tuple[str, str, int]:
         raise bad("no port")
     if port == 0:
         raise bad("the port is not a number from 1 to 65535")
-    return parts.scheme, parts.hostname, port
+    return "fedpe", parts.hostname, port
+
+
+def scheduler_url(scheduler: str) -> str:
+    """The checked address as the worker dials it: always fedpe://."""
+    _, host, port = check_address(scheduler)
+    return f"fedpe://[{host}]:{port}" if ":" in host else f"fedpe://{host}:{port}"
 
 
 def check_tls(ca_file: Path | None, cert: Path | None, key: Path | None) -> CertFiles | None:
@@ -121,7 +129,7 @@ def preflight(name: str, scheduler: str, data_dir: Path, *, tls: CertFiles | Non
     check_inputs(name, scheduler, data_dir, tls, policy)
     from fedpe.stack.tls import client_security
 
-    workers = _scheduler_identity(scheduler, client_security(tls), timeout_s).get("workers", {})
+    workers = _scheduler_identity(scheduler_url(scheduler), client_security(tls), timeout_s).get("workers", {})
     if name in {str(info.get("name")) for info in workers.values()}:
         raise HostNotAvailable(f"--name: a host named {name!r} is already connected to {scheduler}", field="name")
 
@@ -187,10 +195,19 @@ def worker_env(name: str, data_dir: Path, policy: Path | None = None,
     return env
 
 
+def listen_host(scheduler: str) -> str:
+    """The address of this machine's interface toward the scheduler: the only one the worker listens on."""
+    from distributed.utils import get_ip
+
+    _, host, _ = check_address(scheduler)
+    return get_ip(host)
+
+
 def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int) -> list[str]:
     return [
-        sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
+        sys.executable, "-m", "distributed.cli.dask_worker", scheduler_url(scheduler),
         "--name", name, "--nthreads", str(nthreads), "--no-nanny",
+        "--protocol", "fedpe", "--host", listen_host(scheduler),
         "--preload", "fedpe.host.preload", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
         "--death-timeout", "60",
         *tls.cli_args(),

@@ -59,8 +59,8 @@ class StackConfig(BaseModel):
 
     @property
     def scheduler_address(self) -> str:
-        """Always mutual TLS (fedpe/stack/tls.py); plain TCP is refused."""
-        return f"tls://{self.scheduler_host or self.bind}:{self.scheduler_port}"
+        """Always fedpe:// (mutual TLS read strictly, tasks/wire/transport.py); plain TCP is refused."""
+        return f"fedpe://{self.scheduler_host or self.bind}:{self.scheduler_port}"
 
     def public_dict(self) -> dict:
         """The settings as `stack.json` keeps them: every credential left out."""

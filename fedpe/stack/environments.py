@@ -85,6 +85,7 @@ def scheduler(config: StackConfig) -> dict[str, str]:
         # Dask's HTTP pages (workers, tasks, logs) answer anyone: on loopback, and health only.
         "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES": '["distributed.http.health"]',
         REVOKED_ENV: str(tls_files(config.home).revoked),
+        **tls_files(config.home).crl_env(),
     }
 
 
@@ -97,6 +98,7 @@ def coordinator(config: StackConfig, secrets: Secrets) -> dict[str, str]:
         **secrets.prefect_client_env(),
         **secrets.mlflow_client_env(),
         **tls_files(config.home).coordinator.env(),
+        **tls_files(config.home).crl_env(),
         "FEDPE_SCHEDULER_ADDRESS": config.scheduler_address,
         "FEDPE_STORE_URL": config.store,
         "FEDPE_STORE_OPTIONS": json.dumps(config.store_options),
@@ -111,7 +113,7 @@ def caller(config: StackConfig, secrets: Secrets | None) -> dict[str, str]:
 
     env = {"PREFECT_API_URL": config.prefect_api_url, "MLFLOW_TRACKING_URI": config.mlflow_uri,
            "FEDPE_HOME": str(config.home), "FEDPE_SCHEDULER_ADDRESS": config.scheduler_address,
-           **tls_files(config.home).coordinator.env()}
+           **tls_files(config.home).coordinator.env(), **tls_files(config.home).crl_env()}
     if config.serve_api:
         env["FEDPE_API_URL"] = f"{config.api_url}/api/v1"
     if secrets is not None:

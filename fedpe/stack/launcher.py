@@ -126,13 +126,13 @@ def _scheduler_client(address: str, timeout_s: float = 5.0, security=None):
 
 
 def scheduler_argv(config: StackConfig) -> list[str]:
-    """The Dask scheduler's command line: a tls:// listener, its certificate, its guard."""
+    """The Dask scheduler's command line: a fedpe:// listener, its certificate, its guard."""
     from fedpe.stack.tls import tls_files
 
     return [
         sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", config.scheduler_host or config.bind,
         "--port", str(config.scheduler_port), "--dashboard-address", f"{config.bind}:{config.dashboard_port}",
-        "--protocol", "tls", *tls_files(config.home).scheduler.cli_args(),
+        "--protocol", "fedpe", *tls_files(config.home).scheduler.cli_args(),
         "--preload", "fedpe.stack.scheduler_guard",
     ]
 

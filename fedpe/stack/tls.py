@@ -15,7 +15,9 @@ Files, under `{FEDPE_HOME}/tls/` (keys 0600, the folder 0700)::
     coordinator.pem, coordinator-key.pem  what the launcher, the runner, the API and the admin CLI present
     hosts/<name>/                         the demo hosts' files (ca.pem, <name>.pem, <name>-key.pem)
     issued.json                           every certificate the CA signed: serial, name, validity
-    revoked.json                          serials `fedpe tls revoke` withdrew (the scheduler refuses them)
+    revoked.json                          serials `fedpe tls revoke` withdrew, with names and times
+    crl.pem                               the same serials as the CA's signed CRL: TLS refuses them
+                                          in the handshake (tasks/wire/revocation.py)
 
 `ensure_federation_tls` makes what is missing and keeps what is still good; an existing CA is
 never replaced behind the admin's back, since every host certificate handed out hangs on it.
@@ -92,6 +94,16 @@ class TlsFiles:
     def revoked(self) -> Path:
         return self.dir / "revoked.json"
 
+    @property
+    def crl(self) -> Path:
+        return self.dir / "crl.pem"
+
+    def crl_env(self) -> dict[str, str]:
+        """The variable that makes a process's fedpe comms check peers against the CRL."""
+        from tasks.wire.revocation import ENV_CRL
+
+        return {ENV_CRL: str(self.crl)}
+
 
 def tls_files(home: Path) -> TlsFiles:
     """Where the federation's TLS files of `home` live (nothing is created)."""
@@ -117,6 +129,8 @@ def ensure_federation_tls(home: Path, bind: str = "127.0.0.1", extra_names: Iter
     for common_name, pair in ((SCHEDULER_CN, files.scheduler), (COORDINATOR_CN, files.coordinator)):
         if not _reusable(pair, ca_cert, names, common_name, files):
             _issue(pair, common_name, names, ca_cert, ca_key, files)
+    if not files.crl.exists():  # a context that checks CRLs refuses every peer until the CA has one
+        write_crl(files, ca_cert, ca_key)
     return files
 
 
@@ -171,7 +185,35 @@ def revoke_host(home: Path, name: str) -> list[str]:
     for serial in serials:
         revoked["serials"].setdefault(serial, {"name": name, "revoked_at": _now().isoformat()})
     write_file(files.revoked, json.dumps(revoked, indent=2).encode(), private=False)
+    write_crl(files, *_ensure_ca(files))
     return serials
+
+
+def write_crl(files: TlsFiles, ca_cert, ca_key) -> Path:
+    """Write the CA's CRL of every revoked serial, dated strictly after the one it replaces.
+
+    OpenSSL picks the CRL with the latest `lastUpdate` among those a context holds, at the
+    second: two revocations within one second still give two CRLs it can tell apart.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    now = _now().replace(microsecond=0)
+    try:
+        previous = x509.load_pem_x509_crl(files.crl.read_bytes()).last_update_utc
+        now = max(now, previous + dt.timedelta(seconds=1))
+    except (OSError, ValueError):
+        pass
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+               .last_update(now).next_update(now + CA_VALIDITY))
+    for serial, entry in sorted(_read_json(files.revoked, {"serials": {}}).get("serials", {}).items()):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(int(serial, 16))
+            .revocation_date(dt.datetime.fromisoformat(entry["revoked_at"]) if entry.get("revoked_at") else now)
+            .build())
+    crl = builder.sign(ca_key, _hash())
+    write_file(files.crl, crl.public_bytes(serialization.Encoding.PEM), private=False)
+    return files.crl
 
 
 def client_security(files: CertFiles | None) -> "distributed.Security | None":

@@ -187,7 +187,11 @@ class Relay:
         if kind == "log":
             (self.log or logger).log(_LEVELS.get(event.get("level"), logging.INFO), "%s", event.get("message"))
         elif kind == "file":
-            self.store.write_bytes(bytes(event["data"]), self.execution_id, self.host, event["name"])
+            data, name = event.get("data"), event.get("name")
+            if not isinstance(data, bytes) or not isinstance(name, str):  # bytes(n) of an int would allocate n
+                (self.log or logger).warning("host %s sent a file event without bytes and a name", self.host)
+                return
+            self.store.write_bytes(data, self.execution_id, self.host, name)
         elif kind in self.handlers:
             self.handlers[kind](event)
 

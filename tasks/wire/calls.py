@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.wire import codec
-from tasks.wire.identity import identity_of
-from tasks.wire.strict import StrictReadError, make_strict, require_plain
+from tasks.wire.strict import StrictReadError, require_plain
+from tasks.wire.transport import FedpeComm, make_strict
 
 OP = "fedpe-role"
 
@@ -40,11 +40,11 @@ class Peer:
         from distributed.comm import connect
 
         comm = await connect(self.address, timeout=self.timeout_s, **self.connection_args)
-        peer = identity_of(comm)
-        if not (peer.is_host and peer.name == self.name):
+        peer = getattr(comm, "peer", None)
+        if not (isinstance(comm, FedpeComm) and peer.is_host and peer.name == self.name):
             comm.abort()
             raise CallError(f"{self.address} presented the certificate of {peer}, not of host {self.name}")
-        return make_strict(comm, require_plain, who=f"host {self.name}")
+        return make_strict(comm, require_plain)
 
     async def call(self, execution_id: str, role: str, method: str, value: Any = None,
                    timeout_s: float | None = None) -> Any:

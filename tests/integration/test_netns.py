@@ -1,6 +1,6 @@
 """Hosts on other machines, the same code path: a federation of its own whose three demo hosts
 live in network namespaces of their own (`fedpe up --netns`), reaching the scheduler only over
-a veth pair and a bridge, and joining with `fedpe host start --scheduler tls://...` and their
+a veth pair and a bridge, and joining with `fedpe host start --scheduler fedpe://...` and their
 certificates. A cut link is a dropout; the host joins again when its link comes back."""
 
 import contextlib
@@ -100,7 +100,7 @@ def test_hosts_join_from_their_own_namespaces_and_see_nothing_but_the_federation
 
     assert sorted(addresses) == HOSTS
     for host, link in links(federation).items():
-        assert addresses[host].startswith(f"tls://{link.address}:") and link.address.startswith(subnet)
+        assert addresses[host].startswith(f"fedpe://{link.address}:") and link.address.startswith(subnet)
     link = links(federation)["hospital-b"]
     assert reach(link, federation.config.scheduler_host, federation.config.scheduler_port) == "open"
     for port in (federation.config.prefect_port, federation.config.mlflow_port):  # the coordinator's loopback

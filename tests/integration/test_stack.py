@@ -53,7 +53,7 @@ def test_host_start_refuses_an_unreachable_scheduler(stack, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
-    result = fedpe("host", "start", "--name", "lonely", "--scheduler", f"tls://127.0.0.1:{port}", "--data-dir",
+    result = fedpe("host", "start", "--name", "lonely", "--scheduler", f"fedpe://127.0.0.1:{port}", "--data-dir",
                    str(tmp_path), *host_cert_args(stack, "lonely"))
 
     assert result.returncode == 1

@@ -2,7 +2,7 @@
 
 Dask's client is synchronous here (it runs its own event-loop thread); every call goes through
 `call()`, which runs it in a worker thread and turns connection trouble into NoConnection.
-A `tls://` scheduler is reached with the client certificate FEDPE_TLS_* name (set by
+A `fedpe://` scheduler is reached with the client certificate FEDPE_TLS_* name (set by
 `fedpe up --tls`).
 """
 

@@ -40,9 +40,10 @@ def test_the_federations_own_names_are_reserved(name):
 
 
 @pytest.mark.parametrize("address, expected", [
-    ("tls://127.0.0.1:8786", ("tls", "127.0.0.1", 8786)),
-    ("tls://fed.example.org:443", ("tls", "fed.example.org", 443)),
-    ("tls://[::1]:8786", ("tls", "::1", 8786)),
+    ("fedpe://127.0.0.1:8786", ("fedpe", "127.0.0.1", 8786)),
+    ("fedpe://fed.example.org:443", ("fedpe", "fed.example.org", 443)),
+    ("fedpe://[::1]:8786", ("fedpe", "::1", 8786)),
+    ("tls://127.0.0.1:8786", ("fedpe", "127.0.0.1", 8786)),  # the same wire: read strictly all the same
 ])
 def test_good_addresses_parse(address, expected):
     assert check_address(address) == expected
@@ -54,20 +55,20 @@ def test_good_addresses_parse(address, expected):
     ("http://127.0.0.1:8786", "scheme 'http'"),
     ("ucx://127.0.0.1:8786", "scheme 'ucx'"),
     ("tcp://127.0.0.1:8786", "scheme 'tcp'"),
-    ("tls://127.0.0.1", "no port"),
-    ("tls://:8786", "no host"),
-    ("tls://127.0.0.1:0", "not a number from 1 to 65535"),
-    ("tls://127.0.0.1:99999", "not a number from 1 to 65535"),
-    ("tls://127.0.0.1:port", "not a number from 1 to 65535"),
-    ("tls://127.0.0.1:8786/path", "only HOST:PORT"),
-    ("tls://127.0.0.1:8786/", "only HOST:PORT"),
-    ("tls://user@127.0.0.1:8786", "only HOST:PORT"),
+    ("fedpe://127.0.0.1", "no port"),
+    ("fedpe://:8786", "no host"),
+    ("fedpe://127.0.0.1:0", "not a number from 1 to 65535"),
+    ("fedpe://127.0.0.1:99999", "not a number from 1 to 65535"),
+    ("fedpe://127.0.0.1:port", "not a number from 1 to 65535"),
+    ("fedpe://127.0.0.1:8786/path", "only HOST:PORT"),
+    ("fedpe://127.0.0.1:8786/", "only HOST:PORT"),
+    ("fedpe://user@127.0.0.1:8786", "only HOST:PORT"),
 ])
 def test_bad_addresses_are_refused_with_the_reason(address, why):
     with pytest.raises(InvalidArgument) as info:
         check_address(address)
     assert info.value.message.startswith("--scheduler: ")
-    assert why in info.value.message and "expected tls://HOST:PORT" in info.value.message
+    assert why in info.value.message and "expected fedpe://HOST:PORT" in info.value.message
     assert "\n" not in info.value.message
 
 
@@ -81,14 +82,14 @@ def test_tls_files_come_all_three_or_none(tmp_path):
 
 def test_the_scheduler_needs_the_tls_files(tmp_path):
     with pytest.raises(InvalidArgument, match="mutual TLS only") as info:
-        check_inputs("h", "tls://127.0.0.1:8786", tmp_path)
+        check_inputs("h", "fedpe://127.0.0.1:8786", tmp_path)
     assert info.value.field == "tls_ca_file"
 
 
 def test_another_hosts_certificate_is_refused_before_connecting(tmp_path, certs):
     ours, _ = certs
     with pytest.raises(InvalidArgument, match="certificate of 'hospital-x', not of host 'hospital-y'") as info:
-        check_inputs("hospital-y", "tls://127.0.0.1:8786", tmp_path, ours)
+        check_inputs("hospital-y", "fedpe://127.0.0.1:8786", tmp_path, ours)
     assert info.value.field == "tls_cert"
 
 
@@ -97,10 +98,10 @@ def test_a_bad_policy_is_refused_naming_its_field(tmp_path, certs):
     policy = tmp_path / "policy.yaml"
     policy.write_text("tools: [flcore]\nfed_stats:\n  min_count: 1\n")
     with pytest.raises(InvalidArgument, match="--policy: .*fed_stats.min_count"):
-        check_inputs("hospital-x", "tls://127.0.0.1:8786", tmp_path, ours, policy)
+        check_inputs("hospital-x", "fedpe://127.0.0.1:8786", tmp_path, ours, policy)
     policy.write_text("tools: [flcore]\nunknown_rule: true\n")
     with pytest.raises(InvalidArgument, match="--policy: .*unknown_rule"):
-        check_inputs("hospital-x", "tls://127.0.0.1:8786", tmp_path, ours, policy)
+        check_inputs("hospital-x", "fedpe://127.0.0.1:8786", tmp_path, ours, policy)
 
 
 def test_the_workers_environment_keeps_no_credential():
@@ -116,28 +117,28 @@ def test_missing_or_unreadable_tls_files_are_refused_naming_the_option(tmp_path,
     ours, _ = certs
     missing = check_tls(ours.ca_file, tmp_path / "nope.pem", ours.key)
     with pytest.raises(InvalidArgument, match="--tls-cert: cannot read .*nope.pem"):
-        check_inputs("h", "tls://127.0.0.1:8786", tmp_path, missing)
+        check_inputs("h", "fedpe://127.0.0.1:8786", tmp_path, missing)
 
     garbage = tmp_path / "ca.pem"
     garbage.write_text("not a certificate")
     with pytest.raises(InvalidArgument, match="--tls-ca-file: .* holds no PEM certificate"):
-        check_inputs("h", "tls://127.0.0.1:8786", tmp_path, check_tls(garbage, ours.cert, ours.key))
+        check_inputs("h", "fedpe://127.0.0.1:8786", tmp_path, check_tls(garbage, ours.cert, ours.key))
 
 
 def test_a_key_that_is_not_the_certificates_is_refused(tmp_path, certs):
     ours, theirs = certs
     with pytest.raises(InvalidArgument, match="--tls-cert/--tls-key: .* not a PEM certificate and its unencrypted key"):
-        check_inputs("h", "tls://127.0.0.1:8786", tmp_path, check_tls(ours.ca_file, ours.cert, theirs.coordinator.key))
+        check_inputs("h", "fedpe://127.0.0.1:8786", tmp_path, check_tls(ours.ca_file, ours.cert, theirs.coordinator.key))
 
 
 def test_good_tls_input_passes(tmp_path, certs):
     ours, _ = certs
-    check_inputs("hospital-x", "tls://127.0.0.1:8786", tmp_path, ours)
+    check_inputs("hospital-x", "fedpe://127.0.0.1:8786", tmp_path, ours)
 
 
 def test_data_dir_must_be_a_folder(tmp_path):
     with pytest.raises(InvalidArgument, match="--data-dir: .* is not a folder"):
-        check_inputs("h", "tls://127.0.0.1:8786", tmp_path / "missing")
+        check_inputs("h", "fedpe://127.0.0.1:8786", tmp_path / "missing")
 
 
 def test_name_is_checked_before_the_address_and_nothing_connects(tmp_path, monkeypatch):
@@ -158,8 +159,8 @@ def test_an_unreachable_scheduler_is_one_quiet_no_connection(tmp_path, certs):
     unraisable = []
     hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
     try:
-        with pytest.raises(NoConnection, match=f"cannot reach the Dask scheduler at tls://127.0.0.1:{port}") as info:
-            preflight("hospital-x", f"tls://127.0.0.1:{port}", tmp_path, tls=ours, timeout_s=0.5)
+        with pytest.raises(NoConnection, match=f"cannot reach the Dask scheduler at fedpe://127.0.0.1:{port}") as info:
+            preflight("hospital-x", f"fedpe://127.0.0.1:{port}", tmp_path, tls=ours, timeout_s=0.5)
         gc.collect()
     finally:
         sys.unraisablehook = hook
