@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	# torch: the CPU build torch==2.13.0 (pinned in pyproject.toml) for the torch_mlp model and its tests.
+	$(BIN)/python -m pip install -q -e ".[test,torch]"
 	touch $(STAMP)
 
 install: $(STAMP)

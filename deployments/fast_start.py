@@ -15,8 +15,11 @@ import multiprocessing
 from types import ModuleType
 
 PRELOAD = [
-    "prefect", "prefect.flow_engine", "prefect.runner", "prefect_dask", "distributed", "numpy",
+    "prefect", "prefect.flow_engine", "prefect.runner", "distributed", "numpy",
     "flows.health_check", "flows.flcore", "flows.fed_stats", "flows.pipeline",
+    # What a training's reporter needs at its end: without them each flow run imported MLflow
+    # and matplotlib itself, seconds between its last round and its result.
+    "mlflow", "mlflow.pyfunc", "mlflow.tracking", "deployments.warm_mlflow", "matplotlib", "matplotlib.pyplot",
 ]
 
 
@@ -41,9 +44,21 @@ def install(preload: list[str] | None = None) -> None:
     shim = _ForkserverMultiprocessing()
     shim._context.set_forkserver_preload(list(preload or PRELOAD))
     flow_engine.multiprocessing = shim
-    # Start the server and wait for its imports now rather than on the first flow run: the
-    # server preloads before it answers, so one trivial child blocks until it is warm.
-    child = shim._context.Process(target=_warm, name="fedpe-forkserver-warm-up")
+    global _shim
+    _shim = shim
+
+
+_shim: _ForkserverMultiprocessing | None = None
+
+
+def warm_up() -> None:
+    """Start the fork server and wait for its imports now rather than on the first flow run: the
+    server preloads before it answers, so one trivial child blocks until it is warm. The runner
+    calls it in a thread once its deployments exist, off `fedpe up`'s critical path; a flow run
+    that comes sooner waits for the same server."""
+    if _shim is None:
+        return
+    child = _shim._context.Process(target=_warm, name="fedpe-forkserver-warm-up")
     child.start()
     child.join()
 

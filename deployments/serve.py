@@ -1,15 +1,24 @@
 """The runner: save the blocks, then serve every tool deployment (`python -m deployments.serve`).
 
-It polls for scheduled runs every FEDPE_RUNNER_POLL_S seconds (default 0.25: submit-to-start
-latency is mostly this polling, and Prefect's own setting takes whole seconds only), starts
+A flow run starts when Prefect announces it: the runner follows Prefect's event stream and
+looks for scheduled runs as soon as a `prefect.flow-run.Scheduled` event arrives (tens of ms
+after `run_deployment`), and otherwise polls only every FEDPE_RUNNER_POLL_S seconds (default
+5, for schedules and a lost stream). Polling four times a second, as it did, cost an idle
+federation a twentieth of a core in the Prefect server alone (bench/scale.py). It starts
 each flow run from a preloaded fork server (deployments/fast_start.py), and runs at most
-FEDPE_RUNNER_LIMIT flow runs at once.
+FEDPE_RUNNER_LIMIT flow runs at once. `fedpe up` starts it together with the Prefect server,
+so it imports while the server starts and waits for the server's health before it deploys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import threading
+import time
+
+import httpx
 
 from prefect.runner import Runner
 
@@ -18,19 +27,87 @@ from deployments.build import tool_deployments
 from deployments.configure import configure_from_env
 
 
+logger = logging.getLogger("fedpe.runner")
+
+#: The event Prefect emits when a flow run is created to start now or later.
+SCHEDULED_EVENT = "prefect.flow-run.Scheduled"
+
+
 async def serve() -> None:
     # pause_on_shutdown=False: `fedpe down` must not turn off schedules a user turned on.
     runner = Runner(name="fedpe", limit=int(os.environ.get("FEDPE_RUNNER_LIMIT", "4")), pause_on_shutdown=False,
-                    query_seconds=float(os.environ.get("FEDPE_RUNNER_POLL_S", "0.25")))
+                    query_seconds=float(os.environ.get("FEDPE_RUNNER_POLL_S", "5")))
     for flow, options in tool_deployments(owner=os.environ.get("FEDPE_OWNER", "admin")):
         await runner.aadd_flow(flow, **options)
-    await runner.start()
+    threading.Thread(target=fast_start.warm_up, name="fedpe-forkserver-warm-up", daemon=True).start()
+    waking = asyncio.create_task(wake_on_scheduled_runs(runner))
+    try:
+        await runner.start()
+    finally:
+        waking.cancel()
+
+
+async def wake_on_scheduled_runs(runner: Runner) -> None:
+    """Look for scheduled runs whenever Prefect announces one (the runner's poll loop is the fallback).
+
+    Events that arrive while a look is under way fold into one more look after it, so a burst of
+    submissions costs two queries, not one per run."""
+    from prefect.events.clients import get_events_subscriber
+    from prefect.events.filters import EventFilter, EventNameFilter
+
+    while not runner.started:
+        await asyncio.sleep(0.05)
+    wanted = asyncio.Event()
+
+    async def look() -> None:
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            try:
+                await runner._get_and_submit_flow_runs()  # the poll loop's own step (prefect.runner.Runner)
+            except Exception:  # the poll loop still runs; one failed look must not end the wake-ups
+                logger.exception("looking for scheduled flow runs failed")
+
+    looking = asyncio.create_task(look())
+    only_scheduled = EventFilter(event=EventNameFilter(name=[SCHEDULED_EVENT]))
+    try:
+        while True:
+            try:
+                async with get_events_subscriber(filter=only_scheduled, reconnect_on_clean_close=True) as events:
+                    async for _event in events:
+                        wanted.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the stream dropped for good: polling carries on, try again shortly
+                logger.warning("Prefect's event stream ended; the runner polls every %s s until it is back",
+                               runner.query_seconds, exc_info=True)
+                await asyncio.sleep(2.0)
+    finally:
+        looking.cancel()
+
+
+def wait_for_prefect(timeout_s: float = 300.0) -> None:
+    """Until the Prefect API answers its health check (it needs no credentials)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = f"{PREFECT_API_URL.value().rstrip('/')}/health"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the Prefect API at {url} did not answer within {timeout_s:.0f} s")
+        time.sleep(0.2)
 
 
 def main() -> None:
-    configure_from_env()
     if os.environ.get("FEDPE_FAST_START", "1") != "0":
         fast_start.install()
+    wait_for_prefect()
+    configure_from_env()
     asyncio.run(serve())
 
 

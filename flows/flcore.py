@@ -9,7 +9,7 @@ coordinator, turns the server's events into the progress file, MLflow and the ou
 
 import json
 import math
-from typing import Annotated, Literal
+from typing import Annotated
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
@@ -27,14 +27,17 @@ from tasks.resources import versions
 from tasks.roles.remote import Relay, follow
 from tasks.roles.reporter import RoundReporter
 from tasks.roles.specs import RoleSpec, ServerSpec, TrainingSpec
+from tasks.models.config import LogregConfig, ModelParameter
 from tasks.strategies.config import FedAvgConfig, StrategyConfig
 
 TOOL = ToolSpec(
     id="flcore",
     name="Federated training (flcore)",
-    description="Trains a model across hosts without moving their data: a server role aggregates the clients' "
-                "updates each round with the chosen strategy (FedAvg, FedProx, FedAdam, Krum, SCAFFOLD, ...), "
-                "optionally with differential privacy; metrics and the model go to MLflow and the store.",
+    description="Trains a model across hosts without moving their data (logistic regression, an MLP, a linear "
+                "SVM, elastic net, Cox, a PyTorch MLP, random forest, XGBoost): a server role aggregates the "
+                "clients' updates each round with the chosen strategy (FedAvg, FedProx, FedAdam, Krum, SCAFFOLD, "
+                "...) or the ensemble's own rule, optionally with differential privacy; missing values and "
+                "categories are prepared federatedly; metrics and the model go to MLflow and the store.",
     mode="federated",
     single_role=False,
     tasks=[
@@ -88,6 +91,15 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
                      dataset=None, params={})
     require(len(clients) >= 1, "clients: at least one client host is needed", "clients")
     strategy = params["strategy"]
+    from tasks.models.config import model_config_of
+    from tasks.models.kinds import combination_problem, dependency_problem, model_kind
+    from tasks.prep import parse_features
+
+    # What the model can be combined with comes first: no strategy option matters if it cannot.
+    model = model_config_of(params.get("model") or "logreg")
+    for problem in (combination_problem(model.name, strategy, params.get("dp")), dependency_problem(model.name)):
+        if problem:
+            require(False, problem[1], problem[0])
     needed = strategy.required_clients()
     per_round = max(params["min_clients"], math.ceil(params["fraction_fit"] * len(clients)))
     require(per_round <= len(clients) or params["fraction_fit"] == 1.0,
@@ -101,6 +113,11 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
     dp = params.get("dp")
     client_params = {"dp": dp.model_dump() if dp is not None else None, "rounds": params.get("rounds", 1),
                      "sampling_rate": min(1.0, per_round / len(clients))}
+    targets = [model.duration, model.event] if model.name == "cox" else [params["target"]]
+    try:
+        features = parse_features(params.get("features"))
+    except ValueError as exc:
+        require(False, str(exc) if str(exc).startswith("features") else f"features: {exc}", "features")
     for host in clients:
         check_advertised(records.get(host), host, field="clients", tool="flcore", task="flcore-client", owner=owner,
                          dataset=params["dataset"], params=client_params)
@@ -108,10 +125,20 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
         require(params["dataset"] in datasets,
                 f"dataset: {params['dataset']!r} is not in the catalogue of host {host}", "dataset")
         columns = {c["name"] for c in datasets[params["dataset"]].get("columns", [])}
-        require(params["target"] in columns,
-                f"target: column {params['target']!r} is not in {params['dataset']} on host {host}", "target")
-    if params.get("initial_weights") and store_url:
-        checkpoint_parts(params["initial_weights"], store_url)
+        for column in targets:
+            field = "target" if model.name != "cox" else f"model.{'duration' if column == model.duration else 'event'}"
+            require(column in columns, f"{field}: column {column!r} is not in {params['dataset']} on host {host}",
+                    field)
+        for column in features or []:
+            require(column in columns, f"features: column {column!r} is not in {params['dataset']} on host {host}",
+                    "features")
+            require(column not in targets, f"features: {column!r} is the target and cannot be a feature", "features")
+    if params.get("initial_weights"):
+        require(model_kind(model.name) == "weights",
+                f"initial_weights: {model.name} is an ensemble; only weight models start from a checkpoint",
+                "initial_weights")
+        if store_url:
+            checkpoint_parts(params["initial_weights"], store_url)
     if params.get("dp") is not None and params["dp"].adaptive:
         try:
             params["dp"].update_noise_multiplier(per_round)
@@ -126,13 +153,12 @@ def flcore(
     clients: list[HostName],
     dataset: DatasetName = "breast-cancer",
     target: str = "target",
-    model: Literal["logreg", "mlp"] = "logreg",
-    hidden_units: Annotated[int, Field(ge=1, le=4096, json_schema_extra={"x-shown-when": {"model": "mlp"}})] = 64,
-    l2: Annotated[float, Field(ge=0, le=10)] = 0.0,
+    features: list[str] | None = None,
+    model: ModelParameter = LogregConfig(),
     strategy: StrategyConfig = FedAvgConfig(),
     rounds: Annotated[int, Field(ge=1, le=1000)] = 20,
-    local_epochs: Annotated[int, Field(ge=1, le=1000)] = 1,
-    batch_size: Annotated[int | None, Field(ge=1, le=100000)] = None,
+    local_epochs: Annotated[int, Field(ge=1, le=1000)] = 2,
+    batch_size: Annotated[int | None, Field(ge=1, le=100000)] = 32,
     learning_rate: Annotated[float, Field(gt=0, le=10)] = 0.1,
     fraction_fit: Annotated[float, Field(gt=0, le=1)] = 1.0,
     min_clients: Annotated[int, Field(ge=1, le=1000)] = 1,
@@ -142,6 +168,8 @@ def flcore(
     dp: DPConfig | None = None,
     initial_weights: str | None = None,
     checkpoint_every: Annotated[int, Field(ge=0, le=1000)] = 1,
+    missing_indicators: bool = False,
+    min_count: Annotated[int, Field(ge=2, le=100000)] = 5,
 ) -> FlcoreResult:
     """Federated training of `model` on `dataset` across `clients`, aggregated on `server`.
 
@@ -149,11 +177,12 @@ def flcore(
         server: The host that runs the rounds and aggregates (it may be a client too).
         clients: The hosts that train on their own data; only weights and counts leave them.
         dataset: A dataset in every client's catalogue.
-        target: The label column.
-        model: logreg (multinomial logistic regression) or mlp (one hidden layer).
-        hidden_units: Hidden units of the mlp.
-        l2: L2 penalty on the weight matrices.
-        strategy: How the server aggregates the clients' updates, with that strategy's own options.
+        target: The label column (Cox: its model names the duration and event columns).
+        features: The columns to train on; every column but the target when empty (FEM's train_labels).
+        model: The model with its own options: logreg, mlp, linear_svm, elastic_net, cox, torch_mlp,
+            random_forest, weighted_random_forest or xgboost (or just its name, for its defaults).
+        strategy: How the server aggregates weight models' updates, with that strategy's own options
+            (forests and boosters combine by their own rule and run under fedavg).
         rounds: Federated rounds to run.
         local_epochs: Passes over its training split each client makes per round.
         batch_size: Records per local step; empty for full batch.
@@ -167,11 +196,14 @@ def flcore(
         initial_weights: A checkpoint of one of your executions to start from,
             EXECUTION_ID/HOST/checkpoints/round-NNNN.npz (or its store URL).
         checkpoint_every: Keep the global model every N rounds (0: the final model only).
+        missing_indicators: Add a 0/1 column for each numeric column with missing values.
+        min_count: Fewest records a category needs on a host before the federation learns its name
+            (raised to the host policy's floor).
     """
     ctx = run_context()
     params = dict(server=server, clients=clients, dataset=dataset, target=target, strategy=strategy,
                   min_clients=min_clients, fraction_fit=fraction_fit, dp=dp, initial_weights=initial_weights,
-                  rounds=rounds)
+                  rounds=rounds, model=model, features=features)
     from tasks.hosts import host_records
 
     check(params, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()),
@@ -182,20 +214,25 @@ def flcore(
         require(ctx.store.exists(*parts), f"initial_weights: no file {'/'.join(parts)} in the store", "initial_weights")
         initial_weights = "/".join(parts)
 
-    model_options = {"l2": l2, **({"hidden": hidden_units} if model == "mlp" else {})}
-    training = TrainingSpec(dataset=dataset, target=target, model=model, model_options=model_options, seed=seed,
-                            validation_fraction=validation_fraction, local_epochs=local_epochs,
-                            batch_size=batch_size, learning_rate=learning_rate, dp=dp)
+    from tasks.models.config import model_config_of
+    from tasks.prep import parse_features
+
+    chosen = model_config_of(model)
+    training = TrainingSpec(dataset=dataset, target=target, features=parse_features(features), model=chosen.name,
+                            model_options=chosen.options(), seed=seed, validation_fraction=validation_fraction,
+                            local_epochs=local_epochs, batch_size=batch_size, learning_rate=learning_rate, dp=dp)
     spec = ServerSpec(
         execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, owner=ctx.owner, clients=list(clients),
         strategy=strategy,
         rounds=rounds, fraction_fit=fraction_fit, min_clients=max(min_clients, strategy.required_clients()),
         round_timeout_s=round_timeout_s, checkpoint_every=checkpoint_every, initial_weights=initial_weights,
-        experiment="flcore",
-        parameters={"server": server, "clients": ",".join(clients), "dataset": dataset, "model": model,
-                    "strategy": json.dumps(strategy.model_dump()), "rounds": rounds, "local_epochs": local_epochs,
-                    "batch_size": batch_size, "learning_rate": learning_rate, "fraction_fit": fraction_fit,
-                    "min_clients": min_clients, "seed": seed, "l2": l2, "hidden_units": hidden_units,
+        experiment="flcore", min_count=min_count, missing_indicators=missing_indicators,
+        parameters={"server": server, "clients": ",".join(clients), "dataset": dataset, "target": target,
+                    "features": ",".join(training.features) if training.features else "(all but the target)",
+                    "model": json.dumps(chosen.model_dump()), "strategy": json.dumps(strategy.model_dump()),
+                    "rounds": rounds, "local_epochs": local_epochs, "batch_size": batch_size,
+                    "learning_rate": learning_rate, "fraction_fit": fraction_fit, "min_clients": min_clients,
+                    "seed": seed, "missing_indicators": missing_indicators, "min_count": min_count,
                     "dp": json.dumps(dp.model_dump()) if dp else None},
     )
     idle_timeout_s = max(300.0, 5 * round_timeout_s)
@@ -225,7 +262,7 @@ def flcore(
               "fedpe.owner": ctx.owner, "mlflow.user": ctx.owner, "fedpe.server": server,
               "fedpe.clients": ",".join(clients), "fedpe.seed": str(seed),
               **{f"version.{k}": v for k, v in versions().items()}},
-        params=spec.parameters, checkpoint_every=checkpoint_every)
+        params=spec.parameters, checkpoint_every=checkpoint_every, model=chosen.name)
     server_future = follow(roles, server_run, Relay(ctx.store, ctx.execution_id, server,
                                                     {k: reporter.on_event for k in ("round", "tags", "paused")}))
     client_futures = {host: follow(roles, run, Relay(ctx.store, ctx.execution_id, host))
@@ -243,10 +280,11 @@ def flcore(
     finally:
         roles.give_up_after(60)  # clients leave on the server's word; a lost host must not hold the result
     status = outcome["status"]
-    packaged = None
-    if status == "completed":
-        packaged = packaged_model(outcome["model"], outcome["weights"])
-    reporter.finish(status, outcome["final"], outcome["weights"] if status != "failed" else None, packaged)
+    from tasks.tracking import FederatedModel
+
+    packaged = FederatedModel(outcome["model"], outcome["state"]) if status == "completed" else None
+    reporter.finish(status, outcome["final"], outcome["state"] if status != "failed" else None, packaged,
+                    labels=outcome["model"]["labels"])
     client_roles = {}
     for host, future in client_futures.items():
         try:  # a host that died mid-run was a dropout; its role's failure must not sink the result
@@ -265,24 +303,12 @@ def flcore(
     )
     ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, server, "summary.json")
     ctx.save_result(result)
+    quality = "concordance" if chosen.name == "cox" else "accuracy"
     create_table_artifact(
         key="flcore-rounds",
-        table=[{"round": h["round"], "accuracy": round(h.get("accuracy", float("nan")), 4),
+        table=[{"round": h["round"], quality: round(h.get(quality, float("nan")), 4),
                 "loss": round(h.get("loss", float("nan")), 4), "clients": len(h["clients"]),
                 "dropped": ", ".join(h["dropped"])} for h in result.history],
-        description=f"flcore rounds; final test accuracy {result.final_metrics.get('accuracy')}",
+        description=f"flcore rounds; final test {quality} {result.final_metrics.get(quality)}",
     )
     return result
-
-
-def packaged_model(model: dict, weights: list):
-    """The final global model with the federation's scaling, as MLflow's pyfunc serves it."""
-    import numpy as np
-
-    from tasks.models.registry import build_model
-    from tasks.tracking import FederatedModel
-
-    built = build_model(model["name"], model["n_features"], model["n_classes"], **model["options"])
-    built.set_weights([np.asarray(w) for w in weights])
-    return FederatedModel(built, np.asarray(model["mean"]), np.asarray(model["std"]), model["features"],
-                          model["labels"])

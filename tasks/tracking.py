@@ -16,20 +16,56 @@ except ImportError:  # pragma: no cover - mlflow is a dependency
 
 
 class FederatedModel(PythonModel):
-    """The global NumPy model with the federation's feature scaling, served by MLflow pyfunc."""
+    """The global model with the federation's preparation (imputation, one-hot, scaling), served by
+    MLflow pyfunc: it takes the raw columns a host holds and returns labels (risk scores for Cox)."""
 
-    def __init__(self, model, mean: np.ndarray, std: np.ndarray, features: list[str], labels: list):
+    def __init__(self, model: dict, state):
         self.model = model
-        self.mean = mean
-        self.std = std
-        self.features = features
-        self.labels = labels
+        self.state = state
+        self._predictor = None
+
+    def predictor(self):
+        """The trained model itself (built on first use: it is not part of what MLflow pickles)."""
+        if self._predictor is None:
+            m = self.model
+            if m["kind"] == "ensemble":
+                from tasks.ensembles.registry import build_ensemble
+
+                built = build_ensemble(m["name"], m["n_features"], m["n_classes"], **m["options"])
+                built.set_payload(self.state)
+            else:
+                from tasks.models.registry import build_model
+
+                options = {k: v for k, v in m["options"].items() if k not in ("duration", "event", "newton_steps")}
+                built = build_model(m["name"], m["n_features"], max(m["n_classes"], 1), **options)
+                built.set_weights([np.asarray(w) for w in self.state])
+            self._predictor = built
+        return self._predictor
+
+    def __getstate__(self):
+        return {"model": self.model, "state": self.state, "_predictor": None}
+
+    def matrix(self, frame) -> np.ndarray:
+        """The prepared, scaled feature matrix of `frame` (a DataFrame of the raw columns)."""
+        from tasks.prep import PrepPlan, transform
+
+        m = self.model
+        X = transform(frame, PrepPlan.model_validate(m["plan"]), missing_indicators=m["missing_indicators"],
+                      impute=m["kind"] == "weights")
+        if m.get("mean") is not None:
+            std = np.where(np.asarray(m["std"]) == 0, 1.0, np.asarray(m["std"]))
+            X = (X - np.asarray(m["mean"])) / std
+        return X
 
     def predict(self, context, model_input, params=None):
-        X = np.asarray(model_input[self.features] if hasattr(model_input, "columns") else model_input, dtype=np.float64)
-        std = np.where(self.std == 0, 1.0, self.std)
-        classes = self.model.predict((X - self.mean) / std)
-        return np.asarray(self.labels, dtype=object)[classes]
+        import pandas as pd
+
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        predictor = self.predictor()
+        X = self.matrix(frame)
+        if self.model["name"] == "cox":
+            return predictor.predict_risk(X)
+        return np.asarray(self.model["labels"], dtype=object)[predictor.predict(X)]
 
 
 class Tracker:
@@ -57,12 +93,19 @@ class Tracker:
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.log_rounds([(metrics, step)])
+
+    def log_rounds(self, rounds: list[tuple[dict[str, float], int]]) -> None:
+        """Several rounds' metrics in as few requests as MLflow allows (1000 metrics each): fast
+        rounds must not cost the tracking server a request each."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None and np.isfinite(v)]
-        if batch:
-            self.client.log_batch(self.run_id, metrics=batch)
+        # Only finite numbers: one odd value (a list, a NaN) must not cost the batch its rounds.
+        batch = [Metric(k, float(v), now, step) for metrics, step in rounds for k, v in metrics.items()
+                 if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v)]
+        for start in range(0, len(batch), 1000):
+            self.client.log_batch(self.run_id, metrics=batch[start:start + 1000])
 
     def log_artifact(self, path: str, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, path, artifact_path)

@@ -15,14 +15,14 @@ from fedpe.cli.options import Home, Json, resolve_home
 
 
 def _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port, mlflow_port, api_port,
-            store, runner_limit, netns=False, netem=None):
+            store, runner_limit, netns=False, netem=None, missing=0.0):
     from fedpe.stack.config import StackConfig
 
     return StackConfig(
         home=resolve_home(home), hosts=hosts, partition=partition, alpha=alpha, seed=seed,
         prefect_port=prefect_port, scheduler_port=scheduler_port, dashboard_port=dashboard_port,
         mlflow_port=mlflow_port, api_port=api_port, store_url=store, runner_limit=runner_limit,
-        netns=netns, netem=netem,
+        netns=netns, netem=netem, missing=missing,
     )
 
 
@@ -100,6 +100,8 @@ def register(app: typer.Typer) -> None:
                                                           "the scheduler over a bridge as from another machine (root)."),
         netem: str = typer.Option(None, "--netem", help="With --netns: tc netem arguments for every host link, "
                                                         "e.g. 'delay 20ms loss 1%'."),
+        missing: float = typer.Option(0.0, "--missing", min=0.0, max=0.5,
+                                      help="Blank this share of the demo data's cells and add a categorical column."),
         detach: bool = typer.Option(False, "--detach", help="Leave the processes running and return."),
     ) -> None:
         """Start Prefect, the Dask scheduler, the demo hosts, the runner, MLflow and the API."""
@@ -108,7 +110,7 @@ def register(app: typer.Typer) -> None:
         if netem and not netns:
             raise typer.BadParameter("needs --netns (netem shapes the hosts' own links)", param_hint="--netem")
         config = _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port,
-                         mlflow_port, api_port, store, runner_limit, netns, netem)
+                         mlflow_port, api_port, store, runner_limit, netns, netem, missing)
         stack = start_stack(config)
         print_urls(stack)
         print_first_admin(stack)

@@ -5,19 +5,29 @@ periodically (the refresh is the host's heartbeat: `last_seen`). The record stay
 host leaves, so the API can list a known host as disconnected with when it was last seen. Each
 refresh also reads the federation's list of revoked certificates, which the host's guard and
 role runtime then refuse as peers.
+
+An idle host must cost next to nothing, so a refresh is cheap: the catalogue is rescanned
+only when a dataset file changed (stat calls tell), and the scan runs in a short-lived child
+process (`python -m tasks.data.scan`, which remembers its result in the data folder), so
+pandas and pyarrow are loaded into the worker only when a role reads data, not to list it.
+Library versions are read once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
 from tornado.ioloop import PeriodicCallback
 
-from tasks.data.catalogue import scan_catalogue
+from tasks.data.catalogue import catalogue_signature
+from tasks.data.scan import remembered
 from tasks.hosts import AGENT_PLUGIN_NAME, FEDERATION_METADATA_KEY, HOSTS_METADATA_KEY
 from tasks.resources import snapshot, versions
 
@@ -41,6 +51,9 @@ class HostAgent(WorkerPlugin):
         self._worker = None
         self._callback: PeriodicCallback | None = None
         self._started_at = dt.datetime.now(dt.timezone.utc).isoformat()
+        self._versions = versions()
+        self._signature: tuple | None = None
+        self._datasets: list[dict] = []
 
     async def setup(self, worker) -> None:
         self._worker = worker
@@ -63,15 +76,33 @@ class HostAgent(WorkerPlugin):
             "nthreads": worker.state.nthreads,
             "started_at": self._started_at,
             "last_seen": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "datasets": [d.model_dump(mode="json") for d in scan_catalogue(self.data_dir)],
+            "datasets": self._datasets,
             "resources": snapshot(self.data_dir),
-            "versions": versions(),
+            "versions": self._versions,
             "policy": self.policy.summary() if self.policy is not None else None,
             "roles": self.runtime.live_roles() if self.runtime is not None else 0,
         }
 
+    async def refresh_catalogue(self) -> None:
+        """Rescan the data folder, in a child process, when a dataset file changed since the last scan."""
+        signature = catalogue_signature(self.data_dir)
+        if signature == self._signature:
+            return
+        known = remembered(self.data_dir, signature)
+        if known is not None:
+            self._datasets, self._signature = known, signature
+            return
+        scan = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tasks.data.scan", self.data_dir,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await scan.communicate()
+        if scan.returncode != 0:
+            raise RuntimeError(f"scanning {self.data_dir} failed: {err.decode(errors='replace')[-500:]}")
+        self._datasets, self._signature = json.loads(out), signature
+
     async def publish(self) -> None:
         try:
+            await self.refresh_catalogue()
             record = self.record()
             await self._worker.scheduler.set_metadata(keys=[HOSTS_METADATA_KEY, record["name"]], value=record)
             federation = await self._worker.scheduler.get_metadata(keys=[FEDERATION_METADATA_KEY], default={})

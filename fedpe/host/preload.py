@@ -20,9 +20,7 @@ async def dask_setup(worker) -> None:
     guard = WorkerGuard(worker).install()
     runtime = HostRuntime(worker, name=str(worker.name), data_dir=data_dir,
                           policy=load_policy(os.environ.get("FEDPE_HOST_POLICY") or None)).install()
+    # The roles (numpy, pandas, the models) are imported when the first one starts, not here:
+    # an idle host keeps only Dask, its guard and its agent in memory.
     await worker.plugin_add(HostAgent(data_dir, policy=runtime.policy, guard=guard, runtime=runtime),
                             name=HostAgent.name)
-    # Import the roles now, while the host starts, not when the first execution needs them.
-    from tasks.roles.runtime import role_classes
-
-    role_classes()

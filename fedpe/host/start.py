@@ -173,8 +173,11 @@ def worker_env(name: str, data_dir: Path, policy: Path | None = None,
     Only `KEPT_ENV` passes from the starting environment (a worker that runs tools must hold
     no credential it was not meant to have), plus the Dask settings it needs.
     """
+    from fedpe.dask_settings import IDLE
+
     source = os.environ if source is None else source
     env = {k: source[k] for k in KEPT_ENV if k in source}
+    env.update(IDLE)  # an idle host idles (fedpe/dask_settings.py)
     env.update({
         "FEDPE_HOST_NAME": name,
         "FEDPE_HOST_DATA_DIR": str(data_dir.resolve()),
@@ -219,6 +222,7 @@ def start_host(
     """Run the checks, then the host's worker until this process is told to stop."""
     tls = check_tls(tls_ca_file, tls_cert, tls_key)
     preflight(name, scheduler, data_dir, tls=tls, policy=policy)
-    from fedpe.host.supervisor import supervise
+    from fedpe.host.supervisor import become
 
-    return supervise(worker_argv(name, scheduler, tls, nthreads), worker_env(name, data_dir, policy))
+    become(worker_argv(name, scheduler, tls, nthreads), worker_env(name, data_dir, policy))
+    return 0  # not reached: the process is the supervisor now

@@ -32,6 +32,9 @@ class StackConfig(BaseModel):
     alpha: Annotated[float, Field(gt=0)] = 0.5
     seed: int = 0
     data_format: Literal["csv", "parquet"] = "parquet"
+    #: Share of the demo data's feature cells left blank (and a categorical column added), so the
+    #: federated preparation of missing values runs in the demo and the tests.
+    missing: Annotated[float, Field(ge=0, le=0.5)] = 0.0
     store_url: str | None = None
     store_options: dict = Field(default_factory=dict)
     runner_limit: Annotated[int, Field(ge=1, le=64)] = 4

@@ -71,8 +71,11 @@ def scheduler(config: StackConfig) -> dict[str, str]:
     from fedpe.stack.scheduler_guard import REVOKED_ENV
     from fedpe.stack.tls import tls_files
 
+    from fedpe.dask_settings import SCHEDULER
+
     return {
         **common(config),
+        **SCHEDULER,  # an idle federation idles (fedpe/dask_settings.py)
         # Refuse any plain-TCP comm, inbound or outbound, rather than fall back to it.
         "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True",
         # A dead host's role must not be re-run from round 0 behind the server's back.

@@ -137,22 +137,29 @@ def scheduler_argv(config: StackConfig) -> list[str]:
     ]
 
 
-def host_argv(config: StackConfig, host: str, data_dir: str, link=None) -> list[str]:
-    """`fedpe host start` for a demo host, with a certificate of its own name from the federation CA;
-    inside its network namespace when it has one (`link`)."""
+def host_process(config: StackConfig, host: str, data_dir: str, link=None) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) of a demo host, with a certificate of its own name from the federation CA.
+
+    In its own network namespace (`link`) a host joins as one on another machine does, with
+    `fedpe host start` and its checks. On loopback the launcher wrote every input itself, so it
+    starts what `fedpe host start` becomes after its checks: the supervisor of the same worker
+    (fedpe/host/start.py), without the CLI and the scheduler probe (about 0.8 s of CPU a host).
+    """
+    from fedpe.host.start import worker_argv, worker_env
     from fedpe.stack.netns import exec_in
     from fedpe.stack.tls import issue_host_cert, tls_files
 
     sans = [config.bind, "127.0.0.1", "localhost", *([link.address] if link else [])]
     files = issue_host_cert(config.home, host, tls_files(config.home).host_dir(host), sans=sans, reuse=True)
-    return [*(exec_in(link) if link else []), sys.executable, "-m", "fedpe.cli", "host", "start", "--name", host,
+    if link is None:
+        worker = worker_argv(host, config.scheduler_address, files, config.host_threads)
+        env = worker_env(host, Path(data_dir), source=environments.inherited())
+        return [sys.executable, "-m", "fedpe.host.supervisor", "--", *worker], {**env, "PYTHONUNBUFFERED": "1"}
+    argv = [*exec_in(link), sys.executable, "-m", "fedpe.cli", "host", "start", "--name", host,
             "--scheduler", config.scheduler_address, "--data-dir", data_dir,
             "--threads", str(config.host_threads), *files.cli_args()]
-
-
-def host_env(config: StackConfig) -> dict[str, str]:
-    """A demo host's: the caller's environment without credentials (the host keeps fewer still)."""
-    return {**environments.inherited(), "PYTHONUNBUFFERED": "1"}
+    # The caller's environment without credentials (the host keeps fewer still).
+    return argv, {**environments.inherited(), "PYTHONUNBUFFERED": "1"}
 
 
 def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
@@ -175,7 +182,7 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
     network = None
     if config.netns:
         from fedpe.stack import netns
-        from tasks.data.demo import host_names as demo_names
+        from tasks.data.layout import host_names as demo_names
 
         reason = netns.unavailable()
         if reason:
@@ -186,22 +193,15 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
 
     progress("making the federation's TLS certificates")
     ensure_federation_tls(home, config.bind, extra_names=[config.scheduler_host] if config.scheduler_host else [])
-    security = client_security(config)
 
     stack = Stack(config=config, started_at=dt.datetime.now(dt.timezone.utc).isoformat(),
                   network=network.to_dict() if network else None)
     logs = home / "logs"
     py = sys.executable
     try:
-        progress("writing the demo hosts' data")
-        from tasks.data.demo import host_names, write_demo_data
+        from tasks.data.layout import host_names
 
         stack.hosts = host_names(config.hosts)
-        dirs = write_demo_data(
-            home / "data", stack.hosts, partition=config.partition, alpha=config.alpha,
-            seed=config.seed, fmt=config.data_format,
-        )
-        stack.data_dirs = {h: str(p) for h, p in dirs.items()}
         if network is not None:
             from fedpe.stack import netns
 
@@ -218,7 +218,20 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
         stack.children.append(scheduler)
         mlflow = _start_mlflow(config, secrets, logs)
         stack.children.append(mlflow)
+        # The runner and the API start now too: their imports (Prefect, the tools, FastAPI) overlap
+        # the servers' start-up, and each waits for the Prefect API itself before it uses it.
+        runner_env = environments.coordinator(config, secrets)
+        runner = spawn("runner", [py, "-m", "deployments.serve"], env=runner_env, logs=logs, role="runner")
+        stack.children.append(runner)
+        api = None
+        if config.serve_api:
+            api = spawn("api", [py, "-m", "fedpe.api", "--host", config.bind, "--port", str(config.api_port)],
+                        env={**runner_env}, logs=logs)
+            stack.children.append(api)
         stack.save()
+        # While they start: the hosts' data, and the Dask client's security (imports distributed).
+        stack.data_dirs = _demo_data(config, stack.hosts, progress)
+        security = client_security(config)
 
         progress("waiting for the Dask scheduler")
         client = wait_until(lambda: _scheduler_client(config.scheduler_address, 1.0, security),
@@ -230,18 +243,13 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
             progress(f"starting {len(stack.hosts)} hosts")
             for host in stack.hosts:
                 link = network.links[host] if network else None
-                stack.children.append(spawn(f"host-{host}", host_argv(config, host, stack.data_dirs[host], link),
-                                            env=host_env(config), logs=logs, role="host"))
+                argv, env = host_process(config, host, stack.data_dirs[host], link)
+                stack.children.append(spawn(f"host-{host}", argv, env=env, logs=logs, role="host"))
             stack.save()
 
             progress("waiting for Prefect")
             wait_until(lambda: _http_ok(f"{config.prefect_api_url}/health"), timeout_s=config.ready_timeout_s,
                        what="the Prefect server", child=prefect)
-            progress("starting the runner (blocks and deployments)")
-            runner_env = environments.coordinator(config, secrets)
-            runner = spawn("runner", [py, "-m", "deployments.serve"], env=runner_env, logs=logs, role="runner")
-            stack.children.append(runner)
-            stack.save()
 
             host_children = {c.name: c for c in stack.children if c.role == "host"}
             for host in stack.hosts:
@@ -262,12 +270,8 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
             wait_until(lambda: _http_ok(f"{config.prefect_api_url}/deployments/name/{tool}/default",
                                         tuple(secrets.prefect_auth_string.split(":", 1))),
                        timeout_s=config.ready_timeout_s, what=f"the {tool} deployment", child=runner)
-        if config.serve_api:
-            progress("starting the fedpe API")
-            api = spawn("api", [py, "-m", "fedpe.api", "--host", config.bind, "--port", str(config.api_port)],
-                        env={**runner_env}, logs=logs)
-            stack.children.append(api)
-            stack.save()
+        if api is not None:
+            progress("waiting for the fedpe API")
             wait_until(lambda: _http_ok(f"{config.api_url}/api/v1/health/live"), timeout_s=config.ready_timeout_s,
                        what="the fedpe API", child=api)
     except BaseException:
@@ -279,6 +283,49 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
     stack.ready_s = round(time.monotonic() - started, 2)
     stack.save()
     return stack
+
+
+def _demo_data(config: StackConfig, hosts: list[str], progress: Progress) -> dict[str, str]:
+    """The demo hosts' data folders, written unless this home already holds exactly these files.
+
+    Writing is deterministic (same arguments, same bytes), so a stamp of the arguments and of
+    each file's size says whether a rewrite would change anything; skipping it saves importing
+    scikit-learn and writing every host's files on each `fedpe up`."""
+    import hashlib
+    import importlib.util
+
+    from tasks.data.catalogue import catalogue_signature
+
+    root = config.home / "data"
+    # The code that writes the files is part of the stamp: a new demo dataset, or a change in how
+    # one is split, rewrites them (found without importing it: it imports pandas and scikit-learn).
+    writer = Path(importlib.util.find_spec("tasks.data.demo").origin).read_bytes()
+    wanted = {"hosts": hosts, "partition": config.partition, "alpha": config.alpha, "seed": config.seed,
+              "format": config.data_format, "missing": config.missing,
+              "writer": hashlib.sha256(writer).hexdigest()}
+    stamp_file = root / ".demo-data.json"
+
+    def files() -> dict[str, list]:
+        return {h: [list(f[:3]) for f in catalogue_signature(root / h)] if (root / h).is_dir() else []
+                for h in hosts}
+
+    try:
+        stamp = json.loads(stamp_file.read_text())
+    except (OSError, ValueError):
+        stamp = None
+    if stamp is None or stamp.get("arguments") != wanted or stamp.get("files") != files():
+        progress("writing the demo hosts' data")
+        from tasks.data.demo import write_demo_data
+
+        write_demo_data(root, hosts, partition=config.partition, alpha=config.alpha, seed=config.seed,
+                        fmt=config.data_format, missing=config.missing)
+        stamp_file.write_text(json.dumps({"arguments": wanted, "files": files()}))
+    from tasks.data.scan import describe, remembered
+
+    for host in hosts:  # described here, in one process, so no host scans its files as it starts
+        if remembered(root / host, catalogue_signature(root / host)) is None:
+            describe(root / host)
+    return {h: str(root / h) for h in hosts}
 
 
 MLFLOW_AUTH_INI = """[mlflow]
@@ -303,12 +350,21 @@ def _start_mlflow(config: StackConfig, secrets: Secrets, logs: Path) -> Child:
     write_private(auth_ini, MLFLOW_AUTH_INI.format(database=f"sqlite:///{config.home / 'mlflow' / 'auth.db'}",
                                                    admin=MLFLOW_ADMIN).encode())
     env = environments.mlflow_server(config, secrets, str(auth_ini))
-    if db.exists():
+    import importlib.metadata
+
+    version = importlib.metadata.version("mlflow")
+    migrated = config.home / "mlflow" / "migrated-by"
+    if db.exists() and (not migrated.exists() or migrated.read_text().strip() != version):
         import subprocess
 
-        # An existing database may predate this MLflow: migrate before serving it.
-        subprocess.run([py, "-m", "mlflow", "db", "upgrade", backend], env=env, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        # An existing database may predate this MLflow: migrate before serving it (once per
+        # MLflow version: the upgrade alone imports MLflow, seconds of every `fedpe up`).
+        done = subprocess.run([py, "-m", "mlflow", "db", "upgrade", backend], env=env, check=False,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        if done.returncode == 0:
+            migrated.write_text(version)
+    elif not db.exists():
+        migrated.write_text(version)  # the server creates it at this version
     artifacts = config.store.rstrip("/") + "/mlflow-artifacts"
     return spawn("mlflow", [
         py, "-m", "mlflow", "server", "--app-name", "basic-auth", "--backend-store-uri", backend,

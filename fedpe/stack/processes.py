@@ -116,14 +116,14 @@ def _group_alive(pid: int) -> bool:
 
 
 def stop(children: list[Child], *, timeout_s: float = 15.0) -> None:
-    """Stop children: hosts first (their nannies, then a pause), then everything else.
+    """Stop children in two waves: the hosts and the runner (whose flow runs use them), then the
+    services they talk to (Prefect, the scheduler, MLflow, the API).
 
-    Stopping all at once gives "Worker process still alive ... killing" and closed-connection
-    tracebacks; a nanny that is told first stops its worker cleanly.
+    A host's worker that is told while its scheduler still answers unregisters and exits at once;
+    told after, it waits out its reconnection attempts. Each wave's members stop side by side.
     """
-    hosts = [c for c in children if c.role == "host"]
-    others = [c for c in children if c.role != "host"]
-    for group in (hosts, [c for c in others if c.role == "runner"], [c for c in others if c.role != "runner"]):
+    first = [c for c in children if c.role in ("host", "runner")]
+    for group in (first, [c for c in children if c not in first]):
         if not group:
             continue
         for child in group:

@@ -237,5 +237,16 @@ class HostMessages:
         return ts is not None and ts.processing_on is not None and not self.own(ts.processing_on.address)
 
 
+def pace_heartbeats() -> None:
+    """Hosts beat every few seconds, not twice a second (fedpe/dask_settings.py): Dask's scheduler
+    reads its module-level `heartbeat_interval` each time it answers a worker."""
+    import distributed.scheduler
+
+    from fedpe.dask_settings import heartbeat_interval
+
+    distributed.scheduler.heartbeat_interval = heartbeat_interval
+
+
 async def dask_setup(scheduler: Any) -> None:
+    pace_heartbeats()
     SchedulerGuard(scheduler, os.environ.get(REVOKED_ENV)).install()

@@ -174,8 +174,7 @@ def scan_catalogue(data_dir: str | Path) -> list[DatasetInfo]:
     Raises FileNotFoundError if ``data_dir`` itself is missing: an empty catalogue would
     hide a misconfigured host.
     """
-    import pandas as pd  # imported late: flow processes import this module
-    import pyarrow as pa  # imported late: flow processes import this module
+    import pyarrow as pa  # imported late: flow processes import this module (pandas only for CSV files)
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"host data dir {root} does not exist or is not a directory")
@@ -185,12 +184,31 @@ def scan_catalogue(data_dir: str | Path) -> list[DatasetInfo]:
             continue
         try:
             info = _describe(root, folder.name)
-        except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
+        except (OSError, ValueError, pa.ArrowException) as exc:  # pandas' ParserError is a ValueError
             log.warning("skipping unreadable dataset %r in %s: %s", folder.name, root, exc)
             continue
         if info is not None:
             found.append(info)
     return found
+
+
+def catalogue_signature(data_dir: str | Path) -> tuple:
+    """What the catalogue depends on: each dataset file's name, size and modification time.
+
+    Stat calls only, so a host can check every few seconds whether its catalogue changed and
+    rescan (which reads file headers) only when it did."""
+    root = Path(data_dir)
+    found = []
+    with os.scandir(root) as folders:
+        for folder in folders:
+            if not folder.is_dir() or not is_safe_name(folder.name):
+                continue
+            with os.scandir(folder.path) as files:
+                for entry in files:
+                    if entry.is_file():
+                        stat = entry.stat()
+                        found.append((folder.name, entry.name, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 def load_dataset(data_dir: str | Path, name: str, split: Split = "train") -> pd.DataFrame:
@@ -208,3 +226,4 @@ def load_dataset(data_dir: str | Path, name: str, split: Split = "train") -> pd.
     if file_format(path) == "parquet":
         return pd.read_parquet(path)
     return pd.read_csv(path)
+

@@ -1,4 +1,16 @@
-"""Demo federation data: scikit-learn's bundled data sets written as one shard per host.
+"""Demo federation data: bundled data sets written as one shard per host.
+
+Classification: scikit-learn's breast-cancer and digits, label column ``target``. Survival:
+GBSG2, the German Breast Cancer Study Group 2 trial (Schumacher et al. 1994, J Clin Oncol
+12:2086-2093; 686 patients, recurrence-free survival) as scikit-survival ships it, with
+``duration`` (days) and ``event`` (1 = recurrence or death) columns and its categorical
+columns coded as numbers (horth: hormone therapy yes=1; menostat: post-menopausal=1; tgrade:
+I/II/III = 1/2/3), so every demo dataset is numeric unless ``missing`` asks otherwise.
+
+``missing > 0`` makes the demo messy on purpose, as clinical tables are: a categorical
+column ``band`` (the tertile, "low"/"mid"/"high", of the feature with the largest variance)
+is added, then that share of the feature cells (never the target, duration or event) is
+blanked at random, seeded, before the split, so hosts and ``central_split`` agree.
 
 A global, stratified held-out test set is split off first; the remaining training pool is
 partitioned over hosts (IID or Dirichlet label skew) and the held-out set is partitioned
@@ -12,38 +24,35 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.model_selection import train_test_split
 
-from tasks.data.layout import FORMATS, LABEL_COLUMN, FileFormat, is_safe_name, split_filename
+from tasks.data.layout import FORMATS, LABEL_COLUMN, FileFormat, host_names, is_safe_name, split_filename  # noqa: F401 - host_names: its home was here
 from tasks.data.partition import partition_dirichlet, partition_iid
 
-DEMO_DATASETS: tuple[str, ...] = ("breast-cancer", "digits")
+DEMO_DATASETS: tuple[str, ...] = ("breast-cancer", "digits", "gbsg2")
 
-_LOADERS: dict[str, Callable[..., object]] = {
-    "breast-cancer": load_breast_cancer,
-    "digits": load_digits,
+SURVIVAL_DATASETS: tuple[str, ...] = ("gbsg2",)
+"""Demo datasets whose target is (``duration``, ``event``) instead of ``target``."""
+
+DURATION_COLUMN = "duration"
+EVENT_COLUMN = "event"
+CATEGORY_COLUMN = "band"
+"""The categorical column ``missing > 0`` adds."""
+
+#: scikit-learn's loaders by name, imported when a file is written (`fedpe up` on a home that
+#: has its demo data, and every host, never import scikit-learn for them).
+_LOADERS: dict[str, str] = {
+    "breast-cancer": "load_breast_cancer",
+    "digits": "load_digits",
 }
 
 # Stream tags mixed into the seed so each dataset/purpose gets its own independent RNG.
-_PURPOSE_TRAIN, _PURPOSE_TEST = 1, 2
-
-
-def host_names(n: int) -> list[str]:
-    """Names of ``n`` demo hosts: "hospital-a" ... "hospital-z", then "hospital-27", "hospital-28", ...
-
-    Letters for the first 26 keep demos readable; beyond that the 1-based position is used,
-    so names stay unique and sort-stable for any ``n``.
-    """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    return [f"hospital-{chr(ord('a') + i)}" if i < 26 else f"hospital-{i + 1}" for i in range(n)]
+_PURPOSE_TRAIN, _PURPOSE_TEST, _PURPOSE_MISSING = 1, 2, 3
 
 
 def _clean_column(name: object) -> str:
@@ -52,11 +61,63 @@ def _clean_column(name: object) -> str:
     return cleaned or "column"
 
 
+def target_columns(dataset: str) -> list[str]:
+    """The label column(s) of a demo dataset: ``[target]``, or ``[duration, event]`` for survival."""
+    return [DURATION_COLUMN, EVENT_COLUMN] if dataset in SURVIVAL_DATASETS else [LABEL_COLUMN]
+
+
+def _strata_column(dataset: str) -> str:
+    return EVENT_COLUMN if dataset in SURVIVAL_DATASETS else LABEL_COLUMN
+
+
+def _load_gbsg2() -> pd.DataFrame:
+    """GBSG2 from scikit-survival, categorical columns coded as numbers (see the module docstring)."""
+    from sksurv.datasets import load_gbsg2  # imported here: only this dataset needs it
+
+    X, y = load_gbsg2()
+    frame = pd.DataFrame({
+        "age": X["age"].astype(np.float64),
+        "estrec": X["estrec"].astype(np.float64),
+        "horth": (X["horTh"].astype(str) == "yes").astype(np.int64),
+        "menostat": (X["menostat"].astype(str) == "Post").astype(np.int64),
+        "pnodes": X["pnodes"].astype(np.float64),
+        "progrec": X["progrec"].astype(np.float64),
+        "tgrade": X["tgrade"].astype(str).map({"I": 1, "II": 2, "III": 3}).astype(np.int64),
+        "tsize": X["tsize"].astype(np.float64),
+    })
+    frame[DURATION_COLUMN] = np.asarray(y["time"], dtype=np.float64)
+    frame[EVENT_COLUMN] = np.asarray(y["cens"], dtype=np.int64)
+    return frame.reset_index(drop=True)
+
+
+def _make_messy(frame: pd.DataFrame, dataset: str, missing: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Add the ``band`` category column, then blank ``missing`` of the feature cells."""
+    labels = target_columns(dataset)
+    features = [c for c in frame.columns if c not in labels]
+    widest = max(features, key=lambda c: (float(frame[c].astype(np.float64).var()), c))
+    ranks = frame[widest].rank(method="first", pct=True).to_numpy()
+    out = frame.copy()
+    out.insert(len(features), CATEGORY_COLUMN, pd.Series(np.where(ranks <= 1 / 3, "low", np.where(ranks <= 2 / 3, "mid", "high")),
+                                                      dtype=object))
+    features.append(CATEGORY_COLUMN)
+    blank = rng.random((len(out), len(features))) < missing
+    for j, col in enumerate(features):
+        if blank[:, j].any():
+            if out[col].dtype.kind in "iub":
+                out[col] = out[col].astype(np.float64)  # NaN needs a float column
+            out.loc[blank[:, j], col] = None if out[col].dtype == object else np.nan
+    return out
+
+
 def _load_frame(dataset: str) -> pd.DataFrame:
-    """The whole bundled data set as one frame: cleaned feature names plus int ``target``."""
+    """The whole bundled data set as one frame: cleaned feature names plus its label column(s)."""
+    if dataset == "gbsg2":
+        return _load_gbsg2()
     if dataset not in _LOADERS:
         raise ValueError(f"unknown demo dataset {dataset!r}; expected one of {DEMO_DATASETS}")
-    bunch = _LOADERS[dataset](as_frame=True)
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, _LOADERS[dataset])(as_frame=True)
     frame = bunch.data.copy()  # type: ignore[attr-defined]
     frame.columns = [_clean_column(c) for c in frame.columns]
     if LABEL_COLUMN in frame.columns or frame.columns.duplicated().any():
@@ -70,18 +131,32 @@ def _check_fraction(test_fraction: float) -> None:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
 
 
-def central_split(dataset: str, *, seed: int = 0, test_fraction: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _check_missing(missing: float) -> None:
+    if not 0.0 <= missing < 1.0:
+        raise ValueError(f"missing must be in [0, 1), got {missing}")
+
+
+def central_split(
+    dataset: str, *, seed: int = 0, test_fraction: float = 0.2, missing: float = 0.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The pooled global (train pool, held-out test set) that write_demo_data shards over hosts.
 
-    Stratified on ``target`` and seeded, so the same arguments always give the same records.
+    Stratified on ``target`` (``event`` for survival) and seeded, so the same arguments always
+    give the same records; ``missing`` blanks cells exactly as the hosts' files have them.
     Both frames have a fresh 0..n-1 index.
     """
     _check_fraction(test_fraction)
+    _check_missing(missing)
     frame = _load_frame(dataset)
+    if missing > 0:
+        ds_index = DEMO_DATASETS.index(dataset)
+        frame = _make_messy(frame, dataset, missing, np.random.default_rng([seed, ds_index, _PURPOSE_MISSING]))
+    from sklearn.model_selection import train_test_split
+
     train, test = train_test_split(
         frame,
         test_size=test_fraction,
-        stratify=frame[LABEL_COLUMN],
+        stratify=frame[_strata_column(dataset)],
         random_state=seed,
     )
     return train.reset_index(drop=True), test.reset_index(drop=True)
@@ -119,12 +194,15 @@ def write_demo_data(
     seed: int = 0,
     fmt: Literal["csv", "parquet"] = "parquet",
     test_fraction: float = 0.2,
+    missing: float = 0.0,
+    datasets: Sequence[str] = DEMO_DATASETS,
 ) -> dict[str, Path]:
-    """Write ``{root}/{host}/{dataset}/train.{fmt}`` and ``test.{fmt}`` for every demo dataset.
+    """Write ``{root}/{host}/{dataset}/train.{fmt}`` and ``test.{fmt}`` for each of ``datasets``.
 
     Deterministic in its arguments (rewriting gives byte-identical files). With
     ``partition="dirichlet"`` each host gets at least min(10, pool // (2 * hosts)) training
-    records. Returns {host: that host's data dir}.
+    records (label skew on ``event`` for survival data). ``missing`` adds the ``band``
+    column and blanks that share of feature cells. Returns {host: that host's data dir}.
     """
     host_list = list(hosts)
     if not host_list:
@@ -139,11 +217,16 @@ def write_demo_data(
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     _check_fraction(test_fraction)
+    _check_missing(missing)
+    unknown = [d for d in datasets if d not in DEMO_DATASETS]
+    if unknown:
+        raise ValueError(f"unknown demo dataset {unknown[0]!r}; expected one of {DEMO_DATASETS}")
 
     root_path = Path(root)
     num_hosts = len(host_list)
-    for ds_index, dataset in enumerate(DEMO_DATASETS):
-        train, test = central_split(dataset, seed=seed, test_fraction=test_fraction)
+    for dataset in datasets:
+        ds_index = DEMO_DATASETS.index(dataset)  # the stream tag stays with the dataset, not its position
+        train, test = central_split(dataset, seed=seed, test_fraction=test_fraction, missing=missing)
         train_rng = np.random.default_rng([seed, ds_index, _PURPOSE_TRAIN])
         test_rng = np.random.default_rng([seed, ds_index, _PURPOSE_TEST])
         if partition == "iid":
@@ -151,7 +234,7 @@ def write_demo_data(
         else:
             min_size = max(1, min(10, len(train) // (2 * num_hosts)))
             train_parts = partition_dirichlet(
-                train[LABEL_COLUMN].to_numpy(), num_hosts, alpha, train_rng, min_size=min_size
+                train[_strata_column(dataset)].to_numpy(), num_hosts, alpha, train_rng, min_size=min_size
             )
         test_parts = partition_iid(len(test), num_hosts, test_rng)
         for host, train_idx, test_idx in zip(host_list, train_parts, test_parts):

@@ -70,3 +70,14 @@ def file_format(path: str | Path) -> FileFormat:
     if suffix == "csv":
         return "csv"
     raise ValueError(f"unsupported dataset file {path}; expected .parquet or .csv")
+
+
+def host_names(n: int) -> list[str]:
+    """Names of ``n`` demo hosts: "hospital-a" ... "hospital-z", then "hospital-27", "hospital-28", ...
+
+    Letters for the first 26 keep demos readable; beyond that the 1-based position is used,
+    so names stay unique and sort-stable for any ``n``.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    return [f"hospital-{chr(ord('a') + i)}" if i < 26 else f"hospital-{i + 1}" for i in range(n)]

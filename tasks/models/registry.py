@@ -1,6 +1,7 @@
 """Name -> model class registry (same shape as fsspec's ``registry.py``).
 
-This is the seam for new model kinds: a later PyTorch model is added by
+Weight models only: ensembles (forests, boosters) have their own seam in
+``tasks.ensembles.registry``. This is the seam for new weight models: one is added by
 writing a class that implements the ``tasks.models.base.Model`` protocol
 (``get_weights``/``set_weights`` as lists of NumPy arrays, ``loss``, ``grad``,
 ``predict_proba``, ...) with constructor ``cls(n_features, n_classes, *,
@@ -14,12 +15,22 @@ from types import MappingProxyType
 from typing import Any
 
 from tasks.models.base import Model
+from tasks.models.cox import CoxPH
+from tasks.models.elastic_net import ElasticNet
+from tasks.models.linear_svm import LinearSVM
 from tasks.models.logreg import LogisticRegression
 from tasks.models.mlp import MLP
+from tasks.models.torch_mlp import TorchMLP
 
+# TorchMLP is registered even without torch: its module imports without it, and building it
+# then raises InvalidArgument naming the extra, so forms and listings never depend on torch.
 _registry: dict[str, type] = {
     LogisticRegression.name: LogisticRegression,
     MLP.name: MLP,
+    LinearSVM.name: LinearSVM,
+    ElasticNet.name: ElasticNet,
+    CoxPH.name: CoxPH,
+    TorchMLP.name: TorchMLP,
 }
 
 registry = MappingProxyType(_registry)

@@ -52,6 +52,18 @@ def npz_to_weights(data: bytes) -> list[np.ndarray]:
         return [archive[f"arr_{i}"] for i in range(len(archive.files))]
 
 
+def state_file(model: str, state) -> tuple[str, bytes]:
+    """(suffix, bytes) of a global model as a file: weights and forests as .npz, a booster as its .json."""
+    if model == "xgboost":
+        return ".json", bytes(state or b"")
+    if model in ("random_forest", "weighted_random_forest"):
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"tree{i:04d}.{key}": value for i, table in enumerate(state or [])
+                            for key, value in table.items()})
+        return ".npz", buffer.getvalue()
+    return ".npz", weights_to_npz(state)
+
+
 def history_csv(history: list[dict]) -> bytes:
     keys: list[str] = []
     for entry in history:
@@ -71,11 +83,13 @@ def curves_png(history: list[dict], title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rounds = [h["round"] for h in history if h.get("accuracy") is not None]
+    quality = "accuracy" if any(h.get("accuracy") is not None for h in history) else "concordance"
+    shown = [h for h in history if h.get(quality) is not None]
+    rounds = [h["round"] for h in shown]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax1.plot(rounds, [h["accuracy"] for h in history if h.get("accuracy") is not None], marker=".")
-    ax1.set(xlabel="round", ylabel="validation accuracy", title="accuracy")
-    ax2.plot(rounds, [h["loss"] for h in history if h.get("accuracy") is not None], marker=".", color="tab:red")
+    ax1.plot(rounds, [h[quality] for h in shown], marker=".")
+    ax1.set(xlabel="round", ylabel=f"validation {quality}", title=quality)
+    ax2.plot(rounds, [h.get("loss") for h in shown], marker=".", color="tab:red")
     ax2.set(xlabel="round", ylabel="validation loss", title="loss")
     fig.suptitle(title)
     fig.tight_layout()
@@ -94,7 +108,10 @@ class RoundReporter:
 
     def __init__(self, *, store: StoreSpec, execution_id: str, host: str, tool: str, rounds: int,
                  tracking_uri: str | None, experiment: str, tags: dict[str, str], params: dict,
-                 checkpoint_every: int, log: logging.LoggerAdapter | logging.Logger = logger):
+                 checkpoint_every: int, model: str = "logreg",
+                 log: logging.LoggerAdapter | logging.Logger = logger):
+        self.model = model
+        self.params = params
         self.store = store
         self.execution_id = execution_id
         self.host = host
@@ -139,10 +156,10 @@ class RoundReporter:
         """Say in the progress file that the rounds are held (between rounds) or go on again."""
         self._queue.put(("paused", paused, None))
 
-    def finish(self, status: str, final: dict, weights: list[np.ndarray] | None, model=None,
+    def finish(self, status: str, final: dict, state=None, model=None, labels=None,
                timeout_s: float = 180.0) -> None:
         """Write the final outputs and wait for the thread to drain (bounded)."""
-        self._queue.put(("finish", {"status": status, "final": final, "model": model}, weights))
+        self._queue.put(("finish", {"status": status, "final": final, "model": model, "labels": labels}, state))
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             logger.warning("reporter still busy after %.0f s; outputs may be incomplete", timeout_s)
@@ -168,12 +185,26 @@ class RoundReporter:
 
     def _run_tracking(self) -> None:
         self._start_tracking()
+        held = None
         while True:
-            method, args = self._mlflow.get()
+            method, args = held or self._mlflow.get()
+            held = None
             if method is None:
                 return
             if self._tracker is None:
                 continue
+            if method == "log_metrics":  # the rounds that queued up meanwhile go in the same request
+                rounds = [args]
+                while held is None:
+                    try:
+                        queued = self._mlflow.get_nowait()
+                    except queue.Empty:
+                        break
+                    if queued[0] == "log_metrics":
+                        rounds.append(queued[1])
+                    else:
+                        held = queued
+                method, args = "log_rounds", (rounds,)
             try:
                 result = getattr(self._tracker, method)(*args)
                 if method == "log_model":
@@ -214,27 +245,45 @@ class RoundReporter:
         self.history.append(entry)
         self._track("log_metrics", tracked_metrics(entry), entry["round"])
         if weights is not None and self.checkpoint_every and entry["round"] % self.checkpoint_every == 0:
-            self.store.write_bytes(weights_to_npz(weights), self.execution_id, self.host, "checkpoints",
-                                   f"round-{entry['round']:04d}.npz")
+            suffix, data = state_file(self.model, weights)
+            self.store.write_bytes(data, self.execution_id, self.host, "checkpoints",
+                                   f"round-{entry['round']:04d}{suffix}")
+
+    def report_html(self, final: dict, labels) -> bytes:
+        """The execution's self-contained report (tasks/report.py): no network needed to open it."""
+        from tasks.report import render_report
+
+        history = [{k: v for k, v in h.items() if k != "per_client"} for h in self.history]
+        test = final.get("test") or {}
+        return render_report(
+            title=f"{self.tool} {self.execution_id} ({self.status})", parameters=self.params, history=history,
+            final=test, per_client=final.get("per_client") or {}, confusion=test.get("confusion_matrix"),
+            labels=labels, participation={int(h["round"]): list(h.get("clients", [])) for h in self.history},
+        ).encode()
 
     def _on_finish(self, payload: dict, weights) -> None:
         self.status = payload["status"]
         final = payload["final"]
         ex, host = self.execution_id, self.host
+        test = (final or {}).get("test") or {}
+        # MLflow's share first: its thread logs and registers the model while this one draws.
+        self._track("log_metrics", {f"final_{k}": v for k, v in round_metrics(test).items()}, len(self.history))
+        if payload.get("model") is not None and self.status == "completed":
+            self._track("log_model", payload["model"], f"fedpe-{self.tool}")
         csv_bytes = history_csv(self.history)
         self.store.write_bytes(csv_bytes, ex, host, "metrics.csv")
         png = curves_png(self.history, f"{self.tool} {ex[:8]}") if self.history else None
         if png:
             self.store.write_bytes(png, ex, host, "curves.png")
         if weights is not None and self.status != "failed":  # a failed run has no final model
-            self.store.write_bytes(weights_to_npz(weights), ex, host, "model_final.npz")
+            suffix, data = state_file(self.model, weights)
+            self.store.write_bytes(data, ex, host, f"model_final{suffix}")
+        report = self.report_html(final or {}, payload.get("labels"))
+        self.store.write_bytes(report, ex, host, "report.html")
         self._track("log_artifact_bytes", "metrics.csv", csv_bytes)
+        self._track("log_artifact_bytes", "report.html", report)
         if png:
             self._track("log_artifact_bytes", "curves.png", png)
-        test = (final or {}).get("test") or {}
-        self._track("log_metrics", {f"final_{k}": v for k, v in test.items() if k != "per_client"}, len(self.history))
-        if payload.get("model") is not None and self.status == "completed":
-            self._track("log_model", payload["model"], f"fedpe-{self.tool}")
         self._track("end", {"completed": "FINISHED", "cancelled": "KILLED"}.get(self.status, "FAILED"))
         self._mlflow.put((None, ()))
         self._tracking_thread.join(150)

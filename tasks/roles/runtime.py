@@ -122,7 +122,10 @@ class HostRuntime:
         context.collected.wait(COLLECT_TIMEOUT_S)
         with self._lock:
             self._roles.pop(key, None)
+            idle = not self._roles
         context.record("end", status=status)
+        if idle:
+            release_memory()
         return status
 
     def _peers(self, addresses: dict[str, str]):
@@ -177,6 +180,19 @@ class HostRuntime:
 
             message = exc.message if isinstance(exc, FedpeError) else f"{type(exc).__name__}: {exc}"
             return {"status": "error", "message": message[:2000]}
+
+
+def release_memory() -> None:
+    """Hand the freed heap of the roles that ended (their data, their models) back to the system:
+    glibc keeps it in the process otherwise, and an idle host would hold its last execution's peak."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def run_role(spec: dict) -> str:

@@ -1,32 +1,34 @@
 """The flcore server role: the round loop, the one readable story of a federated training.
 
 It runs on the server host for the whole execution (tasks/roles/runtime.py starts it). It
-finds its clients, checks their schemas, computes feature scaling from their sums, then runs
-the rounds: sample clients, call `fit` on each (weights go host to host as role calls, in the
-wire codec), leave out whoever misses the round's deadline, aggregate with the strategy, add DP
-noise if asked, and send the round home as an event. Stop, pause and cancel are read between
-rounds. The coordinator turns the events into the progress file, MLflow and the outputs
-(tasks/roles/reporter.py); this role holds no credential of any service.
+finds its clients, checks their schemas, plans the data preparation from their profiles
+(federated means for missing values, the union of categories) and the scaling from their sums,
+then runs the rounds: sample clients, call `fit` on each (weights or trees go host to host as
+role calls, in the wire codec), leave out whoever misses the round's deadline, combine what
+came back (tasks/roles/aggregation.py: a strategy over weights with DP where asked, or the
+ensemble's own rule), pool the clients' evaluation statistics into exact metrics, and send the
+round home as an event. Stop, pause and cancel are read between rounds. The coordinator turns
+the events into the progress file, MLflow and the outputs (tasks/roles/reporter.py); this role
+holds no credential of any service.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from fedpe.errors import FedpeError, InvalidArgument
+from tasks.models.kinds import model_kind
 from tasks.models.registry import build_model
-from tasks.privacy import PrivacyAccountant, add_gaussian_noise, adaptive_clip_norm
 from tasks.resources import versions
+from tasks.roles.aggregation import EnsembleAggregation, WeightAggregation
 from tasks.roles.context import RoleContext
 from tasks.roles.runtime import ENDED
 from tasks.roles.specs import ServerSpec, TrainingSpec
 from tasks.roles.usage import UsageMeter
-from tasks.strategies.base import FitResult
-from tasks.strategies.registry import build_strategy
 from tasks.training import combine_feature_sums
 
 TASK_ID = "flcore-server"
@@ -39,41 +41,58 @@ class NotEnoughClients(FedpeError):
     code = "NOT_ENOUGH_CLIENTS"
 
 
-def weighted(metrics: dict[str, dict]) -> dict[str, float]:
-    """Sample-weighted loss and accuracy over clients' {loss, accuracy, num_examples}."""
-    total = sum(m["num_examples"] for m in metrics.values())
-    if not total:
-        return {"loss": float("nan"), "accuracy": float("nan"), "num_examples": 0}
-    return {
-        "loss": sum(m["loss"] * m["num_examples"] for m in metrics.values()) / total,
-        "accuracy": sum(m["accuracy"] * m["num_examples"] for m in metrics.values()) / total,
-        "num_examples": total,
-    }
+def summarize(evals: dict[str, dict], survival: bool) -> tuple[dict, dict[str, dict]]:
+    """(pooled metrics, {host: its metrics}) from the clients' evaluations.
+
+    Classifiers: the pooled confusion counts and score histograms give accuracy, balanced
+    accuracy, precision, recall, specificity, F1 and ROC AUC exactly (tasks/metrics.py); Cox:
+    the sample-weighted concordance. The loss is the sample-weighted mean.
+    """
+    from tasks.metrics import combine_concordance, combine_statistics, scores
+
+    usable = {h: e for h, e in evals.items() if e.get("stats") is not None and e["num_examples"]}
+    total = sum(e["num_examples"] for e in usable.values())
+    losses = [(e["loss"], e["num_examples"]) for e in usable.values() if math.isfinite(e["loss"])]
+    loss = sum(v * n for v, n in losses) / sum(n for _, n in losses) if losses else float("nan")
+    if not usable:
+        return {"loss": float("nan"), "num_examples": 0}, {}
+    if survival:
+        pooled = {**combine_concordance([e["stats"] for e in usable.values()]), "loss": loss, "num_examples": total}
+        per_client = {h: {"loss": e["loss"], "concordance": e["stats"]["concordance"], "num_examples": e["num_examples"]}
+                      for h, e in usable.items()}
+        return pooled, per_client
+    pooled = {**scores(combine_statistics([e["stats"] for e in usable.values()])), "loss": loss, "num_examples": total}
+    pooled.pop("n", None)
+    per_client = {}
+    for h, e in usable.items():
+        own = scores(e["stats"])
+        own.pop("n", None)
+        per_client[h] = {**own, "loss": e["loss"], "num_examples": e["num_examples"]}
+    return pooled, per_client
 
 
-@dataclass
-class Privacy:
-    """DP state across rounds: the clipping norm, the noise and the accountant."""
-
-    clip_norm: float | None = None
-    noise_multiplier: float = 0.0
-    accountant: PrivacyAccountant | None = None
-    max_rounds: float = math.inf
-    epsilon: float | None = None
+def _without_matrix(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k != "confusion_matrix"}
 
 
 @dataclass
 class Training:
     """What the set-up steps hand the rounds."""
 
-    labels: list
+    labels: list | None
     features: list[str]
-    mean: np.ndarray
-    std: np.ndarray
-    model: object
-    weights: list
-    strategy: object
-    privacy: Privacy = field(default_factory=Privacy)
+    plan: dict
+    mean: np.ndarray | None
+    std: np.ndarray | None
+    aggregation: WeightAggregation | EnsembleAggregation
+
+    @property
+    def state(self):
+        return self.aggregation.state
+
+    @property
+    def privacy(self):
+        return self.aggregation.privacy
 
 
 class FederatedServer:
@@ -95,6 +114,8 @@ class FederatedServer:
         self.log = context.log
         self.control = context.control
         self.peers = context.peers
+        self.kind = model_kind(self.training.model)
+        self.survival = self.training.model == "cox"
 
     # -- talking to the clients ---------------------------------------------------------------
     def ask(self, method: str, values: dict[str, object], timeout_s: float) -> tuple[dict, dict]:
@@ -133,7 +154,7 @@ class FederatedServer:
         return described
 
     def check_schemas(self, described: dict[str, dict]) -> None:
-        """Every client's dataset has the same columns and types, target included."""
+        """Every client's selected columns exist with the same types, target included."""
         reference_host = self.spec.clients[0]
         reference = dict(described[reference_host]["columns"])
         for host, info in described.items():
@@ -152,34 +173,35 @@ class FederatedServer:
                                       field="dataset", details={"host": host, "column": extra[0]})
 
     def prepare(self, described: dict[str, dict]) -> Training:
-        """Labels, pooled scaling, the initial model and the strategy."""
-        labels = sorted({label for info in described.values() for label in info["labels"]})
-        sums = self.ask_all("prepare", {"labels": labels}, "failed to prepare")
-        mean, std = combine_feature_sums(list(sums.values()))
-        self.ask_all("setup", {"mean": mean, "std": std, "n_classes": len(labels)}, "failed to set up")
-        features = [c for c, _ in described[self.spec.clients[0]]["columns"] if c != self.training.target]
-        model = build_model(self.training.model, len(features), len(labels), seed=self.training.seed,
-                            **self.training.model_options)
-        if self.spec.initial_weights:  # read from the store by the coordinator, which checked it
-            model.set_weights([np.asarray(w) for w in self.context.spec.params["initial_weights"]])
-        weights = model.get_weights()
-        strategy = build_strategy(self.spec.strategy, learning_rate=self.training.learning_rate,
-                                  num_clients=len(self.spec.clients))
-        strategy.initialize(weights)
-        return Training(labels, features, mean, std, model, weights, strategy, self.privacy())
+        """Labels, the federation's preparation plan, pooled scaling, the initial model."""
+        from tasks.prep import combine_profiles
 
-    def privacy(self) -> Privacy:
-        dp = self.training.dp
-        if dp is None:
-            return Privacy()
-        expected = len(self.sample(0))
-        accountant = PrivacyAccountant(dp.noise_multiplier, expected / len(self.spec.clients), dp.delta)
-        return Privacy(
-            clip_norm=dp.clipping_norm,
-            noise_multiplier=dp.update_noise_multiplier(expected) if dp.adaptive else dp.noise_multiplier,
-            accountant=accountant,
-            max_rounds=accountant.rounds_within(dp.target_epsilon) if dp.target_epsilon else math.inf,
-        )
+        labels = None if self.survival else sorted({l for info in described.values() for l in info["labels"]})
+        features = described[self.spec.clients[0]]["features"]
+        profiles = self.ask_all("prepare", {"labels": labels, "min_count": self.spec.min_count}, "failed to prepare")
+        try:
+            plan = combine_profiles([profiles[h] for h in self.spec.clients], features)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc), field="features") from None
+        weights_model = self.kind == "weights"
+        sums = self.ask_all("setup", {"plan": plan.model_dump(), "missing_indicators": self.spec.missing_indicators,
+                                      "impute": weights_model}, "failed to apply the preparation plan")
+        n_classes = 1 if self.survival else len(labels)
+        columns = plan.columns(missing_indicators=self.spec.missing_indicators)
+        mean = std = None
+        if weights_model:
+            mean, std = combine_feature_sums(list(sums.values()))
+        self.ask_all("start", {"mean": mean, "std": std, "n_classes": n_classes}, "failed to set up")
+        if weights_model:
+            model = build_model(self.training.model, len(columns), max(n_classes, 1), seed=self.training.seed,
+                                **_constructor_options(self.training))
+            if self.spec.initial_weights:  # read from the store by the coordinator, which checked it
+                model.set_weights([np.asarray(w) for w in self.context.spec.params["initial_weights"]])
+            aggregation = WeightAggregation(self.spec, self.training, model.get_weights(), len(self.sample(0)),
+                                            self.rng)
+        else:
+            aggregation = EnsembleAggregation(self.training, len(columns), n_classes)
+        return Training(labels, columns, plan.model_dump(), mean, std, aggregation)
 
     def sample(self, server_round: int) -> list[str]:
         clients = self.spec.clients
@@ -190,73 +212,65 @@ class FederatedServer:
 
     # -- one round ----------------------------------------------------------------------------
     def fit_round(self, server_round: int, t: Training) -> tuple[dict, dict]:
-        """Train the sampled clients and aggregate; returns (the round's entry, the others' evaluations).
+        """Train the round's clients and aggregate; returns (the round's entry, the evaluations).
 
         Clients evaluate the incoming model before training, so the entry's validation metrics
         (of the previous aggregate) come with these answers; the caller completes the entry of
         the round before with them.
         """
-        spec, dp = self.spec, self.training.dp
+        spec = self.spec
         started = time.perf_counter()
-        selected = self.sample(server_round)
-        config = t.strategy.client_config(server_round)
-        if dp:
-            config["clipping_norm"] = t.privacy.clip_norm
-        values = {h: ("fit", {"weights": t.weights, "round": server_round, "config": config}) for h in selected}
-        values.update({h: ("evaluate", {"weights": t.weights}) for h in spec.clients if h not in selected})
+        trainers = t.aggregation.trainers(server_round, self.sample(server_round))
+        config = t.aggregation.config(server_round)
+        state = t.state
+        values = {h: ("fit", {"state": state, "round": server_round, "config": config}) for h in trainers}
+        values.update({h: ("evaluate", {"state": state}) for h in spec.clients if h not in trainers})
         calls = {h: (self.execution_id, CLIENT_TASK, method, v) for h, (method, v) in values.items()}
         answers, missing = self.peers.run_many(calls, time.monotonic() + spec.round_timeout_s)
-        fits = {h: a for h, a in answers.items() if h in selected}
-        if len(fits) < spec.min_clients:
+        fits = {h: a for h, a in answers.items() if h in trainers}
+        needed = min(spec.min_clients, len(trainers))
+        if len(fits) < needed:
             raise NotEnoughClients(
-                f"round {server_round}: {len(fits)} of {len(selected)} clients answered, fewer than "
+                f"round {server_round}: {len(fits)} of {len(trainers)} clients answered, fewer than "
                 f"min_clients={spec.min_clients}; missing: {', '.join(f'{h} ({r})' for h, r in missing.items())}",
                 field="min_clients", details={"missing": missing, "round": server_round})
         evals = {h: (a["eval"] if h in fits else a) for h, a in answers.items()}
-        results = [FitResult(host=h, weights=a["weights"], num_examples=a["num_examples"], metrics=a["metrics"],
-                             control_delta=a["control_delta"]) for h, a in fits.items()]
-        t.weights = t.strategy.aggregate_fit(server_round, t.weights, results)
-        if dp:
-            p = t.privacy
-            t.weights = add_gaussian_noise(t.weights, p.noise_multiplier, p.clip_norm, len(selected), self.rng)
-            if dp.adaptive:
-                p.clip_norm = adaptive_clip_norm(
-                    p.clip_norm, [bool(a["clipped"]) for a in fits.values()], dp.target_quantile,
-                    dp.clip_learning_rate, dp.count_stddev(len(selected)), len(selected), self.rng)
-            p.epsilon = p.accountant.epsilon(server_round)
+        t.aggregation.aggregate(server_round, fits)
         train_total = sum(a["train_examples"] for a in fits.values())
+        losses = [(a["metrics"]["loss"], a["train_examples"]) for a in fits.values() if "loss" in a["metrics"]]
         entry = {
-            "round": server_round, "clients": sorted(fits), "dropped": sorted(h for h in missing if h in selected),
-            "train_loss": sum(a["metrics"]["loss"] * a["train_examples"] for a in fits.values()) / max(train_total, 1),
+            "round": server_round, "clients": sorted(fits), "dropped": sorted(h for h in missing if h in trainers),
+            "train_loss": sum(v * n for v, n in losses) / max(train_total, 1) if losses else float("nan"),
             "round_ms": round((time.perf_counter() - started) * 1000, 3), "ended_at": time.time(),
             "epsilon": t.privacy.epsilon, "clipping_norm": t.privacy.clip_norm,
         }
         return entry, evals
 
-    def report_round(self, entry: dict, weights: list, evals: dict, history: list[dict]) -> None:
+    def report_round(self, entry: dict, state, evals: dict, history: list[dict]) -> None:
         """A finished round, with its aggregate's validation metrics, into the history and home."""
-        summary = weighted(evals)
-        entry["loss"], entry["accuracy"] = summary["loss"], summary["accuracy"]
-        entry["per_client"] = {h: {"loss": e["loss"], "accuracy": e["accuracy"]} for h, e in evals.items()}
+        pooled, per_client = summarize(evals, self.survival)
+        entry.update(_without_matrix(pooled))
+        entry["per_client"] = {h: _without_matrix(m) for h, m in per_client.items()}
         history.append(entry)
         every = self.spec.checkpoint_every
-        checkpoint = weights if every and entry["round"] % every == 0 else None
+        checkpoint = state if every and entry["round"] % every == 0 else None
         self.context.emit("round", entry=entry, checkpoint=checkpoint)
         dropped = f", dropped {', '.join(entry['dropped'])}" if entry.get("dropped") else ""
         privacy = f", epsilon {entry['epsilon']:.3f}" if entry.get("epsilon") is not None else ""
-        self.log.info("round %d/%d: accuracy %.4f, loss %.4f (%d clients%s, %.1f ms%s)", entry["round"],
-                      self.spec.rounds, entry["accuracy"], entry["loss"], len(entry["clients"]), dropped,
-                      entry["round_ms"], privacy)
+        quality = "concordance" if self.survival else "accuracy"
+        self.log.info("round %d/%d: %s %.4f, loss %.4f (%d clients%s, %.1f ms%s)", entry["round"],
+                      self.spec.rounds, quality, entry.get(quality, float("nan")), entry.get("loss", float("nan")),
+                      len(entry["clients"]), dropped, entry["round_ms"], privacy)
 
-    def evaluate(self, weights: list, timeout_s: float) -> dict:
-        answers, _ = self.ask("evaluate", {h: {"weights": weights} for h in self.spec.clients}, timeout_s)
+    def evaluate(self, state, timeout_s: float) -> dict:
+        answers, _ = self.ask("evaluate", {h: {"state": state} for h in self.spec.clients}, timeout_s)
         return answers
 
     # -- the story ----------------------------------------------------------------------------
     def run(self) -> dict:
         spec = self.spec
         history: list[dict] = []
-        status, stopped_because, final, t = "failed", None, {}, None
+        stopped_because, final, t = None, {}, None
         try:
             with self.meter.measure():
                 described = self.connect()
@@ -265,10 +279,11 @@ class FederatedServer:
                                                 for h, d in described.items()}
                                   | {f"version.server.{k}": v for k, v in versions().items()})
                 t = self.prepare(described)
-            self.log.info("%d clients ready (%s): %d training records, %d features, %d classes; scaling from "
-                          "their sums", len(described), ", ".join(described), sum(d["rows"] for d in described.values()),
-                          len(t.features), len(t.labels))
-            pending: tuple[dict, list] | None = None  # the last round, waiting for its validation metrics
+            self.log.info("%d clients ready (%s): %d training records, %d columns after preparation%s; %s",
+                          len(described), ", ".join(described), sum(d["rows"] for d in described.values()),
+                          len(t.features), "" if t.labels is None else f", {len(t.labels)} classes",
+                          "scaling from their sums" if t.mean is not None else "trees on the raw values")
+            pending: tuple[dict, object] | None = None  # the last round, waiting for its validation metrics
             for server_round in range(1, spec.rounds + 1):
                 if self.control.paused:
                     if pending is not None:  # a pause must not hold the last round's metrics
@@ -289,27 +304,29 @@ class FederatedServer:
                     entry, evals = self.fit_round(server_round, t)
                     if pending is not None:
                         self.report_round(*pending, evals, history)
-                    pending = (entry, t.weights)
+                    pending = (entry, t.state)
             with self.meter.measure():
-                finals, missing = self.ask("final", {h: {"weights": t.weights} for h in spec.clients},
+                finals, missing = self.ask("final", {h: {"state": t.state} for h in spec.clients},
                                            max(spec.round_timeout_s, 30))
                 if pending is not None:
                     self.report_round(*pending, {h: f["validation"] for h, f in finals.items()}, history)
-                final = {"test": weighted({h: f["test"] for h, f in finals.items()}),
-                         "validation": weighted({h: f["validation"] for h, f in finals.items()}),
-                         "per_client": {h: f["test"] for h, f in finals.items()}, "missing": missing}
+                test, test_per_client = summarize({h: f["test"] for h, f in finals.items()}, self.survival)
+                validation, _ = summarize({h: f["validation"] for h, f in finals.items()}, self.survival)
+                final = {"test": test, "validation": validation, "per_client": test_per_client, "missing": missing}
             status = "cancelled" if stopped_because == "cancelled" else "completed"
-            self.log.info("final model: test accuracy %.4f, loss %.4f on %d held-out records%s",
-                          final["test"]["accuracy"], final["test"]["loss"], final["test"]["num_examples"],
+            quality = "concordance" if self.survival else "accuracy"
+            self.log.info("final model: test %s %.4f, loss %.4f on %d held-out records%s", quality,
+                          test.get(quality, float("nan")), test.get("loss", float("nan")), test.get("num_examples", 0),
                           f" (stopped: {stopped_because})" if stopped_because else "")
         finally:
             self.release_clients()
         return {
             "status": status, "stopped_because": stopped_because, "history": history, "final": final,
-            "epsilon": t.privacy.epsilon, "weights": t.weights,
-            "model": {"name": self.training.model, "options": self.training.model_options,
-                      "n_features": len(t.features), "n_classes": len(t.labels), "mean": t.mean, "std": t.std,
-                      "features": t.features, "labels": t.labels},
+            "epsilon": t.privacy.epsilon, "state": t.state,
+            "model": {"name": self.training.model, "kind": self.kind, "options": self.training.model_options,
+                      "n_features": len(t.features), "n_classes": 1 if self.survival else len(t.labels),
+                      "mean": t.mean, "std": t.std, "features": t.features, "labels": t.labels, "plan": t.plan,
+                      "missing_indicators": spec.missing_indicators},
             "usage": self.meter.report(host=self.host, task=TASK_ID, rounds=len(history)),
         }
 
@@ -319,3 +336,11 @@ class FederatedServer:
             self.ask("leave", {h: None for h in self.spec.clients}, 5.0)
         except Exception:
             pass
+
+
+def _constructor_options(training: TrainingSpec) -> dict:
+    """The weight model's constructor keywords (a Cox config also names its columns and steps)."""
+    from tasks.roles.learners import NewtonLearner
+
+    skip = NewtonLearner.LEARNER_OPTIONS if training.model == "cox" else frozenset()
+    return {k: v for k, v in training.model_options.items() if k not in skip}

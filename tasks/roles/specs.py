@@ -15,6 +15,8 @@ class TrainingSpec(BaseModel):
 
     dataset: str
     target: str = "target"
+    #: The columns to train on (None: every column but the target).
+    features: list[str] | None = None
     model: str = "logreg"
     model_options: dict = {}
     seed: int = 0
@@ -43,6 +45,10 @@ class ServerSpec(BaseModel):
     setup_timeout_s: float = 120.0
     checkpoint_every: int = 1
     initial_weights: str | None = None
+    #: Fewest records a category needs on a host before the federation learns its name.
+    min_count: int = 5
+    #: Add a 0/1 column per numeric column that has missing values.
+    missing_indicators: bool = False
     experiment: str = "flcore"
     parameters: dict = {}
 

@@ -55,6 +55,7 @@ def test_breast_cancer_fedavg_logreg_matches_central_and_leaves_its_outputs(stac
     mlflow_run = mlflow.get_run(result.mlflow_run_id)
     assert [m.step for m in mlflow.get_metric_history(result.mlflow_run_id, "accuracy")] == list(range(1, rounds + 1))
     assert mlflow.get_metric_history(result.mlflow_run_id, "client.hospital-b.accuracy")
+    assert mlflow_run.data.metrics["final_accuracy"] == pytest.approx(accuracy)  # logged with the last rounds
     tags = mlflow_run.data.tags
     assert tags["fedpe.seed"] == "0" and tags["version.numpy"]
     assert all(len(tags[f"data.fingerprint.{h}"]) == 64 for h in ALL)

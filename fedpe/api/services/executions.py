@@ -26,6 +26,10 @@ logger = logging.getLogger("fedpe.api.executions")
 #: Several clients polling one execution share one read of Prefect within this window.
 SNAPSHOT_TTL_S = 0.5
 FINAL_SNAPSHOT_TTL_S = 5.0
+#: Past its TTL and younger than this, a snapshot is answered at once while one background read
+#: renews it (stale-while-revalidate): pollers never queue behind a Prefect read that a busy
+#: server answers in hundreds of ms, and what they see is at most one read behind.
+STALE_SNAPSHOT_S = 10.0
 LIST_CAP = 2000
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 STATES_BY_STATUS = {
@@ -101,6 +105,7 @@ class Executions:
         self.submit_tokens = submit_tokens
         self._cache: dict[str, Snapshot] = {}
         self._inflight: dict[str, asyncio.Future] = {}
+        self._renewing: set[asyncio.Task] = set()  # background renewals, held so they are not collected
 
     # reading ---------------------------------------------------------------------------------
 
@@ -119,9 +124,26 @@ class Executions:
         key = str(parse_execution_id(execution_id))
         cached = self._cache.get(key)
         if cached and not fresh:
-            ttl = FINAL_SNAPSHOT_TTL_S if cached.final else SNAPSHOT_TTL_S
-            if time.monotonic() - cached.read_at < ttl:
+            age = time.monotonic() - cached.read_at
+            if age < (FINAL_SNAPSHOT_TTL_S if cached.final else SNAPSHOT_TTL_S):
                 return cached
+            if age < STALE_SNAPSHOT_S and not cached.final:
+                if key not in self._inflight:
+                    task = asyncio.create_task(self._renew(key))
+                    self._renewing.add(task)
+                    task.add_done_callback(self._renewed)
+                return cached
+        if key in self._inflight:
+            return await asyncio.shield(self._inflight[key])
+        return await self._renew(key)
+
+    def _renewed(self, task: asyncio.Task) -> None:
+        self._renewing.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the next caller reads again, and sees it
+            logger.warning("renewing an execution's snapshot failed: %s", task.exception())
+
+    async def _renew(self, key: str) -> Snapshot:
+        """One read of the execution, shared by every caller that asks while it runs."""
         if key in self._inflight:
             return await asyncio.shield(self._inflight[key])
         future = asyncio.get_running_loop().create_future()

@@ -60,6 +60,36 @@ def apply_nodes(spec: ToolSpec, properties: set[str], body: dict[str, Any],
     elif server_node or client_nodes:
         field = "server_node" if server_node else "client_nodes"
         raise InvalidArgument(f"{field}: tool {spec.id!r} takes its hosts in its parameters", field=field)
+    return apply_aliases(params, properties)
+
+
+#: FEM's names of flcore's parameters: a FEM job's body runs unchanged.
+FEM_ALIASES = {"train_labels": "features", "target_label": "target"}
+
+
+def apply_aliases(params: dict[str, Any], properties: set[str]) -> dict[str, Any]:
+    """FEM's `train_labels` (a list or one space-separated string) and `target_label` as fedpe's names;
+    both spellings given with different values is a 422 naming FEM's. FEM's model names (`xgb`,
+    `lsvc`, `nn`, `logistic_regression`) become fedpe's."""
+    from tasks.models.config import fem_model
+    from tasks.prep import parse_features
+
+    if "model" in params and "model" in properties:
+        params["model"] = fem_model(params["model"])
+
+    for alias, name in FEM_ALIASES.items():
+        if alias not in params or name not in properties:
+            continue
+        value = params.pop(alias)
+        if name == "features":
+            try:
+                value = parse_features(value)
+            except ValueError as exc:
+                raise InvalidArgument(f"{alias}: {exc}", field=alias) from None
+        if params.get(name) not in (None, value):
+            raise InvalidArgument(f"{alias}: differs from the body's `{name}`; give it once", field=alias,
+                                  details={"body_field": name})
+        params[name] = value
     return params
 
 

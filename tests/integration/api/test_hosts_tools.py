@@ -18,7 +18,7 @@ def test_hosts_come_from_the_scheduler_with_their_datasets_and_resources(alice):
     assert [h["name"] for h in hosts] == HOSTS
     assert all(h["state"] == "running" and h["connected"] and h["last_seen"] for h in hosts)
     assert one["name"] == "hospital-b" and one["address"].startswith("fedpe://")
-    assert {d["name"] for d in datasets["hospital-a"]} == {"breast-cancer", "digits"}
+    assert {d["name"] for d in datasets["hospital-a"]} == {"breast-cancer", "digits", "gbsg2"}
     assert sorted(some) == ["hospital-a", "hospital-c"] and sorted(every) == HOSTS
     assert some["hospital-a"]["cpus"] >= 1
     assert alice.get("/hosts/nowhere").status_code == 404

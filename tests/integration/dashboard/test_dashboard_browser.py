@@ -89,10 +89,10 @@ def test_a_training_from_sign_in_to_sign_out(chromium, page, stack, researcher, 
     for client in ("hospital-b", "hospital-c"):
         page.check(f'input[name=clients][value="{client}"]')
     page.select_option("select[name=dataset]", SLOW["dataset"])
-    assert page.locator('[data-field="hidden_units"]').is_hidden()
+    assert page.locator('input[name="model.mlp.hidden"]').is_hidden()
     page.click('label.tab:has(input[name=model][value=mlp])')
-    assert page.locator('[data-field="hidden_units"]').is_visible()
-    page.fill("input[name=hidden_units]", "16")
+    assert page.locator('input[name="model.mlp.hidden"]').is_visible()
+    page.fill('input[name="model.mlp.hidden"]', "16")
     for field in ("local_epochs", "batch_size", "learning_rate", "round_timeout_s", "rounds", "checkpoint_every"):
         page.fill(f"input[name={field}]", SLOW[field])
     page.locator("input[name=rounds]").dispatch_event("change")

@@ -74,6 +74,30 @@ def test_fem_nodes_map_onto_the_flow_parameters():
     assert apply_nodes(FLCORE, {"server", "clients"}, {"server": "a"}, "a", None) == {"server": "a"}
 
 
+def test_fem_names_of_flcore_parameters_and_models_become_fedpes():
+    props = {"server", "clients", "features", "target", "model"}
+
+    assert apply_nodes(FLCORE, props, {"train_labels": "age  sex,bmi age", "target_label": "y"}, "a", ["b"]) == {
+        "server": "a", "clients": ["b"], "features": ["age", "sex", "bmi"], "target": "y"}
+    assert apply_nodes(FLCORE, props, {"train_labels": ["age", "bmi"], "features": ["age", "bmi"]}, None, None) == {
+        "features": ["age", "bmi"]}
+    for fem, ours in (("xgb", "xgboost"), ("lsvc", "linear_svm"), ("nn", "mlp"), ("logistic_regression", "logreg"),
+                      ("random_forest", "random_forest"), ("weighted_random_forest", "weighted_random_forest")):
+        assert apply_nodes(FLCORE, props, {"model": fem}, None, None) == {"model": ours}
+    assert apply_nodes(FLCORE, props, {"model": {"name": "xgb", "training": "cyclic"}}, None, None) == {
+        "model": {"name": "xgboost", "training": "cyclic"}}
+    assert apply_nodes(HEALTH, {"hosts"}, {"model": "xgb"}, None, None) == {"model": "xgb"}  # not flcore's: untouched
+
+
+def test_fem_names_given_twice_and_different_are_a_422_naming_fems_field():
+    with pytest.raises(InvalidArgument) as info:
+        apply_nodes(FLCORE, {"features"}, {"train_labels": "a b", "features": ["a"]}, None, None)
+    assert info.value.field == "train_labels"
+    with pytest.raises(InvalidArgument) as info:
+        apply_nodes(FLCORE, {"features"}, {"train_labels": ["a", ""]}, None, None)
+    assert info.value.field == "train_labels"
+
+
 @pytest.mark.parametrize("spec, props, body, server, clients, field", [
     (HEALTH, {"hosts"}, {"hosts": ["a"]}, None, ["b"], "client_nodes"),
     (HEALTH, {"hosts"}, {"hosts": "a"}, None, ["a"], "client_nodes"),

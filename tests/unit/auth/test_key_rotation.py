@@ -57,3 +57,22 @@ def test_a_new_key_enables_a_revoked_user_again_with_their_password(tmp_path):
 def test_an_unknown_user_gets_no_key(tmp_path):
     with pytest.raises(NotFound):
         UserStore(tmp_path).issue_key("nobody")
+
+
+def test_clients_that_connect_at_once_with_one_key_share_one_argon2_check(tmp_path, monkeypatch):
+    import threading
+
+    from fedpe.auth import users as module
+
+    store = UserStore(tmp_path)
+    _, key = store.add("alice")
+    checks = []
+    real = module.verify_secret
+    monkeypatch.setattr(module, "verify_secret", lambda *a: checks.append(1) or real(*a))
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(store.check_key(key).name)) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == ["alice"] * 20 and len(checks) == 1

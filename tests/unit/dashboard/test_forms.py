@@ -23,8 +23,12 @@ def test_each_property_of_flcore_gets_the_input_its_type_calls_for(flcore):
     assert [f.path for f in flcore][:3] == ["server", "clients", "dataset"]  # the signature's order
     assert (fields["server"].kind, fields["clients"].kind, fields["dataset"].kind) == ("host", "hosts", "dataset")
     assert fields["server"].required and fields["clients"].required and not fields["rounds"].required
-    assert fields["model"].kind == "tabs" and fields["model"].options == ["logreg", "mlp"]
-    assert fields["hidden_units"].shown_when == {"model": "mlp"}
+    assert fields["model"].kind == "variant" and fields["model"].default == "logreg"
+    assert [v.name for v in fields["model"].variants] == ["logreg", "mlp", "linear_svm", "elastic_net", "cox",
+                                                           "torch_mlp", "random_forest", "weighted_random_forest",
+                                                           "xgboost"]
+    mlp = next(v for v in fields["model"].variants if v.name == "mlp")
+    assert [(f.input, f.kind) for f in mlp.fields] == [("model.mlp.hidden", "integer"), ("model.mlp.l2", "number")]
     assert fields["strategy"].kind == "variant" and fields["strategy"].default == "fedavg"
     assert {v.name for v in fields["strategy"].variants} >= {"fedavg", "fedprox", "krum", "scaffold"}
     assert fields["strategy.mu"].input == "strategy.fedprox.mu" and fields["strategy.mu"].kind == "number"
@@ -46,7 +50,8 @@ def test_other_tools_get_their_kinds_too():
 
 def test_a_filled_form_reads_as_typed_parameters_of_the_chosen_strategy_only(flcore):
     values = {"server": ["hospital-a"], "clients": ["hospital-b", "hospital-c"], "dataset": ["breast-cancer"],
-              "model": ["mlp"], "hidden_units": ["16"], "rounds": ["7"], "learning_rate": ["0.05"],
+              "model": ["mlp"], "model.mlp.hidden": ["16"], "model.random_forest.max_depth": ["3"],
+              "rounds": ["7"], "learning_rate": ["0.05"],
               "batch_size": [""], "strategy": ["fedprox"], "strategy.fedprox.mu": ["0.2"],
               "strategy.fedadam.server_lr": ["0.3"], "dp.noise_multiplier": ["2"]}
 
@@ -54,7 +59,8 @@ def test_a_filled_form_reads_as_typed_parameters_of_the_chosen_strategy_only(flc
 
     assert problems == []
     assert params == {"server": "hospital-a", "clients": ["hospital-b", "hospital-c"], "dataset": "breast-cancer",
-                      "model": "mlp", "hidden_units": 16, "rounds": 7, "learning_rate": 0.05,
+                      "model": {"name": "mlp", "hidden": 16}, "rounds": 7, "learning_rate": 0.05,
+                      "missing_indicators": False,  # a checkbox left off reads as False
                       "strategy": {"name": "fedprox", "mu": 0.2}}  # dp is off: its fields are not read
 
 
@@ -79,7 +85,7 @@ def test_values_that_do_not_read_are_problems_naming_their_field(flcore):
     assert messages["rounds"] == "rounds: 'seven' is not a whole number"
     assert messages["learning_rate"] == "learning_rate: must be a finite number"
     assert messages["strategy.name"].startswith("strategy.name: one of fedavg, fedavgm, fedprox")
-    assert messages["model"] == "model: one of logreg, mlp"
+    assert messages["model.name"].startswith("model.name: one of logreg, mlp, linear_svm")
 
 
 def test_a_pipelines_steps_are_json_and_bad_json_says_where(flcore):
@@ -103,7 +109,8 @@ def test_a_problem_of_a_strategy_option_shows_at_the_chosen_tabs_input(flcore):
 
 
 def test_an_executions_parameters_fill_the_form_and_read_back_the_same(flcore):
-    params = {"server": "hospital-a", "clients": ["hospital-a", "hospital-b"], "model": "logreg", "rounds": 3,
+    params = {"server": "hospital-a", "clients": ["hospital-a", "hospital-b"], "model": {"name": "logreg", "l2": 0.0},
+              "rounds": 3,
               "strategy": {"name": "krum", "f": 0}, "dp": {"noise_multiplier": 0.5, "adaptive": False},
               "batch_size": 32}
 

@@ -23,7 +23,7 @@ def test_the_pickers_offer_the_connected_enabled_hosts_and_their_datasets(browse
     assert 'name="clients" value="hospital-b"' in page and 'name="clients" value="hospital-c"' not in page
     assert 'value="breast-cancer"' in page and "on 2 hosts, 300 rows, 5 columns" in page
     assert 'name="strategy" value="fedprox"' in page and 'name="strategy.fedprox.mu"' in page
-    assert 'data-shown-when="model=mlp"' in page
+    assert 'name="model" value="random_forest"' in page and 'name="model.random_forest.n_estimators"' in page
 
 
 def test_the_live_check_puts_each_problem_at_its_field(browser_for):

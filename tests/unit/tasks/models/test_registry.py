@@ -1,4 +1,4 @@
-"""The registry is the seam for new model kinds (e.g. PyTorch later)."""
+"""The registry is the seam for new weight models."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_builtin_models_are_registered_and_built() -> None:
     logreg = build_model("logreg", 4, 3, l2=0.1)
     mlp = build_model("mlp", 4, 3, seed=5, hidden=7)
     # Assert
-    assert set(registry) >= {"logreg", "mlp"}
+    assert set(registry) >= {"logreg", "mlp", "linear_svm", "elastic_net", "cox", "torch_mlp"}
     assert isinstance(logreg, LogisticRegression) and logreg.l2 == 0.1
     assert isinstance(mlp, MLP) and mlp.hidden == 7
     assert all(np.array_equal(a, b) for a, b in zip(mlp.get_weights(), MLP(4, 3, hidden=7, seed=5).get_weights()))
@@ -47,3 +47,14 @@ def test_register_refuses_overwrite_unless_clobber() -> None:
         assert type(build_model("tiny-test", 2, 2)) is LogisticRegression
     finally:
         registry_module._registry.pop("tiny-test", None)
+
+
+def test_new_weight_models_build_with_their_options() -> None:
+    # Prepare / Execute
+    svm = build_model("linear_svm", 3, 2, multiclass="crammer_singer")
+    net = build_model("elastic_net", 3, 2, alpha=0.1, l1_ratio=0.2)
+    cox = build_model("cox", 3, 2, l2=0.0)
+    # Assert
+    assert svm.multiclass == "crammer_singer" and svm.num_parameters() == 8
+    assert net.l1 == pytest.approx(0.02) and net.l2 == pytest.approx(0.08)
+    assert [w.shape for w in cox.get_weights()] == [(3,)]

@@ -1,0 +1,204 @@
+"""What a federation costs as it grows: start-up, first round, rounds, overhead, idle cost, memory,
+and the API under load, for 5, 10, 25 and 50 hosts on this machine. One line per size:
+
+    hosts=N up_s=U first_round_s=F round_ms=R overhead_s=O idle_cpu_pct=C host_rss_mib=M status_p99_ms=P
+    host_rss_fresh_mib=M0 down_s=D
+
+- up_s: `fedpe up --detach` to ready (a new FEDPE_HOME each size);
+- first_round_s: run_deployment to the end of round 1, median of 3 executions on the warm federation;
+- round_ms: median round of a 30-round FedAvg logreg on breast-cancer over all N hosts;
+- overhead_s: that execution's submit-to-result minus its rounds' own time;
+- idle_cpu_pct: the federation's CPU (every process it started) over 20 idle seconds, as a
+  percentage of one core, divided by N;
+- host_rss_mib: median RSS of one host with all its processes, idle after those executions
+  (host_rss_fresh_mib: the same right after `fedpe up`, before any execution);
+- status_p99_ms: p99 of GET /executions/status/{id}, 20 concurrent clients polling as FEM clients do
+  (each on its own connection, its first request not counted: it opens the connection and has
+  the API key verified), during a running execution;
+- down_s: `fedpe down`.
+
+It stops everything it started. Usage: .venv/bin/python bench/scale.py [--sizes 5,10,25,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from _stack import free_port
+
+FEDPE = [sys.executable, "-m", "fedpe.cli"]
+
+
+def note(message: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def fedpe(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([*FEDPE, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+@contextlib.contextmanager
+def its_prefect(env: dict[str, str]):
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"],
+                                     PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}):
+        yield
+
+
+def processes(home: Path) -> list[psutil.Process]:
+    """Every process the federation under `home` started, children included."""
+    stack = json.loads((home / "stack.json").read_text())
+    found = []
+    for child in stack["children"]:
+        try:
+            parent = psutil.Process(child["pid"])
+            found += [parent, *parent.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def host_rss_mib(home: Path) -> float:
+    stack = json.loads((home / "stack.json").read_text())
+    sizes = []
+    for child in stack["children"]:
+        if child["role"] != "host":
+            continue
+        with contextlib.suppress(psutil.NoSuchProcess):
+            parent = psutil.Process(child["pid"])
+            sizes.append(sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20)
+    return statistics.median(sizes)
+
+
+def train(hosts: list[str], rounds: int, **extra) -> tuple[float, object]:
+    """(submit time, the finished flow run) of one FedAvg logreg on breast-cancer over `hosts`."""
+    from prefect.deployments import run_deployment
+
+    submitted = time.time()
+    run = run_deployment("flcore/default", poll_interval=0.25, timeout=1800, parameters={
+        "server": hosts[0], "clients": hosts, "dataset": "breast-cancer", "model": "logreg",
+        "strategy": {"name": "fedavg"}, "rounds": rounds, "checkpoint_every": 0, **extra})
+    if not run.state.is_completed():
+        raise SystemExit(f"flcore failed on {len(hosts)} hosts: {run.state.message}")
+    return submitted, run
+
+
+def status_p99(api: str, key: str, execution_id: str, clients: int = 20, each: int = 50) -> float:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def poll() -> None:
+        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            http.get(f"/executions/status/{execution_id}").raise_for_status()  # its connection and first check
+            for _ in range(each):
+                start = time.perf_counter()
+                http.get(f"/executions/status/{execution_id}").raise_for_status()
+                with lock:
+                    latencies.append((time.perf_counter() - start) * 1000)
+
+    threads = [threading.Thread(target=poll) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statistics.quantiles(latencies, n=100)[98]
+
+
+def measure(n: int) -> str:
+    home = Path(tempfile.mkdtemp(prefix=f"fedpe-scale-{n}-"))
+    ports = {p: str(free_port()) for p in ("prefect", "scheduler", "dashboard", "mlflow", "api")}
+    options = ["--home", str(home), "--hosts", str(n), "--prefect-port", ports["prefect"],
+               "--scheduler-port", ports["scheduler"], "--dashboard-port", ports["dashboard"],
+               "--mlflow-port", ports["mlflow"], "--api-port", ports["api"]]
+    started = time.monotonic()
+    up = fedpe("up", "--detach", *options)
+    up_s = time.monotonic() - started
+    try:
+        if up.returncode != 0:
+            raise SystemExit(f"fedpe up --hosts {n} failed: {up.stderr[-2000:]}")
+        note(f"{n} hosts up in {up_s:.1f} s")
+        time.sleep(3)  # the hosts' first catalogue scans end
+        rss_fresh = host_rss_mib(home)
+        env = dict(line.removeprefix("export ").split("=", 1) for line in
+                   fedpe("env", "--home", str(home)).stdout.splitlines() if line.startswith("export "))
+        env = {k: v.strip("'") for k, v in env.items()}
+        hosts = json.loads((home / "stack.json").read_text())["hosts"]
+        with its_prefect(env):
+            train(hosts, 2)  # the warm-up: the first execution of a federation pays one-time costs
+            firsts = []
+            for _ in range(3):
+                submitted, run = train(hosts, 1)
+                firsts.append(run.state.result().history[0]["ended_at"] - submitted)
+            note(f"first rounds {[round(f, 2) for f in firsts]}")
+            submitted, run = train(hosts, 30)
+            ended = time.time()
+            history = run.state.result().history
+            round_ms = statistics.median(h["round_ms"] for h in history)
+            overhead_s = ended - submitted - sum(h["round_ms"] for h in history) / 1000
+            note(f"30 rounds: median {round_ms:.1f} ms, overhead {overhead_s:.2f} s")
+            time.sleep(5)  # let the last execution's roles leave
+            procs = processes(home)
+            before = cpu_seconds(procs)
+            time.sleep(20)
+            idle_cpu_pct = (cpu_seconds(procs) - before) / 20 * 100 / n
+            rss = host_rss_mib(home)
+            note(f"idle: {idle_cpu_pct:.2f} % of a core per host, host RSS {rss:.0f} MiB (fresh {rss_fresh:.0f})")
+            key = json.loads(fedpe("users", "add", f"bench-{n}", "--admin", "--json", "--home", str(home),
+                                   env={"FEDPE_HOME": str(home)}).stdout)["api_key"]
+            from prefect.deployments import run_deployment
+
+            long_run = run_deployment("flcore/default", timeout=0, parameters={
+                "server": hosts[0], "clients": hosts, "dataset": "digits", "model": "mlp", "rounds": 1000,
+                "checkpoint_every": 0})
+            time.sleep(5)
+            p99 = status_p99(env["FEDPE_API_URL"], key, str(long_run.id))
+            fedpe("executions", "cancel", str(long_run.id), env={"FEDPE_API_URL": env["FEDPE_API_URL"],
+                                                                 "FEDPE_API_KEY": key})
+    finally:
+        started = time.monotonic()
+        fedpe("down", "--home", str(home))
+        down_s = time.monotonic() - started
+    return (f"hosts={n} up_s={up_s:.1f} first_round_s={statistics.median(firsts):.2f} round_ms={round_ms:.1f} "
+            f"overhead_s={overhead_s:.2f} idle_cpu_pct={idle_cpu_pct:.2f} host_rss_mib={rss:.0f} "
+            f"status_p99_ms={p99:.1f} host_rss_fresh_mib={rss_fresh:.0f} down_s={down_s:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="5,10,25,50")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(measure(args.one), flush=True)
+        return
+    for n in (int(s) for s in args.sizes.split(",")):
+        # One process per size: Prefect's client keeps process-wide services (its events worker)
+        # bound to the first federation's URL.
+        subprocess.run([sys.executable, __file__, "--one", str(n)], check=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Federated data preparation: which columns, how to fill their gaps, how to encode categories.
+
+Three pure steps, the way scikit-learn's ``SimpleImputer(strategy="mean",
+add_indicator=True)`` and ``OneHotEncoder(handle_unknown="ignore")`` prepare a table,
+split so that no record leaves a host:
+
+1. ``host_profile`` on every host: per numeric column the sum and count of its non-missing
+   values (and the count of missing ones); per categorical column the set of values it holds.
+   Anything counting fewer than ``min_count`` records is suppressed on the host, as in
+   ``tasks.stats``: a small column releases no sum, a rare category's name is not released.
+2. ``combine_profiles`` on the server: exact federated means (summed sums over summed
+   counts) and the union of the released categories, as a ``PrepPlan``.
+3. ``transform`` on every host with that plan: a float matrix with missing numbers set to
+   the federated mean, optional ``{col}__missing`` indicator columns (for columns where some
+   host released missing values), and one ``{col}={value}`` column per category of the union;
+   a value outside the union, or a missing category, is all zeros.
+
+Indicators are off unless asked for: on the demo data with 10% of cells blanked at random
+(missing completely at random, so the indicator carries no signal), adding them cost 1-5
+accuracy points centrally and federated (logreg on breast-cancer, mlp on digits, 3 seeds),
+where mean imputation alone stayed within about 2 points of the complete data.
+
+``parse_features`` reads FEM's ``train_labels`` (a list, or one space-separated string);
+``select_features`` turns that and the target into the checked list of columns to train on.
+Tree models may skip the imputation: ``transform(..., impute=False)`` keeps NaN.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+MISSING_SUFFIX = "__missing"
+
+
+def parse_features(value: str | Sequence[str] | None) -> list[str] | None:
+    """FEM's ``train_labels``: None/empty -> None (all but the target); "a b c" or ["a", "b"] -> a list.
+
+    A string is split on whitespace and commas; duplicates are dropped, first one kept.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = [part for part in re.split(r"[\s,]+", value.strip()) if part]
+    else:
+        items = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise ValueError(f"features[{i}]: a column name must be a non-empty string, got {item!r}")
+            items.append(item.strip())
+    unique = list(dict.fromkeys(items))
+    return unique or None
+
+
+def select_features(columns: Sequence[str], target: str | Sequence[str], features: Sequence[str] | None = None) -> list[str]:
+    """The columns to train on: ``features`` as given, or every column but the target(s).
+
+    ``target`` may name several columns (a survival target is ``duration`` and ``event``).
+    Raises ValueError naming ``features`` or ``target`` when a column is absent.
+    """
+    present = list(columns)
+    targets = [target] if isinstance(target, str) else list(target)
+    for t in targets:
+        if t not in present:
+            raise ValueError(f"target: column {t!r} is not in the data (columns: {present})")
+    if features is None:
+        chosen = [c for c in present if c not in targets]
+    else:
+        chosen = list(features)
+        missing = [c for c in chosen if c not in present]
+        if missing:
+            raise ValueError(f"features: column {missing[0]!r} is not in the data (columns: {present})")
+        clash = [c for c in chosen if c in targets]
+        if clash:
+            raise ValueError(f"features: {clash[0]!r} is the target and cannot be a feature")
+    if not chosen:
+        raise ValueError("features: no columns left to train on")
+    return chosen
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Object, string and category columns are categorical; numbers and booleans are numeric."""
+    dtype = series.dtype
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
+def _check_min_count(min_count: int) -> None:
+    if not isinstance(min_count, (int, np.integer)) or isinstance(min_count, bool) or min_count < 1:
+        raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
+
+
+def host_profile(frame: pd.DataFrame, features: Sequence[str], *, min_count: int) -> dict[str, Any]:
+    """What a host releases to plan the preparation; cells under ``min_count`` stay on the host.
+
+    Numeric: ``{"sum", "count", "missing"}``, or ``{"suppressed": True}`` when fewer than
+    ``min_count`` values are present; ``missing`` is None when 0 < missing < min_count.
+    Categorical: ``{"values": [...]}`` holding only values seen at least ``min_count`` times.
+    """
+    _check_min_count(min_count)
+    numeric: dict[str, dict[str, Any]] = {}
+    categorical: dict[str, dict[str, Any]] = {}
+    for col in features:
+        if col not in frame.columns:
+            raise ValueError(f"features: column {col!r} is not in the data")
+        series = frame[col]
+        if is_categorical(series):
+            counts = series.dropna().astype(str).value_counts()
+            categorical[col] = {"values": sorted(str(v) for v, n in counts.items() if n >= min_count)}
+            continue
+        values = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        missing = int(values.size - finite.size)
+        if 0 < finite.size < min_count:
+            numeric[col] = {"suppressed": True}
+        else:
+            numeric[col] = {"sum": float(finite.sum()), "count": int(finite.size),
+                            "missing": None if 0 < missing < min_count else missing}
+    return {"rows": int(len(frame)), "numeric": numeric, "categorical": categorical}
+
+
+class PrepPlan(BaseModel):
+    """The server's recipe every host applies: column order, means, categories, indicators."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features: list[str]
+    means: dict[str, float]
+    categories: dict[str, list[str]]
+    indicators: list[str]
+    withheld: list[str] = []
+    """Numeric columns no host released a mean for; they are imputed with 0."""
+
+    def columns(self, *, missing_indicators: bool = False) -> list[str]:
+        """Names of the transformed matrix's columns, in order."""
+        out: list[str] = []
+        for col in self.features:
+            if col in self.categories:
+                out.extend(f"{col}={value}" for value in self.categories[col])
+            else:
+                out.append(col)
+        if missing_indicators:
+            out.extend(f"{col}{MISSING_SUFFIX}" for col in self.indicators)
+        return out
+
+
+def combine_profiles(profiles: Sequence[dict[str, Any]], features: Sequence[str]) -> PrepPlan:
+    """Exact federated means and the union of categories, from every host's ``host_profile``.
+
+    A column numeric on one host and categorical on another is refused, naming it.
+    """
+    if not profiles:
+        raise ValueError("combine_profiles needs at least one host's profile")
+    means: dict[str, float] = {}
+    categories: dict[str, list[str]] = {}
+    indicators: list[str] = []
+    withheld: list[str] = []
+    for col in features:
+        kinds = {"numeric" if col in p["numeric"] else "categorical" if col in p["categorical"] else None
+                 for p in profiles}
+        if None in kinds:
+            raise ValueError(f"features: column {col!r} is missing from a host's profile")
+        if len(kinds) > 1:
+            raise ValueError(f"features: column {col!r} is numeric on some hosts and categorical on others")
+        if kinds == {"categorical"}:
+            categories[col] = sorted(set().union(*(p["categorical"][col]["values"] for p in profiles)))
+            continue
+        parts = [p["numeric"][col] for p in profiles if not p["numeric"][col].get("suppressed")]
+        count = sum(int(part["count"]) for part in parts)
+        if count == 0:
+            means[col] = 0.0
+            withheld.append(col)
+        else:
+            means[col] = float(sum(part["sum"] for part in parts) / count)
+        if any((part.get("missing") or 0) > 0 for part in parts):
+            indicators.append(col)
+    return PrepPlan(features=list(features), means=means, categories=categories, indicators=indicators,
+                    withheld=withheld)
+
+
+def transform(frame: pd.DataFrame, plan: PrepPlan, *, missing_indicators: bool = False,
+              impute: bool = True) -> np.ndarray:
+    """The host's float matrix under ``plan``: imputed numbers, one-hot categories, indicators.
+
+    Column order is ``plan.columns(missing_indicators=...)``. ``impute=False`` leaves NaN in
+    numeric columns, for models that take missing values natively (forests, XGBoost).
+    """
+    blocks: list[np.ndarray] = []
+    flags: dict[str, np.ndarray] = {}
+    for col in plan.features:
+        if col not in frame.columns:
+            raise ValueError(f"features: column {col!r} is not in the data")
+        series = frame[col]
+        if col in plan.categories:
+            values = series.astype(object).where(series.notna(), None)
+            strings = np.array([None if v is None else str(v) for v in values], dtype=object)
+            known = plan.categories[col]
+            block = np.zeros((len(frame), len(known)))
+            for j, value in enumerate(known):
+                block[:, j] = strings == value
+            blocks.append(block)
+            continue
+        if is_categorical(series):
+            raise ValueError(f"features: column {col!r} is categorical here but numeric in the plan")
+        values = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        gaps = ~np.isfinite(values)
+        flags[col] = gaps
+        if impute:
+            values[gaps] = plan.means[col]
+        blocks.append(values[:, None])
+    if missing_indicators:
+        for col in plan.indicators:
+            blocks.append(flags[col][:, None].astype(np.float64))
+    if not blocks:
+        return np.zeros((len(frame), 0))
+    return np.hstack(blocks)
