@@ -117,6 +117,8 @@ ModelConfig = Union[
 ModelParameter = Union[ModelConfig, ModelName]
 """What the flow's `model` takes: a model with its options, or a model's name (its defaults)."""
 
+#: The model FEM's flcore trains when a job names none: a FEM job through the API does the same.
+FEM_DEFAULT_MODEL = "random_forest"
 FEM_MODEL_NAMES: dict[str, str] = {"logistic_regression": "logreg", "lsvc": "linear_svm", "xgb": "xgboost",
                                    "nn": "mlp"}
 """The names DataTools4Heart's flcore (FEM's tool) gives fedpe's models; its random_forest,

@@ -70,12 +70,13 @@ FEM_ALIASES = {"train_labels": "features", "target_label": "target"}
 def apply_aliases(params: dict[str, Any], properties: set[str]) -> dict[str, Any]:
     """FEM's `train_labels` (a list or one space-separated string) and `target_label` as fedpe's names;
     both spellings given with different values is a 422 naming FEM's. FEM's model names (`xgb`,
-    `lsvc`, `nn`, `logistic_regression`) become fedpe's."""
-    from tasks.models.config import fem_model
+    `lsvc`, `nn`, `logistic_regression`) become fedpe's, and a job that names no model trains
+    FEM's default, a random forest (through Prefect, fedpe's own default is `logreg`)."""
+    from tasks.models.config import FEM_DEFAULT_MODEL, fem_model
     from tasks.prep import parse_features
 
-    if "model" in params and "model" in properties:
-        params["model"] = fem_model(params["model"])
+    if "model" in properties:
+        params["model"] = fem_model(params["model"]) if params.get("model") is not None else FEM_DEFAULT_MODEL
 
     for alias, name in FEM_ALIASES.items():
         if alias not in params or name not in properties:

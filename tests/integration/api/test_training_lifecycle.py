@@ -14,7 +14,7 @@ SLOW_ROUNDS = {"dataset": "digits", "model": "mlp", "local_epochs": 3, "batch_si
 
 
 def train(client, **params) -> str:
-    body = {"strategy": {"name": "fedavg"}, **params}
+    body = {"strategy": {"name": "fedavg"}, "model": "logreg", **params}
     response = client.post("/tools/job/flcore", params={"server_node": "hospital-a",
                                                         "client_nodes": ["hospital-b", "hospital-c"]}, json=body)
     assert response.status_code == 200, response.text
@@ -143,7 +143,7 @@ def test_a_strategy_error_names_the_option_or_the_known_names(alice):
     hosts = {"server_node": "hospital-a", "client_nodes": ["hospital-b", "hospital-c"]}
     cases = {"strategy.mu": {"name": "fedprox", "mu": -1}, "strategy.name": {"name": "fedfoo"}}
     for field, strategy in cases.items():
-        response = alice.post("/tools/job/flcore", params=hosts, json={"strategy": strategy})
+        response = alice.post("/tools/job/flcore", params=hosts, json={"strategy": strategy, "model": "logreg"})
         assert response.status_code == 422 and response.json()["error"]["details"]["field"] == field, response.text
     assert "fedprox" in alice.post("/tools/job/flcore", params=hosts,
                                    json={"strategy": {"name": "fedfoo"}}).json()["error"]["message"]

@@ -78,15 +78,24 @@ def test_fem_names_of_flcore_parameters_and_models_become_fedpes():
     props = {"server", "clients", "features", "target", "model"}
 
     assert apply_nodes(FLCORE, props, {"train_labels": "age  sex,bmi age", "target_label": "y"}, "a", ["b"]) == {
-        "server": "a", "clients": ["b"], "features": ["age", "sex", "bmi"], "target": "y"}
+        "server": "a", "clients": ["b"], "features": ["age", "sex", "bmi"], "target": "y", "model": "random_forest"}
     assert apply_nodes(FLCORE, props, {"train_labels": ["age", "bmi"], "features": ["age", "bmi"]}, None, None) == {
-        "features": ["age", "bmi"]}
+        "features": ["age", "bmi"], "model": "random_forest"}
     for fem, ours in (("xgb", "xgboost"), ("lsvc", "linear_svm"), ("nn", "mlp"), ("logistic_regression", "logreg"),
                       ("random_forest", "random_forest"), ("weighted_random_forest", "weighted_random_forest")):
         assert apply_nodes(FLCORE, props, {"model": fem}, None, None) == {"model": ours}
     assert apply_nodes(FLCORE, props, {"model": {"name": "xgb", "training": "cyclic"}}, None, None) == {
         "model": {"name": "xgboost", "training": "cyclic"}}
     assert apply_nodes(HEALTH, {"hosts"}, {"model": "xgb"}, None, None) == {"model": "xgb"}  # not flcore's: untouched
+
+
+def test_a_fem_job_that_names_no_model_trains_fems_default_a_random_forest():
+    props = {"server", "clients", "model", "rounds"}
+
+    assert apply_nodes(FLCORE, props, {"rounds": 3}, "a", ["b"])["model"] == "random_forest"
+    assert apply_nodes(FLCORE, props, {"model": None}, "a", ["b"])["model"] == "random_forest"
+    assert apply_nodes(FLCORE, props, {"model": "logreg"}, "a", ["b"])["model"] == "logreg"
+    assert "model" not in apply_nodes(HEALTH, {"hosts"}, {}, None, ["b"])
 
 
 def test_fem_names_given_twice_and_different_are_a_422_naming_fems_field():

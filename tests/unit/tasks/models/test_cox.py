@@ -56,21 +56,6 @@ def test_newton_matches_lifelines_on_tie_free_times() -> None:
     assert concordance_index(t, e, X @ beta) == pytest.approx(LIFELINES_CINDEX, abs=1e-12)
 
 
-def test_lifelines_live_when_installed() -> None:
-    # Prepare
-    lifelines = pytest.importorskip("lifelines", reason="lifelines is not a fedpe dependency (pandas < 3)")
-    import pandas as pd
-    X, t, e = _gbsg2()
-    t = t + np.arange(len(t)) * 1e-4
-    frame = pd.DataFrame(X).assign(T=t, E=e.astype(int))
-    # Execute
-    fitter = lifelines.CoxPHFitter(penalizer=0.0).fit(frame, "T", "E")
-    model = CoxPH(X.shape[1], l2=0.0)
-    model.newton_steps(X, survival_target(t, e), steps=10)
-    # Assert
-    np.testing.assert_allclose(model.get_weights()[0], fitter.params_.to_numpy(), atol=1e-5)
-
-
 def test_concordance_matches_sksurv_with_tied_times_and_risks() -> None:
     # Prepare
     rng = np.random.default_rng(0)
