@@ -115,13 +115,15 @@ def test_only_the_owner_may_start_from_an_executions_checkpoint(alice, bob, shor
     checkpoint = f"{short_training}/hospital-a/checkpoints/round-0002.npz"
 
     own = alice.post("/validate", json={"tool": "flcore", "server_node": "hospital-a",
-                                        "client_nodes": ["hospital-b"], "parameters": {"initial_weights": checkpoint}})
+                                        "client_nodes": ["hospital-b"], "parameters": {"initial_weights": checkpoint,
+                                                                                      "model": "logreg"}})
     theirs = bob.post("/tools/job/flcore", params={"server_node": "hospital-a", "client_nodes": ["hospital-b"]},
-                      json={"initial_weights": checkpoint})
+                      json={"initial_weights": checkpoint, "model": "logreg"})
     outside = alice.post("/tools/job/flcore", params={"server_node": "hospital-a", "client_nodes": ["hospital-b"]},
-                         json={"initial_weights": "file:///etc/passwd"})
+                         json={"initial_weights": "file:///etc/passwd", "model": "logreg"})
     missing = alice.post("/tools/job/flcore", params={"server_node": "hospital-a", "client_nodes": ["hospital-b"]},
-                         json={"initial_weights": f"{short_training}/hospital-a/checkpoints/round-0099.npz"})
+                         json={"initial_weights": f"{short_training}/hospital-a/checkpoints/round-0099.npz",
+                               "model": "logreg"})
 
     assert own.json()["valid"] is True, own.text
     assert theirs.status_code == 403 and theirs.json()["error"]["details"]["field"] == "initial_weights"
