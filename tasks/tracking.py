@@ -52,6 +52,17 @@ def _pickled_by_value() -> Iterator[None]:
             cloudpickle.unregister_pickle_by_value(module)
 
 
+def _native_form(model: FederatedModel, flavor: str) -> Any:
+    """The sklearn Pipeline or the prepared booster of ``model`` (None for fedpe's own pyfunc)."""
+    from tasks.export.packaging import prepared_booster, sklearn_pipeline
+
+    if flavor == "sklearn":
+        return sklearn_pipeline(model.model, model.state, model.predictor())
+    if flavor == "xgboost":
+        return prepared_booster(model.model, model.state)
+    return None
+
+
 class FederatedModel(PythonModel):
     """The global model with the federation's preparation (imputation, one-hot, scaling), served by
     MLflow pyfunc: it takes the raw columns a host holds and returns labels (risk scores for Cox)."""
@@ -169,17 +180,25 @@ class Tracker:
         m = model.model
         flavor = flavor_of(m["name"])
         signature = model_signature(m["plan"], m.get("labels"), dtypes=m.get("dtypes"), risk=m["name"] == "cox")
+        native = None
+        try:
+            native = _native_form(model, flavor)
+        except Exception as exc:  # noqa: BLE001 - any failure of the native form leaves fedpe's own
+            logger.warning("model %s registered as fedpe's pyfunc: its %s form failed (%s: %s)", m["name"], flavor,
+                           type(exc).__name__, exc)
+            flavor = "pyfunc"
         with self._mlflow.start_run(run_id=self.run_id), _pickled_by_value():
-            info = None
-            try:
-                if flavor == "sklearn":
-                    info = self._log_sklearn(model, registered_name, signature)
-                elif flavor == "xgboost":
-                    info = self._log_booster(model, registered_name, signature)
-            except ValueError as exc:
-                logger.warning("model %s registered as fedpe's pyfunc: its %s form failed (%s)", m["name"], flavor, exc)
-                flavor = "pyfunc"
-            if info is None:
+            if flavor == "sklearn":
+                import mlflow.sklearn
+
+                info = mlflow.sklearn.log_model(
+                    sk_model=native, name="model", registered_model_name=registered_name, signature=signature,
+                    serialization_format="cloudpickle",  # the preparation's code travels by value: no fedpe needed
+                    pip_requirements=_pinned("scikit-learn", "numpy", "pandas", "cloudpickle"),
+                )
+            elif flavor == "xgboost":
+                info = self._log_booster(model, native, registered_name, signature)
+            else:
                 info = self._mlflow.pyfunc.log_model(
                     name="model", python_model=model, registered_model_name=registered_name, signature=signature,
                     pip_requirements=["fedpe", "numpy"],  # skip requirement inference (slow, offline)
@@ -187,19 +206,7 @@ class Tracker:
         self.set_tags({"fedpe.model_flavor": flavor})
         return info.model_uri
 
-    def _log_sklearn(self, model: FederatedModel, registered_name: str, signature) -> Any:
-        from tasks.export.packaging import sklearn_pipeline
-
-        import mlflow.sklearn
-
-        pipeline = sklearn_pipeline(model.model, model.state, model.predictor())
-        return mlflow.sklearn.log_model(
-            sk_model=pipeline, name="model", registered_model_name=registered_name, signature=signature,
-            serialization_format="cloudpickle",  # the preparation's code travels by value, fedpe not needed
-            pip_requirements=_pinned("scikit-learn", "numpy", "pandas", "cloudpickle"),
-        )
-
-    def _log_booster(self, model: FederatedModel, registered_name: str, signature) -> Any:
+    def _log_booster(self, model: FederatedModel, wrapped: Any, registered_name: str, signature) -> Any:
         """The bare booster in MLflow's xgboost flavour (prepared columns in), and the registered
         pyfunc that puts the preparation in front of it (raw columns in)."""
         from mlflow.models import ModelSignature
@@ -207,11 +214,9 @@ class Tracker:
 
         import mlflow.xgboost
         from tasks.ensembles.xgb import booster_from_bytes
-        from tasks.export.packaging import prepared_booster
         from tasks.prep import PrepPlan
 
         m = model.model
-        wrapped = prepared_booster(m, model.state)
         columns = PrepPlan.model_validate(m["plan"]).columns(missing_indicators=m["missing_indicators"])
         mlflow.xgboost.log_model(
             xgb_model=booster_from_bytes(bytes(model.state)), name="booster", model_format="json",

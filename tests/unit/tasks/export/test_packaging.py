@@ -141,3 +141,17 @@ def test_the_signature_comes_from_column_dtypes_never_from_rows():
     assert [(c.name, c.type.name) for c in signature.inputs.inputs] == [
         ("age", "double"), ("dose", "long"), ("site", "string")]
     assert signature.outputs.inputs[0].type.name == "string"
+
+
+def test_a_model_whose_native_form_fails_is_registered_as_fedpes_pyfunc(tmp_path, monkeypatch):
+    from tasks.tracking import Tracker
+
+    monkeypatch.chdir(tmp_path)
+    frame = _frame()
+    model = _model("random_forest", "ensemble", frame)
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "export-test", "run", {})
+
+    uri = tracker.log_model(FederatedModel(model, []), "export-empty-forest")  # no trees: no sklearn form
+
+    assert uri.startswith("models:/")
+    assert tracker.client.get_run(tracker.run_id).data.tags["fedpe.model_flavor"] == "pyfunc"
