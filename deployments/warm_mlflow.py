@@ -12,6 +12,7 @@ flow run simply builds the map itself again.
 from __future__ import annotations
 
 import mlflow.pyfunc  # noqa: F401 - imported before the fork, with what log_model needs
+import mlflow.sklearn  # noqa: F401 - the flavour linear models and forests are registered in
 
 try:
     from mlflow.utils.requirements_utils import _init_modules_to_packages_map

@@ -4,7 +4,11 @@ background thread, never on the round's critical path."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
+import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,6 +17,50 @@ try:  # the pyfunc base class is only needed when a model is logged
     from mlflow.pyfunc import PythonModel
 except ImportError:  # pragma: no cover - mlflow is a dependency
     PythonModel = object
+
+
+logger = logging.getLogger(__name__)
+
+
+def _pinned(*distributions: str) -> list[str]:
+    """``name==version`` of the installed distributions (MLflow's own inference is slow and offline)."""
+    def version(name: str) -> str:
+        for candidate in (name, f"{name}-cpu"):  # xgboost installs as xgboost-cpu here
+            try:
+                return importlib.metadata.version(candidate)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    return [f"{name}=={version(name)}" for name in distributions]
+
+
+@contextlib.contextmanager
+def _pickled_by_value() -> Iterator[None]:
+    """The export modules' code goes inside the logged model, so it loads without fedpe."""
+    import cloudpickle
+
+    from tasks.export import boosted, preparation
+
+    modules = (preparation, boosted)
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        yield
+    finally:
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def _native_form(model: FederatedModel, flavor: str) -> Any:
+    """The sklearn Pipeline or the prepared booster of ``model`` (None for fedpe's own pyfunc)."""
+    from tasks.export.packaging import prepared_booster, sklearn_pipeline
+
+    if flavor == "sklearn":
+        return sklearn_pipeline(model.model, model.state, model.predictor())
+    if flavor == "xgboost":
+        return prepared_booster(model.model, model.state)
+    return None
 
 
 class FederatedModel(PythonModel):
@@ -121,13 +169,64 @@ class Tracker:
             self.client.log_artifact(self.run_id, str(path))
 
     def log_model(self, model: FederatedModel, registered_name: str) -> str:
-        """Log and register the model; returns its `models:/` URI."""
-        with self._mlflow.start_run(run_id=self.run_id):
-            info = self._mlflow.pyfunc.log_model(
-                name="model", python_model=model, registered_model_name=registered_name,
-                pip_requirements=["fedpe", "numpy"],  # skip requirement inference (slow, offline)
-            )
+        """Log and register the model in its library's flavour where it has one (see
+        ``tasks.export.packaging``), with the raw columns' signature; returns its `models:/` URI.
+
+        A model whose native form fails its check against fedpe's predictor is registered as
+        fedpe's pyfunc instead, with a warning: a wrong model must never be the registered one."""
+        from tasks.export.packaging import flavor_of
+        from tasks.export.signature import model_signature
+
+        m = model.model
+        flavor = flavor_of(m["name"])
+        signature = model_signature(m["plan"], m.get("labels"), dtypes=m.get("dtypes"), risk=m["name"] == "cox")
+        native = None
+        try:
+            native = _native_form(model, flavor)
+        except Exception as exc:  # noqa: BLE001 - any failure of the native form leaves fedpe's own
+            logger.warning("model %s registered as fedpe's pyfunc: its %s form failed (%s: %s)", m["name"], flavor,
+                           type(exc).__name__, exc)
+            flavor = "pyfunc"
+        with self._mlflow.start_run(run_id=self.run_id), _pickled_by_value():
+            if flavor == "sklearn":
+                import mlflow.sklearn
+
+                info = mlflow.sklearn.log_model(
+                    sk_model=native, name="model", registered_model_name=registered_name, signature=signature,
+                    serialization_format="cloudpickle",  # the preparation's code travels by value: no fedpe needed
+                    pip_requirements=_pinned("scikit-learn", "numpy", "pandas", "cloudpickle"),
+                )
+            elif flavor == "xgboost":
+                info = self._log_booster(model, native, registered_name, signature)
+            else:
+                info = self._mlflow.pyfunc.log_model(
+                    name="model", python_model=model, registered_model_name=registered_name, signature=signature,
+                    pip_requirements=["fedpe", "numpy"],  # skip requirement inference (slow, offline)
+                )
+        self.set_tags({"fedpe.model_flavor": flavor})
         return info.model_uri
+
+    def _log_booster(self, model: FederatedModel, wrapped: Any, registered_name: str, signature) -> Any:
+        """The bare booster in MLflow's xgboost flavour (prepared columns in), and the registered
+        pyfunc that puts the preparation in front of it (raw columns in)."""
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, Schema
+
+        import mlflow.xgboost
+        from tasks.ensembles.xgb import booster_from_bytes
+        from tasks.prep import PrepPlan
+
+        m = model.model
+        columns = PrepPlan.model_validate(m["plan"]).columns(missing_indicators=m["missing_indicators"])
+        mlflow.xgboost.log_model(
+            xgb_model=booster_from_bytes(bytes(model.state)), name="booster", model_format="json",
+            signature=ModelSignature(inputs=Schema([ColSpec("double", c) for c in columns])),
+            pip_requirements=_pinned("xgboost", "numpy"),
+        )
+        return self._mlflow.pyfunc.log_model(
+            name="model", python_model=wrapped, registered_model_name=registered_name, signature=signature,
+            pip_requirements=_pinned("xgboost", "scikit-learn", "numpy", "pandas", "cloudpickle"),
+        )
 
     def end(self, status: str) -> None:
         self.client.set_terminated(self.run_id, status=status)

@@ -178,6 +178,8 @@ class FederatedServer:
 
         labels = None if self.survival else sorted({l for info in described.values() for l in info["labels"]})
         features = described[self.spec.clients[0]]["features"]
+        # the columns' dtypes (the same on every host, checked before): the registered model's signature
+        self.dtypes = {name: str(dtype) for name, dtype in described[self.spec.clients[0]]["columns"]}
         profiles = self.ask_all("prepare", {"labels": labels, "min_count": self.spec.min_count}, "failed to prepare")
         try:
             plan = combine_profiles([profiles[h] for h in self.spec.clients], features)
@@ -326,7 +328,7 @@ class FederatedServer:
             "model": {"name": self.training.model, "kind": self.kind, "options": self.training.model_options,
                       "n_features": len(t.features), "n_classes": 1 if self.survival else len(t.labels),
                       "mean": t.mean, "std": t.std, "features": t.features, "labels": t.labels, "plan": t.plan,
-                      "missing_indicators": spec.missing_indicators},
+                      "missing_indicators": spec.missing_indicators, "dtypes": getattr(self, "dtypes", None)},
             "usage": self.meter.report(host=self.host, task=TASK_ID, rounds=len(history)),
         }
 
