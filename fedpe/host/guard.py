@@ -5,10 +5,10 @@ certificate at its other end (tasks/wire/identity.py):
 
 - the scheduler (``fedpe-scheduler``) may use the worker's Dask handlers, except those that
   run code on it outside a task or add plugins (`BLOCKED`);
-- the coordinator (``fedpe-coordinator``) and other hosts may only make role calls
-  (``fedpe-role``: tasks/roles/runtime.py decides which role methods each may call), read
-  strictly (tasks/wire/transport.py): no pickle is ever loaded from them and every message
-  must be plain data;
+- the coordinator (``fedpe-coordinator``) and other hosts may only close the comm: role calls
+  reach a host over its own line to the scheduler's relay (tasks/roles/relay_line.py), and the
+  worker listens on its loopback only (fedpe/host/start.py). What they send is read strictly
+  (tasks/wire/transport.py): no pickle is ever loaded from them;
 - anyone else, a comm that is not a fedpe comm, and any certificate the federation revoked,
   is cut off before a byte is read.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 
-from tasks.wire.calls import OP
 from tasks.wire.strict import StrictReadError, require_plain
 from tasks.wire.transport import FedpeComm, make_strict
 
@@ -28,8 +27,8 @@ logger = logging.getLogger("fedpe.guard")
 BLOCKED = ("run", "run_coroutine", "plugin-add", "plugin-remove", "upload_file", "actor_execute", "actor_attribute",
            "get_story", "benchmark_disk", "benchmark_memory", "benchmark_network", "profile", "profile_metadata",
            "dump_state", "call_stack")
-#: What the coordinator and other hosts may send a host.
-PEER_OPS = frozenset({OP, "close"})
+#: What the coordinator and other hosts may send a host directly.
+PEER_OPS = frozenset({"close"})
 
 
 class WorkerGuard:
@@ -63,5 +62,5 @@ class WorkerGuard:
     def _peer_message(msg):
         if not isinstance(msg, dict) or msg.get("op") not in PEER_OPS:
             op = msg.get("op") if isinstance(msg, dict) else type(msg).__name__
-            raise StrictReadError(f"op {op!r} is not a role call")
+            raise StrictReadError(f"op {op!r}: role calls come through the relay only")
         return require_plain(msg)

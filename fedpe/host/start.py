@@ -195,19 +195,35 @@ def worker_env(name: str, data_dir: Path, policy: Path | None = None,
     return env
 
 
-def listen_host(scheduler: str) -> str:
-    """The address of this machine's interface toward the scheduler: the only one the worker listens on."""
+def contact_host(scheduler: str) -> str:
+    """The address of this machine's interface toward the scheduler: what the worker is known by."""
     from distributed.utils import get_ip
 
     _, host, _ = check_address(scheduler)
     return get_ip(host)
 
 
+def loopback_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int) -> list[str]:
+    """The host's Dask worker: it dials the scheduler and listens on its own loopback only.
+
+    Hosts only dial out: the worker's role calls come over its line to the relay and its tasks
+    over its own connection to the scheduler, so nothing needs to reach it. Dask still wants a
+    listener and a unique contact address: it listens on 127.0.0.1 and is known by this
+    machine's address toward the scheduler with that port, where nothing answers.
+    """
+    port = loopback_port()
     return [
         sys.executable, "-m", "distributed.cli.dask_worker", scheduler_url(scheduler),
         "--name", name, "--nthreads", str(nthreads), "--no-nanny",
-        "--protocol", "fedpe", "--host", listen_host(scheduler),
+        "--listen-address", f"fedpe://127.0.0.1:{port}", "--contact-address", f"fedpe://{contact_host(scheduler)}:{port}",
         "--preload", "fedpe.host.preload", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
         "--death-timeout", "60",
         *tls.cli_args(),

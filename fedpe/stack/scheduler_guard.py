@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fedpe.stack import worker_reports
+from fedpe.stack.relay import ATTACH, CALL, RoleRelay
 from tasks.hosts import FEDERATION_METADATA_KEY, HOSTS_METADATA_KEY
 from tasks.wire.identity import Identity
 from tasks.wire.strict import StrictReadError, require_plain
@@ -42,7 +43,10 @@ logger = logging.getLogger("fedpe.guard")
 REVOKED_ENV = "FEDPE_TLS_REVOKED"
 #: RPC ops a host may call (its worker's own housekeeping, and `fedpe host start`'s check).
 HOST_OPS = frozenset({"register-worker", "heartbeat_worker", "unregister", "who_has", "set_resources",
-                      "retire_workers", "set_metadata", "get_metadata", "identity", "close"})
+                      "retire_workers", "set_metadata", "get_metadata", "identity", "close", ATTACH, CALL})
+#: The fields of a relay call a host makes (a server role calling its clients), with their types.
+CALL_FIELDS = {"op": str, "reply": bool, "to": str, "execution": str, "role": str, "method": str, "payload": bytes,
+               "timeout_s": (int, float)}
 #: What a host's worker may send on its stream once registered (the scheduler's worker handlers).
 WORKER_STREAM_OPS = frozenset({"task-finished", "task-erred", "release-worker-data", "add-keys", "long-running",
                                "reschedule", "keep-alive", "log-event", "worker-status-change",
@@ -144,6 +148,7 @@ class HostMessages:
         self.guard = guard
         self.peer = peer
         self.stream = False
+        self.line = False  # after ATTACH: the host's relay line, on which only answers come
 
     def refuse(self, why: str) -> Refused:
         logger.warning("host %s: %s", self.peer.name, why)
@@ -153,6 +158,8 @@ class HostMessages:
         return isinstance(address, str) and address == self.guard.own_address(self.peer)
 
     def check(self, msg: Any) -> Any:
+        if self.line:
+            return self.answer(msg)
         if self.stream:
             if isinstance(msg, (list, tuple)):
                 return [m for m in map(self.stream_message, msg) if m is not None]
@@ -168,7 +175,13 @@ class HostMessages:
                 msg = worker_reports.rewrite(msg)
             except ValueError as exc:
                 raise self.refuse(str(exc)) from None
-        if op == "register-worker":
+        if op == ATTACH:
+            self.line = True
+        elif op == CALL:
+            bad = [k for k, v in msg.items() if k not in CALL_FIELDS or not isinstance(v, CALL_FIELDS[k])]
+            if bad:
+                raise self.refuse(f"{CALL} with {', '.join(map(str, bad))}")
+        elif op == "register-worker":
             self.register(msg)
         elif op in ("heartbeat_worker", "unregister", "set_resources"):
             target = msg.get("address", msg.get("worker"))
@@ -181,6 +194,14 @@ class HostMessages:
             raise self.refuse("set_metadata outside its own record")
         elif op == "get_metadata" and list(msg.get("keys") or []) != [FEDERATION_METADATA_KEY]:
             raise self.refuse("get_metadata outside the federation record")
+        return msg
+
+    def answer(self, msg: Any) -> dict:
+        """An answer on the host's relay line: an id, a status, and a payload or a message."""
+        if not (isinstance(msg, dict) and isinstance(msg.get("id"), int) and msg.get("status") in ("OK", "error")
+                and set(msg) <= {"id", "status", "payload", "message"}
+                and isinstance(msg.get("payload", b""), bytes) and isinstance(msg.get("message", ""), str)):
+            raise self.refuse("a relay answer out of shape")
         return msg
 
     def register(self, msg: dict) -> None:
@@ -250,3 +271,4 @@ def pace_heartbeats() -> None:
 async def dask_setup(scheduler: Any) -> None:
     pace_heartbeats()
     SchedulerGuard(scheduler, os.environ.get(REVOKED_ENV)).install()
+    RoleRelay(scheduler).install()

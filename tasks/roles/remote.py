@@ -84,12 +84,13 @@ class RemoteRoles:
         self.store = store
         self.watcher = control  # a ControlWatcher (tasks/roles/control.py), or None
         self.addresses = connected_hosts(client)
+        self.relay = client.scheduler.address  # hosts are reached through the scheduler's relay, by name
         self.connection_args = client.connection_args
         self.loop = client.loop.asyncio_loop
         self.runs: dict[tuple[str, str], RoleRun] = {}
 
     def _peer(self, host: str) -> Peer:
-        return Peer(host, self.addresses[host], self.connection_args, timeout_s=POLL_TIMEOUT_S)
+        return Peer(host, self.relay, self.connection_args, timeout_s=POLL_TIMEOUT_S)
 
     def start(self, spec: RoleSpec) -> RoleRun:
         """Place the role's Dask task on its host now (no Prefect task run is waited for)."""

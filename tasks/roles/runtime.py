@@ -3,7 +3,9 @@
 A role reaches a host as a plain Dask task, `run_role(spec)`, that the coordinator pins to the
 host. The runtime checks the host's policy (tasks/policy.py) and records its decision in the
 host's audit log before the role reads anything, then runs the role to its end on that task's
-thread. While it runs, the host answers the ``fedpe-role`` comm op:
+thread. While it runs, the host answers role calls, which reach it over the one line to the
+scheduler's relay that it opened itself (tasks/roles/relay_line.py; hosts only dial out), each
+naming its caller as the caller's certificate does:
 
 - ``poll`` (the coordinator only): the role's new events, the coordinator's control flags in;
 - a role method (the role's `COORDINATOR_METHODS` for the coordinator, its `PEER_METHODS` for
@@ -26,9 +28,9 @@ from tasks.audit import AuditLog, audit_path, sha256_of
 from tasks.policy import HostPolicy, decide
 from tasks.roles.context import RoleContext
 from tasks.roles.specs import RoleSpec
+from tasks.roles.relay_line import RelayLine
 from tasks.wire import codec
-from tasks.wire.calls import OP
-from tasks.wire.identity import identity_of
+from tasks.wire.identity import Identity
 
 logger = logging.getLogger("fedpe.runtime")
 
@@ -70,7 +72,9 @@ class HostRuntime:
         self.revoked: set[str] = set()
 
     def install(self) -> "HostRuntime":
-        self.worker.handlers[OP] = self.handle
+        """Open the host's line to the relay (called on the worker's event loop, before it takes work)."""
+        self.line = RelayLine(self.worker.scheduler.address, self.worker.connection_args, self.dispatch)
+        self.line.start()
         self.worker.fedpe_runtime = self
         return self
 
@@ -129,20 +133,19 @@ class HostRuntime:
         return status
 
     def _peers(self, addresses: dict[str, str]):
+        """The server's clients, reached through the relay (by name: their addresses are not dialed)."""
         from tasks.wire.calls import Peers
 
-        return Peers(addresses, self.worker.connection_args, self.worker.loop.asyncio_loop)
+        relay = self.worker.scheduler.address
+        return Peers({name: relay for name in addresses}, self.worker.connection_args, self.worker.loop.asyncio_loop)
 
     def live_roles(self) -> int:
         with self._lock:
             return len(self._roles)
 
-    # -- the comm handler (on the worker's event loop) ----------------------------------------
-    async def handle(self, comm, execution: str = "", role: str = "", method: str = "", payload: bytes = b"",
-                     **_: Any) -> dict:
-        caller = identity_of(comm)
-        if caller.serial and caller.serial in self.revoked:
-            return {"status": "error", "message": f"{caller} presented a revoked certificate"}
+    # -- role calls (on the worker's event loop) ----------------------------------------------
+    async def dispatch(self, caller: Identity, execution: str, role: str, method: str, payload: bytes) -> dict:
+        """The answer to one role call from `caller` (as the relay names it), never an exception."""
         try:
             value = codec.decode(payload)
             entry = self._roles.get((execution, role))

@@ -1,10 +1,12 @@
-"""Role calls: one request and one answer over a Dask comm, in fedpe's codec, to a named peer.
+"""Role calls: one request and one answer, in fedpe's codec, to a host named by name, through the relay.
 
 The caller is the server role on its host (calling a client role's `fit`) or the coordinator
-(polling a role, steering it). A `Peer` keeps one comm to one host, checks that the
-certificate at the other end is that host's, and reads the answer strictly: a host can make
-its caller neither run code nor mistake it for another host. Calls are coroutines on the
-caller's Dask event loop; `run_many` is the blocking front for role threads.
+(polling a role, steering it). Hosts only dial out, so nobody dials a host: a `Peer` keeps one
+comm to the scheduler's role relay (fedpe/stack/relay.py), checks that the certificate at the
+other end is the scheduler's, and names the host it calls; the relay passes the request on
+over the line the host opened and hands back its answer, to this comm only. The payload stays
+in fedpe's codec end to end: neither end ever unpickles what the other sent. Calls are
+coroutines on the caller's Dask event loop; `run_many` is the blocking front for role threads.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tasks.wire import codec
 from tasks.wire.strict import StrictReadError, require_plain
 from tasks.wire.transport import FedpeComm, make_strict
 
-OP = "fedpe-role"
+OP = "fedpe-relay-call"
 
 
 class CallError(RuntimeError):
@@ -27,7 +29,7 @@ class CallError(RuntimeError):
 
 @dataclass
 class Peer:
-    """A comm to the host `name` at `address`, opened on first use and kept for the next call."""
+    """Calls to the host `name` through the relay at `address` (a comm opened on first use and kept)."""
 
     name: str
     address: str
@@ -41,10 +43,10 @@ class Peer:
 
         comm = await connect(self.address, timeout=self.timeout_s, **self.connection_args)
         peer = getattr(comm, "peer", None)
-        if not (isinstance(comm, FedpeComm) and peer.is_host and peer.name == self.name):
+        if not (isinstance(comm, FedpeComm) and peer.kind == "scheduler"):
             comm.abort()
-            raise CallError(f"{self.address} presented the certificate of {peer}, not of host {self.name}")
-        return make_strict(comm, require_plain)
+            raise CallError(f"{self.address} presented the certificate of {peer}, not the scheduler's")
+        return make_strict(comm, require_plain)  # the relay passes on what hosts wrote: plain data only
 
     async def call(self, execution_id: str, role: str, method: str, value: Any = None,
                    timeout_s: float | None = None) -> Any:
@@ -54,8 +56,9 @@ class Peer:
             try:
                 if self._comm is None or self._comm.closed():
                     self._comm = await self._connect()
-                await self._comm.write({"op": OP, "execution": execution_id, "role": role, "method": method,
-                                        "payload": payload, "reply": True})
+                await self._comm.write({"op": OP, "to": self.name, "execution": execution_id, "role": role,
+                                        "method": method, "payload": payload, "reply": True,
+                                        "timeout_s": float(timeout_s or self.timeout_s * 6)})
                 answer = await asyncio.wait_for(self._comm.read(), timeout_s) if timeout_s else await self._comm.read()
             except (OSError, asyncio.TimeoutError, StrictReadError) as exc:
                 self.close()

@@ -147,10 +147,19 @@ def test_a_hosts_certificate_serves_its_roles_and_nothing_more(stack, dask_clien
     assert isinstance(to_b, OSError) and not marker.exists()
     for op in ("run", "plugin-add", "actor_execute", "get_data"):  # what Dask lets any peer do
         assert isinstance(send(address_b, a, {"op": op, "reply": True}), OSError), op
-    # A role call to a role it does not serve is refused in plain words
-    answer = send(address_b, a, {"op": "fedpe-role", "execution": "no-such", "role": "flcore-client",
-                                 "method": "fit", "payload": b"\xc0", "reply": True})
-    assert answer["status"] == "error" and "no role flcore-client" in answer["message"]
+    # Role calls go through the relay only; one to a role it does not serve is refused in plain words
+    assert isinstance(send(address_b, a, {"op": "fedpe-role", "execution": "no-such", "role": "flcore-client",
+                                          "method": "fit", "payload": b"\xc0", "reply": True}), OSError)
+    answer = send(stack.config.scheduler_address, a, {"op": "fedpe-relay-call", "to": "hospital-b",
+                                                      "execution": "no-such", "role": "flcore-client", "method": "fit",
+                                                      "payload": b"\xc0", "reply": True, "timeout_s": 5.0})
+    assert answer["status"] == "error" and "no role flcore-client" in answer["message"], answer
+    # and a host cannot pose as the coordinator to poll a role: the relay names it by its certificate
+    polled = send(stack.config.scheduler_address, a, {"op": "fedpe-relay-call", "to": "hospital-b",
+                                                      "execution": "no-such", "role": "flcore-client", "method": "poll",
+                                                      "payload": b"\xc0", "reply": True, "timeout_s": 5.0,
+                                                      "caller_kind": "coordinator"})
+    assert isinstance(polled, OSError), polled  # a field a relay call does not have closes the comm
     # The coordinator's certificate is trusted with Dask's own protocol (the positive control)
     coordinator = tls_files(stack.config.home).coordinator
     send(stack.config.scheduler_address, coordinator, {"op": "get_metadata", "keys": [FEDERATION_METADATA_KEY],

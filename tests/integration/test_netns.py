@@ -106,6 +106,16 @@ def test_hosts_join_from_their_own_namespaces_and_see_nothing_but_the_federation
     for port in (federation.config.prefect_port, federation.config.mlflow_port):  # the coordinator's loopback
         assert reach(link, "127.0.0.1", port).startswith("closed")
         assert reach(link, federation.config.scheduler_host, port).startswith("closed")
+    # Hosts only dial out: nothing in a host's namespace listens beyond its loopback, and another
+    # host cannot reach the address its worker is known by
+    for host, link in links(federation).items():
+        listening = subprocess.run([*netns.exec_in(link), "ss", "-ltnH"], capture_output=True, text=True,
+                                   timeout=30).stdout.split("\n")
+        local = [line.split()[3] for line in listening if line.strip()]
+        assert local and all(a.startswith(("127.", "[::1]", "::1")) for a in local), (host, local)
+        known = addresses[host].removeprefix("fedpe://").rsplit(":", 1)
+        assert reach(links(federation)["hospital-a" if host != "hospital-a" else "hospital-b"], known[0],
+                     int(known[1])).startswith("closed"), host
 
 
 def test_health_check_and_flcore_run_on_namespaced_hosts(federation):

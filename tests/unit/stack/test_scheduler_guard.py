@@ -91,3 +91,20 @@ def test_a_failed_tasks_error_is_made_by_the_scheduler(guard):
                           "exception_text": "ValueError('no')"})
 
     assert out["traceback"] is None and "on host hospital-a: ValueError('no')" in str(out["exception"].data)
+
+
+def test_a_hosts_relay_line_carries_answers_only_and_its_calls_only_relay_fields(guard):
+    line = HostMessages(guard, A)
+    assert line.check({"op": "fedpe-relay-attach", "reply": False})["op"] == "fedpe-relay-attach"
+
+    assert line.check({"id": 3, "status": "OK", "payload": b"\x90"}) == {"id": 3, "status": "OK", "payload": b"\x90"}
+    for bad in ({"id": "3", "status": "OK"}, {"id": 3, "status": "maybe"}, {"id": 3, "status": "OK", "payload": 5},
+                {"id": 3, "status": "OK", "caller": "hospital-b"}, {"op": "register-worker"}):
+        with pytest.raises(Refused, match="out of shape"):
+            HostMessages(guard, A).check({"op": "fedpe-relay-attach"}) and line.check(bad)
+    call = {"op": "fedpe-relay-call", "reply": True, "to": "hospital-b", "execution": "e", "role": "flcore-client",
+            "method": "fit", "payload": b"\xc0", "timeout_s": 5.0}
+    assert HostMessages(guard, A).check(dict(call)) == call
+    for extra in ({"caller": "fedpe-coordinator"}, {"caller_kind": "coordinator"}, {"payload": [1]}):
+        with pytest.raises(Refused, match="fedpe-relay-call with"):
+            HostMessages(guard, A).check({**call, **extra})
