@@ -111,6 +111,9 @@ def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, d
         dp = params.get("dp")
         if policy.flcore.require_dp and not dp:
             return refuse("flcore.require_dp", "it trains only with differential privacy (dp)")
+        if policy.flcore.require_dp and not _positive(dp.get("noise_multiplier")):
+            return refuse("flcore.require_dp", "it trains only with differential privacy, and a noise_multiplier "
+                                               f"of {dp.get('noise_multiplier')!r} adds no noise")
         if dp and policy.flcore.max_epsilon is not None:
             planned = planned_epsilon(dp, int(params.get("rounds") or 1), float(params.get("sampling_rate") or 1.0))
             if planned > policy.flcore.max_epsilon:
@@ -119,14 +122,25 @@ def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, d
     return Decision(True, "allowed", f"host {host} runs {task} of {owner}", adjustments)
 
 
+def _positive(value) -> bool:
+    try:
+        return 0 < float(value) < float("inf")
+    except (TypeError, ValueError):
+        return False
+
+
 def planned_epsilon(dp: dict, rounds: int, sampling_rate: float) -> float:
-    """The epsilon a DP training spends over `rounds` (or until its own target_epsilon stops it)."""
+    """The epsilon a DP training would spend over all its `rounds` (infinite without noise).
+
+    A `target_epsilon` is the server's promise to stop early; the host's floor does not rest on
+    a promise of the server's, so the whole plan counts.
+    """
     from tasks.privacy import PrivacyAccountant
 
+    if not _positive(dp.get("noise_multiplier")):
+        return float("inf")
     accountant = PrivacyAccountant(float(dp["noise_multiplier"]), sampling_rate, float(dp.get("delta") or 1e-5))
-    epsilon = accountant.epsilon(rounds)
-    target = dp.get("target_epsilon")
-    return min(epsilon, float(target)) if target else epsilon
+    return accountant.epsilon(rounds)
 
 
 def load_policy(path: str | Path | None) -> HostPolicy:

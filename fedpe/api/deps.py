@@ -1,8 +1,10 @@
 """Dependencies of the routes: the app state and the caller.
 
-Credentials: ``Authorization: Bearer <access token or API key>``; browsers that cannot set
-headers (EventSource, WebSocket) pass ``?access_token=``. Both security schemes appear in the
-OpenAPI document, so /docs's Authorize button offers the password flow and a plain bearer key.
+Credentials: ``Authorization: Bearer <access token or API key>``. Browsers that cannot set
+headers (EventSource, WebSocket) pass ``?access_token=``, on the event streams only
+(`StreamUser`): a credential in a URL lands in logs and histories, and a link that carries one
+must never be able to change anything (cancel a run, delete it). Both header schemes appear in
+the OpenAPI document, so /docs's Authorize button offers the password flow and a plain bearer key.
 """
 
 from __future__ import annotations
@@ -49,8 +51,21 @@ def current_user(
     request: Request,
     token: Annotated[str | None, Security(oauth2)] = None,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> User:
+    credential = token or (credentials.credentials if credentials else None)
+    if not credential and "access_token" in request.query_params:
+        raise AuthenticationError("?access_token= is accepted on the event streams only; send the credential "
+                                  "in the Authorization header")
+    return authenticate(get_state(request), credential)
+
+
+def stream_user(
+    request: Request,
+    token: Annotated[str | None, Security(oauth2)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
     access_token: Annotated[str | None, Security(query_token)] = None,
 ) -> User:
+    """The caller of an event stream (read-only): the header's credential, or ?access_token=."""
     credential = token or (credentials.credentials if credentials else None) or access_token
     return authenticate(get_state(request), credential)
 
@@ -62,4 +77,5 @@ def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+StreamUser = Annotated[User, Depends(stream_user)]
 AdminUser = Annotated[User, Depends(admin_user)]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
-from fedpe.api.deps import CurrentUser, State, authenticate, get_state
+from fedpe.api.deps import CurrentUser, State, StreamUser, authenticate, get_state
 from fedpe.api.schemas import (CancelResponse, CloneResponse, ControlRequest, ControlResponse, DeleteResponse,
                                Execution, ExecutionList, Metrics, Report, RenameRequest, StatusEntry)
 from fedpe.api.services.executions import metrics_csv
@@ -122,7 +122,7 @@ async def clone(state: State, user: CurrentUser, execution_id: str):
                         "events after it (204 once it got `done`). The stream ends after `done`.",
             response_class=EventSourceResponse, responses={200: {"content": {"text/event-stream": {}}},
                                                             204: {"description": "The stream ended already"}})
-async def stream(state: State, user: CurrentUser, execution_id: str,
+async def stream(state: State, user: StreamUser, execution_id: str,
                  last_event_id: Annotated[str | None, Header(description="The id of the last event received")] = None):
     snap = await state.executions.readable(execution_id, user)
     return event_stream(state.streams, snap.id, last_event_id)

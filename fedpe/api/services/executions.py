@@ -465,9 +465,22 @@ def metrics_row(entry: dict) -> dict[str, Any]:
     }
 
 
+#: A cell a spreadsheet would read as a formula starts with one of these (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, quoted with a leading `'`; numbers as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def metrics_csv(rows: list[dict[str, Any]]) -> str:
     """The rows as CSV, one line per round; the columns are MLflow's metric names
-    (`accuracy`, `client.HOST.loss`, ...), then `clients` and `dropped` (`;`-separated)."""
+    (`accuracy`, `client.HOST.loss`, ...), then `clients` and `dropped` (`;`-separated).
+
+    Metric names come from hosts: a text cell that starts like a formula is escaped (`csv_cell`)."""
     import csv
     import io
 
@@ -483,8 +496,8 @@ def metrics_csv(rows: list[dict[str, Any]]) -> str:
         flat.append((row, values))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["round", *columns, "clients", "dropped"])
+    writer.writerow([csv_cell(c) for c in ("round", *columns, "clients", "dropped")])
     for row, values in flat:
-        writer.writerow([row["round"], *("" if values.get(c) is None else values[c] for c in columns),
-                         ";".join(row["clients"]), ";".join(row["dropped"])])
+        writer.writerow([csv_cell(c) for c in (row["round"], *("" if values.get(c) is None else values[c] for c in columns),
+                                               ";".join(row["clients"]), ";".join(row["dropped"]))])
     return out.getvalue()

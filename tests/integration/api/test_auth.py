@@ -84,12 +84,16 @@ def test_garbage_and_revoked_credentials_are_401(stack):
         assert response.status_code == 401, garbage
 
 
-def test_the_access_token_query_parameter_is_accepted(stack):
+def test_the_access_token_query_parameter_is_accepted_on_event_streams_only(stack):
     user = add_user(stack)
 
-    response = httpx.get(api(stack) + "/me", params={"access_token": user["api_key"]})
+    me = httpx.get(api(stack) + "/me", params={"access_token": user["api_key"]})
+    cancel = httpx.get(api(stack) + "/executions/cancel_run/no-such", params={"access_token": user["api_key"]})
+    stream = httpx.get(api(stack) + "/executions/no-such/stream", params={"access_token": user["api_key"]})
 
-    assert response.status_code == 200
+    assert me.status_code == 401 and "event streams only" in me.json()["error"]["message"]
+    assert cancel.status_code == 401  # a link that carries a credential changes nothing
+    assert stream.status_code == 404  # authenticated: the execution is what is missing
 
 
 def test_docs_offer_the_password_flow_and_the_bearer_key(stack):

@@ -115,3 +115,16 @@ def test_user_endpoints_refuse_bad_input_and_non_admins(api):
     assert admin.post("/api/v1/users", json={"name": "alice"}).status_code == 409
     assert admin.post("/api/v1/users/root/revoke").status_code == 409
     assert admin.post("/api/v1/users/nobody/key").status_code == 404
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_escaped():
+    from fedpe.api.services.executions import metrics_csv
+
+    rows = [{"round": 1, "metrics": {"accuracy": 0.5, "=HYPERLINK(\"x\")": 1.0, "loss": -0.25},
+             "per_client": {"@evil": {"loss": 0.1}}, "clients": ["+a", "b"], "dropped": ["-c"]}]
+
+    parsed = list(csv.reader(io.StringIO(metrics_csv(rows))))
+
+    assert parsed[0] == ["round", "accuracy", "'=HYPERLINK(\"x\")", "loss", "client.@evil.loss", "clients", "dropped"]
+    assert parsed[1][3] == "-0.25"  # a negative number stays a number
+    assert parsed[1][-2:] == ["'+a;b", "'-c"]
