@@ -107,6 +107,8 @@ def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, d
         asked = int(params.get("min_count") or 0)
         if asked < policy.fed_stats.min_count:
             adjustments["min_count"] = policy.fed_stats.min_count
+        # min and max average the host's floor of extremes, whatever min_count the requester chose
+        adjustments["extremes_k"] = policy.fed_stats.min_count
     if tool == "flcore" and task == "flcore-client":
         dp = params.get("dp")
         if policy.flcore.require_dp and not dp:

@@ -2,10 +2,12 @@
 
 Privacy rule: any cell built from fewer than ``min_count`` records is suppressed ON THE HOST,
 before anything leaves it. No single record's value leaves either: a column's min and max are
-released as the mean of its ``min_count`` smallest and largest values (`_extremes`), only for a
-column with count >= min_count. Suppressed cells are OMITTED from pooled totals, never
-guessed: pooled figures that touch a suppressed cell are lower bounds and are flagged so. The
-host's policy sets the floor of ``min_count`` (tasks/policy.py); a requester may raise it.
+released as the mean of its ``extremes_k`` smallest and largest values (`_extremes`), only for
+a column with count >= min_count. ``extremes_k`` is the host's floor alone, never the
+requester's choice: two requests averaging k and k+1 extremes would give the (k+1)-th value
+exactly by differencing. Suppressed cells are OMITTED from pooled totals, never guessed:
+pooled figures that touch a suppressed cell are lower bounds and are flagged so. The host's
+policy sets the floor of ``min_count`` (tasks/policy.py); a requester may raise it.
 
 Two passes make quantiles agree across hosts:
   1. ``local_ranges`` on every host -> ``global_edges`` on the coordinator (common bin edges);
@@ -105,7 +107,8 @@ def _extremes(values: np.ndarray, min_count: int) -> tuple[float, float]:
     return float(low.mean()), float(high.mean())
 
 
-def local_ranges(df: pd.DataFrame, columns: list[str] | None, min_count: int) -> dict[str, dict[str, Any]]:
+def local_ranges(df: pd.DataFrame, columns: list[str] | None, min_count: int,
+                 extremes_k: int | None = None) -> dict[str, dict[str, Any]]:
     """Per numeric column, the host's count/min/max, so the coordinator can fix common edges.
 
     ``columns=None`` means every numeric (non-bool) column. A column with fewer than
@@ -119,7 +122,7 @@ def local_ranges(df: pd.DataFrame, columns: list[str] | None, min_count: int) ->
         if values.size < min_count:
             out[col] = {"count": None, "min": None, "max": None, "suppressed": True}
         else:
-            low, high = _extremes(values, min_count)
+            low, high = _extremes(values, extremes_k or min_count)
             out[col] = {"count": int(values.size), "min": low, "max": high, "suppressed": False}
     return out
 
@@ -155,7 +158,7 @@ def global_edges(ranges_per_host: list[dict[str, dict[str, Any]]], bins: int) ->
 # --------------------------------------------------------------------------- pass 2, on the host
 
 
-def _numeric_summary(series: pd.Series, col_edges: np.ndarray, min_count: int) -> dict[str, Any]:
+def _numeric_summary(series: pd.Series, col_edges: np.ndarray, min_count: int, extremes_k: int) -> dict[str, Any]:
     values = _finite_values(series)
     count = int(values.size)
     if count < min_count:
@@ -164,7 +167,7 @@ def _numeric_summary(series: pd.Series, col_edges: np.ndarray, min_count: int) -
     # ranges) are clipped into the end bins rather than dropped, so hist sums to count.
     clipped = np.clip(values, col_edges[0], col_edges[-1])
     hist, _ = np.histogram(clipped, bins=col_edges)
-    low, high = _extremes(values, min_count)
+    low, high = _extremes(values, extremes_k)
     return {
         "suppressed": False,
         "count": count,
@@ -209,6 +212,7 @@ def local_summary(
     min_count: int,
     categorical: list[str] | None = None,
     max_categories: int = 50,
+    extremes_k: int | None = None,
 ) -> dict[str, Any]:
     """What one host releases: suppressed moments/histograms/category counts over common edges.
 
@@ -232,7 +236,8 @@ def local_summary(
     for col in edges:
         if col not in df.columns:
             continue
-        numeric[col] = _numeric_summary(_numeric_column(df, col), _check_edges(col, edges[col]), min_count)
+        numeric[col] = _numeric_summary(_numeric_column(df, col), _check_edges(col, edges[col]), min_count,
+                                        extremes_k or min_count)
     cats: dict[str, dict[str, Any]] = {}
     for col in cat_cols:
         if col not in df.columns:

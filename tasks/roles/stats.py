@@ -38,6 +38,8 @@ class LocalStats:
         self.columns = params.get("columns")
         self.categorical = params.get("categorical") or []
         self.min_count = int(params["min_count"])
+        # How many extremes min and max average: the host's floor alone (tasks/policy.py), never the requester's.
+        self.extremes_k = int(params.get("extremes_k") or self.min_count)
         self.timeout_s = float(params.get("timeout_s", 120.0))
         self._edges: dict | None = None
         self._got_edges = threading.Event()
@@ -55,12 +57,14 @@ class LocalStats:
             context.record("read", dataset=self.dataset, split="train", rows=len(frame),
                            columns=list(self.columns or map(str, frame.columns)))
             numeric = [c for c in self.columns if c not in self.categorical] if self.columns else None
-            ranges = _plain(local_ranges(frame.drop(columns=list(self.categorical)), numeric, self.min_count))
+            ranges = _plain(local_ranges(frame.drop(columns=list(self.categorical)), numeric, self.min_count,
+                                         self.extremes_k))
         context.record("sent", to="coordinator", what="ranges", bytes=len(json.dumps(ranges)))
         context.emit("ranges", ranges=ranges)
         if not self._got_edges.wait(self.timeout_s):
             raise TimeoutError(f"no histogram edges from the coordinator after {self.timeout_s:.0f} s")
         with meter.measure():
-            summary = _plain(local_summary(frame, self._edges, min_count=self.min_count, categorical=self.categorical))
+            summary = _plain(local_summary(frame, self._edges, min_count=self.min_count, categorical=self.categorical,
+                                           extremes_k=self.extremes_k))
             context.release_file("local_stats.json", json.dumps(summary, indent=2).encode())
         return {"summary": summary, "min_count": self.min_count, "usage": meter.report(host=context.host, task=TASK_ID)}

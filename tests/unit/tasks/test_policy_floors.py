@@ -29,3 +29,27 @@ def test_max_epsilon_counts_every_planned_round_not_the_servers_target():
     assert not refused.allowed and refused.rule == "flcore.max_epsilon"
     assert planned_epsilon({"noise_multiplier": 0}, 5, 1.0) == float("inf")
     assert not flcore_client({"max_epsilon": 8.0}, {"noise_multiplier": 0, "clipping_norm": 1.0}).allowed
+
+
+def test_fed_stats_extremes_are_the_hosts_floor_so_two_requests_cannot_be_differenced():
+    import numpy as np
+    import pandas as pd
+
+    from tasks.stats import local_ranges, local_summary
+
+    frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=200)})
+    floor = 10
+    decided = [decide(HostPolicy.model_validate({"fed_stats": {"min_count": floor}}), "h", tool="fed-stats",
+                      task="fed-stats", owner="alice", dataset="d", params={"min_count": k}, live_roles=0)
+               for k in (12, 13)]
+    assert [d.adjustments["extremes_k"] for d in decided] == [floor, floor]
+
+    releases = [local_ranges(frame, ["x"], min_count=k, extremes_k=floor)["x"] for k in (12, 13)]
+    summaries = [local_summary(frame, {"x": [-5, 0, 5]}, min_count=k, extremes_k=floor)["numeric"]["x"]
+                 for k in (12, 13)]
+
+    assert releases[0]["min"] == releases[1]["min"] and releases[0]["max"] == releases[1]["max"]
+    assert summaries[0]["min"] == summaries[1]["min"] and summaries[0]["max"] == summaries[1]["max"]
+    values = np.sort(frame["x"].to_numpy())
+    # (13*m13 - 12*m12) would be the 13th smallest value if k followed the request; it does not
+    assert releases[0]["min"] == values[:floor].mean()
