@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import queue
+import re
 import threading
 
 import numpy as np
@@ -99,6 +100,19 @@ def curves_png(history: list[dict], title: str) -> bytes:
     return buffer.getvalue()
 
 
+#: Tags a server host may set on the run: under `host.`, so fedpe's own (`fedpe.*`) stay fedpe's.
+HOST_TAG_PREFIX = "host."
+_TAG_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+
+def host_tags(tags: object, limit: int = 100) -> dict[str, str]:
+    """The tags a server host sent, namespaced under `host.`; malformed names and extras dropped."""
+    if not isinstance(tags, dict):
+        return {}
+    kept = [(k, v) for k, v in tags.items() if isinstance(k, str) and _TAG_NAME.match(k)][:limit]
+    return {HOST_TAG_PREFIX + k: str(v)[:500] for k, v in kept}
+
+
 class RoundReporter:
     """Queue in, side effects out: the store on one thread, MLflow on another.
 
@@ -145,7 +159,7 @@ class RoundReporter:
         if kind == "round":
             self.round_done(event["entry"], event.get("checkpoint"))
         elif kind == "tags":
-            self.tags(event["tags"])
+            self.tags(host_tags(event.get("tags")))
         elif kind == "paused":
             self.paused(bool(event["paused"]))
 

@@ -53,3 +53,4 @@ def test_fed_stats_extremes_are_the_hosts_floor_so_two_requests_cannot_be_differ
     values = np.sort(frame["x"].to_numpy())
     # (13*m13 - 12*m12) would be the 13th smallest value if k followed the request; it does not
     assert releases[0]["min"] == values[:floor].mean()
+
