@@ -344,7 +344,7 @@ def test_a_hosts_policy_decides_on_the_host_and_its_audit_log_records_it(stack, 
     entries = [json.loads(line) for line in audit.stdout.splitlines()]
     decisions = [e for e in entries if e["event"] == "decision"]
     assert [(d["task"], d["allowed"]) for d in decisions] == [("flcore-client", False), ("fed-stats", True)]
-    assert decisions[1]["adjustments"] == {"min_count": 20}
+    assert decisions[1]["adjustments"] == {"min_count": 20, "extremes_k": 20}
     stats_run = [e for e in entries if e.get("execution_id") == str(stats.id)]
     assert [e["event"] for e in stats_run][:2] == ["decision", "read"]
     released = [e for e in stats_run if e["event"] == "release"]
