@@ -136,6 +136,13 @@ class Attack:
                                                         "stimulus_id": "hostile", "reply": True}))["outcome"]
         return {"outcome": "tried", **outcomes}
 
+    async def relay_call(self):
+        """A role call through the relay to a host's client role of an execution it is not the server of."""
+        comm = await self.comm()
+        return await self.ask(comm, {"op": "fedpe-relay-call", "to": self.args.victim, "execution": self.args.execution,
+                                     "role": "flcore-client", "method": self.args.method, "payload": b"\xc0",
+                                     "reply": True, "timeout_s": 10.0})
+
     async def register_twice(self):
         first = await self.registered(port=self.args.port)
         try:
@@ -208,6 +215,8 @@ def main() -> None:
     parser.add_argument("--victim", default="")
     parser.add_argument("--victim-address", default="")
     parser.add_argument("--port", type=int, default=1)
+    parser.add_argument("--execution", default="")
+    parser.add_argument("--method", default="fit")
     args = parser.parse_args()
     attack = Attack(args)
     method = getattr(attack, args.attack.replace("-", "_"))

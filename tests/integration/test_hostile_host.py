@@ -163,6 +163,30 @@ def test_a_revoked_certificate_fails_the_tls_handshake_itself(stack, hostile):
     assert after["outcome"] == "refused" and "revoked" in after["error"], after
 
 
+def test_through_the_relay_a_client_answers_its_executions_server_only(stack, hostile):
+    from federation_helpers import api_client, wait_for_final_state, wait_for_round
+
+    with api_client(stack, "relay", admin=True) as api:
+        submitted = api.post("/tools/job/flcore", params={"server_node": "hospital-a",
+                                                          "client_nodes": ["hospital-b", "hospital-c"]},
+                             json={"rounds": 500, "dataset": "digits", "model": "mlp", "local_epochs": 1})
+        assert submitted.status_code == 200, submitted.text
+        execution = submitted.json()["execution_id"]
+        wait_for_round(stack, execution, 1)
+        assert api.post(f"/executions/{execution}/control", json={"action": "pause"}).status_code == 200
+        # the roles are alive and waiting: another client of the same execution, and a host outside it, each as itself
+        peer = hostile("relay-call", name="hospital-c", victim="hospital-b", execution=execution, method="fit")
+        outsider = hostile("relay-call", victim="hospital-b", execution=execution, method="evaluate")
+        polled = hostile("relay-call", victim="hospital-b", execution=execution, method="poll")
+        assert api.post(f"/executions/{execution}/control", json={"action": "stop"}).status_code == 200
+    final = wait_for_final_state(execution, timeout_s=300)
+
+    for answer in (peer, outsider, polled):
+        assert answer["outcome"] == "answered" and "may not" in answer["answer"], answer
+    assert "host hospital-c may not call fit" in peer["answer"]
+    assert final.state.is_completed(), final.state.message  # the honest server's calls went on to the end
+
+
 def test_the_honest_hosts_then_train_as_before(stack):
     from prefect.deployments import run_deployment
 
