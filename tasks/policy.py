@@ -58,6 +58,8 @@ class HostPolicy(BaseModel):
     datasets: dict[str, list[str] | Literal["*"]] = Field(default_factory=dict)
     fed_stats: FedStatsPolicy = Field(default_factory=FedStatsPolicy)
     flcore: FlcorePolicy = Field(default_factory=FlcorePolicy)
+    #: The hosts whose server role this host's client roles answer (any host is a possible server).
+    servers: list[str] | Literal["*"] = ANY
     max_concurrent_roles: Annotated[int, Field(ge=1, le=1024)] = 8
 
     def summary(self) -> dict[str, Any]:
@@ -83,7 +85,7 @@ def _listed(value: str, allowed: list[str] | str) -> bool:
 
 
 def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, dataset: str | None,
-           params: dict, live_roles: int) -> Decision:
+           params: dict, live_roles: int, server: str | None = None) -> Decision:
     """The host's decision on one role, before it reads any data.
 
     `params` are the role's settings: fed-stats' `min_count`; flcore's `dp` (a dict or None),
@@ -100,6 +102,8 @@ def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, d
         allowed = policy.datasets[tool]
         return refuse(f"datasets.{tool}", f"{tool} may read only {', '.join(allowed) if allowed else 'no dataset'}, "
                                           f"not {dataset}")
+    if server is not None and task != "flcore-server" and not _listed(server, policy.servers):
+        return refuse("servers", f"it answers only the servers {', '.join(policy.servers)}, not {server}")
     if live_roles >= policy.max_concurrent_roles:
         return refuse("max_concurrent_roles", f"it already runs {live_roles} roles, its limit")
     adjustments: dict = {}

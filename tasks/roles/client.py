@@ -39,8 +39,17 @@ def targets_of(spec: TrainingSpec) -> list[str]:
     return [spec.target]
 
 
+class CallRefused(RuntimeError):
+    """Raised when the server calls a client beyond what the client's role was started for."""
+
+
 class ClientTrainer:
-    """A host's training state for one execution: data, preparation plan, learner."""
+    """A host's training state for one execution: data, preparation plan, learner.
+
+    The data holder keeps its own floors, whatever the server host asks: it trains at most the
+    rounds it was started for and hands over its final metrics once, and where the training is
+    private it clips every update itself, to its own plan's norm at most.
+    """
 
     TASK_ID = TASK_ID
     PEER_METHODS = frozenset({"describe", "prepare", "setup", "start", "fit", "evaluate", "final", "leave"})
@@ -63,6 +72,8 @@ class ClientTrainer:
         self.history: list[dict] = []
         self.learner = None
         self.targets = targets_of(spec)
+        self.planned_rounds = int(context.spec.params.get("rounds") or 1)
+        self.calls = {"fit": 0, "evaluate": 0, "final": 0}
         with self.meter.measure():
             frame = load_dataset(self.data_dir, spec.dataset, "train")
             try:
@@ -156,8 +167,25 @@ class ClientTrainer:
         return self.learner.size()
 
     # -- every round ------------------------------------------------------------------------
+    def _count(self, method: str, limit: int) -> None:
+        self.calls[method] += 1
+        if self.calls[method] > limit:
+            raise CallRefused(f"{self.host} answers {method} at most {limit} time{'s' * (limit != 1)} in this execution "
+                              f"({self.planned_rounds} rounds planned)")
+
+    def _clipping(self, config: dict) -> dict:
+        """The call's config with this host's own clipping where its training is private."""
+        dp = self.spec.dp
+        if dp is None:
+            return config
+        asked = config.get("clipping_norm")
+        norm = float(asked) if asked is not None and dp.adaptive else min(float(asked or dp.clipping_norm),
+                                                                           float(dp.clipping_norm))
+        return {**config, "clipping_norm": norm}
+
     def evaluate(self, value: dict) -> dict:
         """The global model's metrics' statistics on this host's validation split."""
+        self._count("evaluate", self.planned_rounds + 1)
         with self.meter.measure():
             result = self.learner.evaluate(value["state"], self.X_val, self.y_val)
         self._touch()
@@ -169,7 +197,8 @@ class ClientTrainer:
         Evaluating here saves the server a second call per round: the metrics are those of
         the previous round's aggregate.
         """
-        state, server_round, config = value["state"], int(value["round"]), value["config"]
+        self._count("fit", self.planned_rounds)
+        state, server_round, config = value["state"], int(value["round"]), self._clipping(value["config"])
         start = time.perf_counter()
         with self.meter.measure():
             incoming = self.learner.evaluate(state, self.X_val, self.y_val)
@@ -185,7 +214,8 @@ class ClientTrainer:
 
     # -- the end ------------------------------------------------------------------------------
     def final(self, value: dict) -> dict:
-        """The final model on the validation split and on the held-out test file (read only now)."""
+        """The final model on the validation split and on the held-out test file (read only now), once."""
+        self._count("final", 1)
         with self.meter.measure():
             validation = self.learner.evaluate(value["state"], self.X_val, self.y_val, bins=1000)
             frame = load_dataset(self.data_dir, self.spec.dataset, "test")

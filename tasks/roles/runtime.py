@@ -91,7 +91,8 @@ class HostRuntime:
         context = RoleContext(spec, data_dir=self.data_dir, audit=self.audit, peers=peers)
         with self._lock:
             decision = decide(self.policy, self.name, tool=spec.tool, task=spec.task, owner=spec.owner,
-                              dataset=spec.dataset, params=spec.params, live_roles=len(self._roles))
+                              dataset=spec.dataset, params=spec.params, live_roles=len(self._roles),
+                              server=spec.server)
             self._roles[key] = (context, None)  # a refusal too: the coordinator's poll reads it there
         context.record("decision", dataset=spec.dataset, **decision.as_audit())
         if not decision.allowed:

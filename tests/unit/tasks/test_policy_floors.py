@@ -54,3 +54,38 @@ def test_fed_stats_extremes_are_the_hosts_floor_so_two_requests_cannot_be_differ
     # (13*m13 - 12*m12) would be the 13th smallest value if k followed the request; it does not
     assert releases[0]["min"] == values[:floor].mean()
 
+
+
+def test_a_host_answers_only_the_servers_its_policy_names():
+    policy = HostPolicy.model_validate({"servers": ["hospital-a"]})
+
+    def client_of(server):
+        return decide(policy, "hospital-b", tool="flcore", task="flcore-client", owner="alice", dataset="d",
+                      params={}, live_roles=0, server=server)
+
+    assert client_of("hospital-a").allowed
+    refused = client_of("hospital-x")
+    assert not refused.allowed and refused.rule == "servers" and "hospital-x" in refused.message
+    # its own server role is not a client's: the rule does not apply to it
+    assert decide(policy, "hospital-b", tool="flcore", task="flcore-server", owner="alice", dataset="d", params={},
+                  live_roles=0, server="hospital-b").allowed
+
+
+def test_a_client_clips_to_its_own_plan_and_answers_only_the_planned_calls():
+    from tasks.privacy import DPConfig
+    from tasks.roles.client import CallRefused, ClientTrainer
+
+    client = object.__new__(ClientTrainer)  # the pure rules only: no data, no context
+    client.host, client.planned_rounds, client.calls = "hospital-b", 2, {"fit": 0, "evaluate": 0, "final": 0}
+    client.spec = type("Spec", (), {"dp": DPConfig(noise_multiplier=1.0, clipping_norm=1.0)})()
+
+    assert client._clipping({})["clipping_norm"] == 1.0  # the server asked for none: clipped all the same
+    assert client._clipping({"clipping_norm": 50.0})["clipping_norm"] == 1.0  # never looser than the plan
+    assert client._clipping({"clipping_norm": 0.5})["clipping_norm"] == 0.5
+    client._count("fit", 2)
+    client._count("fit", 2)
+    with pytest.raises(CallRefused, match="fit at most 2 times"):
+        client._count("fit", 2)
+    client._count("final", 1)
+    with pytest.raises(CallRefused, match="final at most 1 time in"):
+        client._count("final", 1)
