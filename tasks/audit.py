@@ -70,6 +70,13 @@ class AuditLog:
             self._last = (entry["seq"], entry["hash"])
             return entry
 
+    def head(self) -> dict:
+        """The log's head, `{"seq", "hash"}`: what a role's last answer carries off the host, so a
+        log later cut short or rewritten no longer matches what the coordinator recorded."""
+        with self._lock:
+            seq, last = self._tail()
+            return {"seq": seq, "hash": last}
+
 
 def _lines(path: Path) -> Iterator[dict]:
     try:
@@ -79,6 +86,24 @@ def _lines(path: Path) -> Iterator[dict]:
                     yield json.loads(line)
     except FileNotFoundError:
         return
+
+
+def parse_head(text: str) -> dict:
+    """A head as `fedpe host audit --expect` takes it: ``SEQ:HASH``; ValueError otherwise."""
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{text!r} is not SEQ:HASH (a line number and a 64-digit SHA-256 in hex)")
+    return {"seq": int(seq), "hash": digest}
+
+
+def check_head(entries: list[dict], head: dict) -> list[str]:
+    """The problems of a verified log against a head recorded off the host (empty when it holds)."""
+    found = next((e for e in entries if e.get("seq") == head["seq"]), None)
+    if found is None:
+        return [f"line {head['seq']} is gone: the log ends at line {len(entries)} (cut short)"]
+    if found.get("hash") != head["hash"]:
+        return [f"line {head['seq']} is not the one recorded off the host (the log was rewritten)"]
+    return []
 
 
 def verify(path: str | os.PathLike) -> tuple[list[dict], list[str]]:

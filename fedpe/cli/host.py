@@ -35,13 +35,23 @@ def audit(
     data_dir: Path = typer.Option(..., "--data-dir", help="The host's data folder (its audit log is under .fedpe/)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line, as stored."),
     verify_only: bool = typer.Option(False, "--verify", help="Only check the hash chain."),
+    expect: list[str] = typer.Option([], "--expect", help="A head recorded off the host (SEQ:HASH, from an "
+                                                           "execution's audit-head file); repeatable."),
 ) -> None:
-    """Print this host's audit log and verify its hash chain (exit 1 when it is broken)."""
+    """Print this host's audit log and verify its hash chain, and the heads recorded off the host (exit 1 when
+    it is broken, cut short or rewritten)."""
     from fedpe.cli.app import console, err_console
-    from tasks.audit import audit_path, verify
+    from tasks.audit import audit_path, check_head, parse_head, verify
 
+    try:
+        heads = [parse_head(h) for h in expect]
+    except ValueError as exc:
+        err_console.print(f"Error: --expect: {exc}")
+        raise typer.Exit(2)
     path = audit_path(data_dir)
     entries, problems = verify(path)
+    for head in heads:
+        problems += check_head(entries, head)
     if not entries and not path.exists():
         err_console.print(f"Error: no audit log at {path}")
         raise typer.Exit(2)

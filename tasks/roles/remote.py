@@ -39,6 +39,8 @@ START_TIMEOUT_S = 120.0
 POLL_FAILURES = 3
 POLL_TIMEOUT_S = 10.0
 POLL_WAIT_S = 0.5
+#: Where the coordinator keeps a host's audit head for an execution, among that host's outputs.
+AUDIT_HEAD_FILE = "audit_head.json"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -159,6 +161,8 @@ class RemoteRoles:
                 except (CallError, TimeoutError):
                     pass
                 result = answer["result"] or {}
+                if result.get("audit_head"):  # the host's log as it stood: recorded off the host
+                    on_event({"kind": "audit_head", "head": result["audit_head"]})
                 if not result.get("ok"):
                     raise RoleFailed(result.get("error") or f"{run.task} failed on {run.host}",
                                      field=result.get("field"), details={"host": run.host, "code": result.get("code")})
@@ -193,8 +197,18 @@ class Relay:
                 (self.log or logger).warning("host %s sent a file event without bytes and a name", self.host)
                 return
             self.store.write_bytes(data, self.execution_id, self.host, name)
+        elif kind == "audit_head":
+            self.write_audit_head(event.get("head"))
         elif kind in self.handlers:
             self.handlers[kind](event)
+
+    def write_audit_head(self, head: object) -> None:
+        """The head of the host's audit log when the role ended (`fedpe host audit --expect SEQ:HASH`)."""
+        if not (isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str)):
+            return
+        self.store.write_bytes(json.dumps({"seq": head["seq"], "hash": head["hash"][:64],
+                                           "expect": f"{head['seq']}:{head['hash'][:64]}"}).encode(),
+                               self.execution_id, self.host, AUDIT_HEAD_FILE)
 
     def write_report(self, task_id: str, usage: dict | None) -> None:
         """The role's resource report, as the host measured it."""

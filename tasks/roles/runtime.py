@@ -97,19 +97,16 @@ class HostRuntime:
         context.record("decision", dataset=spec.dataset, **decision.as_audit())
         if not decision.allowed:
             context.log.error("%s", decision.message)
-            context.finish({"ok": False, "error": decision.message, "code": "POLICY_REFUSED", "rule": decision.rule})
-            return self._end(key, context, "refused")
+            return self._end(key, context, "refused", {"ok": False, "error": decision.message,
+                                                      "code": "POLICY_REFUSED", "rule": decision.rule})
         if decision.adjustments:
             spec.params.update(decision.adjustments)
             context.log.info("host policy applied: %s", ", ".join(f"{k}={v}" for k, v in decision.adjustments.items()))
-        status = "failed"
         try:
             role = classes[spec.task](context)
             with self._lock:
                 self._roles[key] = (context, role)
-            result = role.run()
-            status = "completed"
-            context.finish({"ok": True, "result": result})
+            status, outcome = "completed", {"ok": True, "result": role.run()}
         except Exception as exc:  # the role's failure is its result; it must reach the coordinator
             from fedpe.errors import FedpeError
 
@@ -117,18 +114,20 @@ class HostRuntime:
             logger.exception("role %s of %s failed", spec.task, spec.execution_id)
             context.log.error("%s failed: %s", spec.task, message)
             details = {"code": exc.code, "field": exc.field} if isinstance(exc, FedpeError) else {}
-            context.finish({"ok": False, "error": message, **details})
+            status, outcome = "failed", {"ok": False, "error": message, **details}
         finally:
             if peers is not None:
                 peers.close()
-        return self._end(key, context, status)
+        return self._end(key, context, status, outcome)
 
-    def _end(self, key, context: RoleContext, status: str) -> str:
+    def _end(self, key, context: RoleContext, status: str, outcome: dict) -> str:
+        """Record the role's end, then hand its outcome, with the audit log's head, to the coordinator."""
+        context.record("end", status=status)
+        context.finish({**outcome, "audit_head": self.audit.head()})
         context.collected.wait(COLLECT_TIMEOUT_S)
         with self._lock:
             self._roles.pop(key, None)
             idle = not self._roles
-        context.record("end", status=status)
         if idle:
             release_memory()
         return status
@@ -175,9 +174,10 @@ class HostRuntime:
             started = time.perf_counter()
             result = await asyncio.get_running_loop().run_in_executor(self._calls, getattr(instance, method), value)
             answer = codec.encode(result)
-            if instance.AUDIT_CALLS:  # what leaves the host; written off the round's critical path
-                self._audit.submit(context.record, "sent", to=str(caller), method=method, bytes=len(answer),
-                                   sha256=sha256_of(answer), ms=round((time.perf_counter() - started) * 1000, 2))
+            if instance.AUDIT_CALLS:  # what leaves the host, written before it leaves (one writer keeps the order)
+                await asyncio.wrap_future(self._audit.submit(
+                    context.record, "sent", to=str(caller), method=method, bytes=len(answer),
+                    sha256=sha256_of(answer), ms=round((time.perf_counter() - started) * 1000, 2)))
             return {"status": "OK", "payload": answer}
         except Exception as exc:  # an error answer, never a broken comm
             from fedpe.errors import FedpeError

@@ -350,7 +350,19 @@ def test_a_hosts_policy_decides_on_the_host_and_its_audit_log_records_it(stack, 
     released = [e for e in stats_run if e["event"] == "release"]
     assert [e["file"] for e in released] == ["local_stats.json"] and len(released[0]["sha256"]) == 64
     assert stats_run[-1]["event"] == "end"
+    # The log's head left the host with the role's last answer; the coordinator keeps it
+    head = json.loads(StoreSpec(url=stack.config.store).read_bytes(str(stats.id), "hospital-q", "audit_head.json"))
+    assert head["seq"] == stats_run[-1]["seq"] and head["hash"] == stats_run[-1]["hash"]
     path = policy_host / ".fedpe" / "audit.jsonl"
+    whole = path.read_text()
+    path.write_text("".join(whole.splitlines(keepends=True)[:-2]))  # the last lines removed: the chain still holds
+    cut = subprocess.run([sys.executable, "-m", "fedpe.cli", "host", "audit", "--data-dir", str(policy_host),
+                          "--verify"], capture_output=True, text=True, timeout=60)
+    anchored = subprocess.run([sys.executable, "-m", "fedpe.cli", "host", "audit", "--data-dir", str(policy_host),
+                               "--verify", "--expect", head["expect"]], capture_output=True, text=True, timeout=60)
+    assert cut.returncode == 0  # a cut alone passes the chain: this is why the head is kept off the host
+    assert anchored.returncode == 1 and "cut short" in anchored.stderr, anchored.stderr
+    path.write_text(whole)
     lines = path.read_text().splitlines()
     tampered = json.loads(lines[1])
     tampered["owner"] = "someone-else"
