@@ -3,7 +3,9 @@
 - A role's Prefect task run is named ``{task_id}[{host}]``.
 - A federated tool's server role keeps ``{store}/{execution_id}/_progress.json`` up to date
   (tool, round, rounds, latest metrics, history), replaced whole each round.
-- Each role writes its resource report to ``{store}/{execution_id}/_reports/{host}.{task_id}.json``.
+- Each role writes its resource report to ``{store}/{execution_id}/_reports/{host}.{task_id}.json``,
+  and the coordinator keeps the head of the host's audit log when the role ended in
+  ``{store}/{execution_id}/_audit/{host}.{task_id}.json`` (``fedpe host audit --expect``).
 - Each tool's flow writes what it returns to ``{store}/{execution_id}/_result.json`` when it ends
   (in a pipeline the pipeline's own result is written last).
 - Control between rounds travels as Dask Events named ``fedpe-{execution_id}-{action}``
@@ -17,6 +19,7 @@ import re
 PROGRESS_FILE = "_progress.json"
 RESULT_FILE = "_result.json"
 REPORTS_DIR = "_reports"
+AUDIT_DIR = "_audit"
 CONTROL_ACTIONS = ("stop", "pause")
 
 _TASK_RUN_NAME = re.compile(r"^(?P<task>[A-Za-z0-9_.-]+)\[(?P<host>[^\]]+)\]$")

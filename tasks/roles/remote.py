@@ -22,7 +22,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from fedpe.errors import FedpeError
-from tasks.conventions import REPORTS_DIR, report_file
+from tasks.conventions import AUDIT_DIR, REPORTS_DIR, report_file
 from tasks.roles.specs import RoleSpec
 from tasks.wire.calls import CallError, Peer
 
@@ -39,8 +39,6 @@ START_TIMEOUT_S = 120.0
 POLL_FAILURES = 3
 POLL_TIMEOUT_S = 10.0
 POLL_WAIT_S = 0.5
-#: Where the coordinator keeps a host's audit head for an execution, among that host's outputs.
-AUDIT_HEAD_FILE = "audit_head.json"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -162,7 +160,7 @@ class RemoteRoles:
                     pass
                 result = answer["result"] or {}
                 if result.get("audit_head"):  # the host's log as it stood: recorded off the host
-                    on_event({"kind": "audit_head", "head": result["audit_head"]})
+                    on_event({"kind": "audit_head", "head": result["audit_head"], "task": run.task})
                 if not result.get("ok"):
                     raise RoleFailed(result.get("error") or f"{run.task} failed on {run.host}",
                                      field=result.get("field"), details={"host": run.host, "code": result.get("code")})
@@ -198,17 +196,18 @@ class Relay:
                 return
             self.store.write_bytes(data, self.execution_id, self.host, name)
         elif kind == "audit_head":
-            self.write_audit_head(event.get("head"))
+            self.write_audit_head(str(event.get("task")), event.get("head"))
         elif kind in self.handlers:
             self.handlers[kind](event)
 
-    def write_audit_head(self, head: object) -> None:
+    def write_audit_head(self, task_id: str, head: object) -> None:
         """The head of the host's audit log when the role ended (`fedpe host audit --expect SEQ:HASH`)."""
         if not (isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str)):
             return
-        self.store.write_bytes(json.dumps({"seq": head["seq"], "hash": head["hash"][:64],
+        self.store.write_bytes(json.dumps({"host": self.host, "task": task_id, "seq": head["seq"],
+                                           "hash": head["hash"][:64],
                                            "expect": f"{head['seq']}:{head['hash'][:64]}"}).encode(),
-                               self.execution_id, self.host, AUDIT_HEAD_FILE)
+                               self.execution_id, AUDIT_DIR, report_file(self.host, task_id))
 
     def write_report(self, task_id: str, usage: dict | None) -> None:
         """The role's resource report, as the host measured it."""

@@ -351,7 +351,8 @@ def test_a_hosts_policy_decides_on_the_host_and_its_audit_log_records_it(stack, 
     assert [e["file"] for e in released] == ["local_stats.json"] and len(released[0]["sha256"]) == 64
     assert stats_run[-1]["event"] == "end"
     # The log's head left the host with the role's last answer; the coordinator keeps it
-    head = json.loads(StoreSpec(url=stack.config.store).read_bytes(str(stats.id), "hospital-q", "audit_head.json"))
+    head = json.loads(StoreSpec(url=stack.config.store).read_bytes(str(stats.id), "_audit",
+                                                                  "hospital-q.fed-stats.json"))
     assert head["seq"] == stats_run[-1]["seq"] and head["hash"] == stats_run[-1]["hash"]
     path = policy_host / ".fedpe" / "audit.jsonl"
     whole = path.read_text()
