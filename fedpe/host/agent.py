@@ -3,8 +3,8 @@
 It publishes a record in the scheduler's metadata when the worker starts and refreshes it
 periodically (the refresh is the host's heartbeat: `last_seen`). The record stays after the
 host leaves, so the API can list a known host as disconnected with when it was last seen. Each
-refresh also reads the federation's list of revoked certificates, which the host's guard and
-role runtime then refuse as peers.
+refresh also reads the federation's list of revoked certificates, which the host's guard then
+refuses as peers.
 
 An idle host must cost next to nothing, so a refresh is cheap: the catalogue is rescanned
 only when a dataset file changed (stat calls tell), and the scan runs in a short-lived child
@@ -106,9 +106,7 @@ class HostAgent(WorkerPlugin):
             record = self.record()
             await self._worker.scheduler.set_metadata(keys=[HOSTS_METADATA_KEY, record["name"]], value=record)
             federation = await self._worker.scheduler.get_metadata(keys=[FEDERATION_METADATA_KEY], default={})
-            revoked = set((federation or {}).get("revoked") or ())
-            for holder in (self.guard, self.runtime):
-                if holder is not None:
-                    holder.revoked = revoked
+            if self.guard is not None:  # role calls come through the relay, which TLS already refuses revoked
+                self.guard.revoked = set((federation or {}).get("revoked") or ())
         except Exception:  # a failed heartbeat must never take the worker down
             logger.exception("fedpe host agent could not publish its record")

@@ -72,10 +72,22 @@ def metrics(raw: Any) -> dict[str, Any]:
     return Metrics.model_validate(raw).for_scheduler()
 
 
-class Registration(_Model):
-    """`register-worker` from a host's worker: the fields Dask's `add_worker` takes."""
+class _WorkerMessage(_Model):
+    """What both messages share: no field Dask does not take, metrics rebuilt, Dask's rpc serializers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics: dict = Field(default_factory=dict)
+    serializers: list[Annotated[str, Field(max_length=32)]] | None = Field(default=None, max_length=8)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> dict:
+        return metrics(value)
+
+
+class Registration(_WorkerMessage):
+    """`register-worker` from a host's worker: the fields Dask's `add_worker` takes."""
 
     op: Literal["register-worker"]
     reply: bool = False
@@ -91,16 +103,9 @@ class Registration(_Model):
     nanny: None = None
     pid: Count = 0
     versions: dict = Field(default_factory=dict)
-    metrics: dict = Field(default_factory=dict)
     extra: dict = Field(default_factory=dict, max_length=0)
     stimulus_id: Text = "fedpe"
     server_id: Text = "fedpe"
-    serializers: list[Annotated[str, Field(max_length=32)]] | None = Field(default=None, max_length=8)
-
-    @field_validator("metrics", mode="before")
-    @classmethod
-    def _metrics(cls, value: Any) -> dict:
-        return metrics(value)
 
     def for_scheduler(self) -> dict[str, Any]:
         out = self.model_dump()
@@ -108,24 +113,15 @@ class Registration(_Model):
         return out
 
 
-class Heartbeat(_Model):
+class Heartbeat(_WorkerMessage):
     """`heartbeat_worker` from a host's worker."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     op: Literal["heartbeat_worker"]
     reply: bool = True
     address: Text
     now: Amount
-    metrics: dict = Field(default_factory=dict)
     executing: dict = Field(default_factory=dict)
     extensions: dict = Field(default_factory=dict)
-    serializers: list[Annotated[str, Field(max_length=32)]] | None = Field(default=None, max_length=8)
-
-    @field_validator("metrics", mode="before")
-    @classmethod
-    def _metrics(cls, value: Any) -> dict:
-        return metrics(value)
 
     def for_scheduler(self) -> dict[str, Any]:
         out = self.model_dump()

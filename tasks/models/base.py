@@ -165,29 +165,35 @@ class SoftmaxModel(ABC):
             return 0.0
         return 0.5 * self.l2 * float(sum(np.sum(self._weights[i] ** 2) for i in self.regularized))
 
+    def _record_losses(self, scores: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(each record's loss, its derivative w.r.t. the scores): cross-entropy here; a model with
+        another loss on the same scores (the hinge) overrides only this."""
+        rows = np.arange(scores.shape[0])
+        losses = -log_softmax(scores)[rows, y]
+        dscores = softmax(scores)
+        dscores[rows, y] -= 1.0
+        return losses, dscores
+
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Mean cross-entropy plus l2/2 * sum of squared weight matrices (biases exempt)."""
+        """Mean record loss plus l2/2 * sum of squared weight matrices (biases exempt)."""
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
         if X.shape[0] == 0:
             raise ValueError("loss of an empty dataset is undefined")
-        logits, _ = self._forward(X)
-        logp = log_softmax(logits)
-        data = -float(logp[np.arange(X.shape[0]), y].mean())
-        return data + self._penalty()
+        scores, _ = self._forward(X)
+        losses, _ = self._record_losses(scores, y)
+        return float(losses.mean()) + self._penalty()
 
     def grad(self, X: np.ndarray, y: np.ndarray) -> Weights:
-        """Exact gradient of ``loss`` w.r.t. every weight, in ``get_weights()`` order."""
+        """(Sub)gradient of ``loss`` w.r.t. every weight, in ``get_weights()`` order."""
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
         n = X.shape[0]
         if n == 0:
             raise ValueError("gradient of an empty dataset is undefined")
-        logits, cache = self._forward(X)
-        dlogits = softmax(logits)
-        dlogits[np.arange(n), y] -= 1.0
-        dlogits /= n
-        grads = self._backward(X, cache, dlogits)
+        scores, cache = self._forward(X)
+        _, dscores = self._record_losses(scores, y)
+        grads = self._backward(X, cache, dscores / n)
         if self.l2 != 0.0:
             for i in self.regularized:
                 grads[i] = grads[i] + self.l2 * self._weights[i]

@@ -14,11 +14,12 @@ Tsuruoka et al. 2009 for SGD). ``local_train`` does the subgradient form today.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from tasks.models.base import SoftmaxModel, Weights
+from tasks.models.base import Weights
+from tasks.models.logreg import LinearSoftmax
 
 
 def soft_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
@@ -26,15 +27,13 @@ def soft_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
     return np.sign(values) * np.maximum(np.abs(values) - threshold, 0.0)
 
 
-class ElasticNet(SoftmaxModel):
+class ElasticNet(LinearSoftmax):
     """Softmax regression with weights ``[W (d, k), b (k,)]`` and an elastic-net penalty on W.
 
     ``l1_ratio=0`` is ridge (logreg with ``l2=alpha``), ``l1_ratio=1`` the lasso.
     """
 
     name: ClassVar[str] = "elastic_net"
-    weight_names: ClassVar[tuple[str, ...]] = ("W", "b")
-    regularized: ClassVar[tuple[int, ...]] = (0,)
 
     def __init__(
         self,
@@ -49,22 +48,10 @@ class ElasticNet(SoftmaxModel):
             raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
         if not np.isfinite(l1_ratio) or not 0.0 <= l1_ratio <= 1.0:
             raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
-        super().__init__(n_features, n_classes, l2=float(alpha) * (1.0 - float(l1_ratio)))
+        super().__init__(n_features, n_classes, l2=float(alpha) * (1.0 - float(l1_ratio)), seed=seed)
         self.alpha = float(alpha)
         self.l1_ratio = float(l1_ratio)
         self.l1 = self.alpha * self.l1_ratio
-        self.seed = seed
-        self._weights = [
-            np.zeros((self.n_features, self.n_classes), dtype=np.float64),
-            np.zeros(self.n_classes, dtype=np.float64),
-        ]
-
-    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, Any]:
-        W, b = self._weights
-        return X @ W + b, None
-
-    def _backward(self, X: np.ndarray, cache: Any, dlogits: np.ndarray) -> Weights:
-        return [X.T @ dlogits, dlogits.sum(axis=0)]
 
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
         """Mean cross-entropy plus the whole elastic-net penalty (the objective being minimised)."""

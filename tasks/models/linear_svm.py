@@ -13,16 +13,17 @@ metrics work on it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from tasks.models.base import SoftmaxModel, Weights
+from tasks.models.base import Weights
+from tasks.models.logreg import LinearSoftmax
 
 MultiClass = Literal["ovr", "crammer_singer"]
 
 
-class LinearSVM(SoftmaxModel):
+class LinearSVM(LinearSoftmax):
     """Margins ``X W + b`` with weights ``[W (d, k), b (k,)]``; l2 applies to W only.
 
     The loss is the mean hinge over records plus ``l2/2 * ||W||^2``; zero init, like logreg,
@@ -30,8 +31,6 @@ class LinearSVM(SoftmaxModel):
     """
 
     name: ClassVar[str] = "linear_svm"
-    weight_names: ClassVar[tuple[str, ...]] = ("W", "b")
-    regularized: ClassVar[tuple[int, ...]] = (0,)
 
     def __init__(
         self,
@@ -42,24 +41,12 @@ class LinearSVM(SoftmaxModel):
         multiclass: MultiClass = "ovr",
         seed: int = 0,
     ) -> None:
-        super().__init__(n_features, n_classes, l2=l2)
+        super().__init__(n_features, n_classes, l2=l2, seed=seed)
         if multiclass not in ("ovr", "crammer_singer"):
             raise ValueError(f"multiclass must be 'ovr' or 'crammer_singer', got {multiclass!r}")
         self.multiclass: MultiClass = multiclass
-        self.seed = seed
-        self._weights = [
-            np.zeros((self.n_features, self.n_classes), dtype=np.float64),
-            np.zeros(self.n_classes, dtype=np.float64),
-        ]
 
-    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, Any]:
-        W, b = self._weights
-        return X @ W + b, None
-
-    def _backward(self, X: np.ndarray, cache: Any, dlogits: np.ndarray) -> Weights:
-        return [X.T @ dlogits, dlogits.sum(axis=0)]
-
-    def _hinge(self, margins: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _record_losses(self, margins: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-record hinge losses and d(sum of them)/d(margins), one subgradient."""
         n, k = margins.shape
         rows = np.arange(n)
@@ -78,30 +65,6 @@ class LinearSVM(SoftmaxModel):
         dmargins[rows[active], rival[active]] = 1.0
         dmargins[rows[active], y[active]] = -1.0
         return np.where(active, slack, 0.0), dmargins
-
-    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Mean multiclass hinge plus l2/2 * ||W||^2 (the SVM primal objective, per record)."""
-        X = self._check_X(X)
-        y = self._check_y(y, X.shape[0])
-        if X.shape[0] == 0:
-            raise ValueError("loss of an empty dataset is undefined")
-        margins, _ = self._forward(X)
-        losses, _ = self._hinge(margins, y)
-        return float(losses.mean()) + self._penalty()
-
-    def grad(self, X: np.ndarray, y: np.ndarray) -> Weights:
-        """A subgradient of ``loss`` (0 at the hinge's kink), in ``get_weights()`` order."""
-        X = self._check_X(X)
-        y = self._check_y(y, X.shape[0])
-        n = X.shape[0]
-        if n == 0:
-            raise ValueError("gradient of an empty dataset is undefined")
-        margins, cache = self._forward(X)
-        _, dmargins = self._hinge(margins, y)
-        grads = self._backward(X, cache, dmargins / n)
-        if self.l2 != 0.0:
-            grads[0] = grads[0] + self.l2 * self._weights[0]
-        return grads
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """The raw margins, shape (n, n_classes), as scikit-learn's SVMs name them."""

@@ -14,14 +14,12 @@ import numpy as np
 from tasks.models.base import SoftmaxModel, Weights
 
 
-class LogisticRegression(SoftmaxModel):
-    """Softmax regression with weights ``[W (d, k), b (k,)]``; k=2 uses two columns too.
-
-    ``seed`` is accepted so every model has the same constructor shape for the
-    registry; the init is all zeros and does not depend on it.
+class LinearSoftmax(SoftmaxModel):
+    """The linear layer the linear models share: scores ``X W + b`` with weights
+    ``[W (d, k), b (k,)]``, l2 on W only, zero init (every host starts from the same point
+    without sharing a seed). Logreg, the linear SVM and the elastic net differ in their loss only.
     """
 
-    name: ClassVar[str] = "logreg"
     weight_names: ClassVar[tuple[str, ...]] = ("W", "b")
     regularized: ClassVar[tuple[int, ...]] = (0,)
 
@@ -39,3 +37,13 @@ class LogisticRegression(SoftmaxModel):
 
     def _backward(self, X: np.ndarray, cache: Any, dlogits: np.ndarray) -> Weights:
         return [X.T @ dlogits, dlogits.sum(axis=0)]
+
+
+class LogisticRegression(LinearSoftmax):
+    """Softmax regression with weights ``[W (d, k), b (k,)]``; k=2 uses two columns too.
+
+    ``seed`` is accepted so every model has the same constructor shape for the
+    registry; the init is all zeros and does not depend on it.
+    """
+
+    name: ClassVar[str] = "logreg"

@@ -69,7 +69,6 @@ class HostRuntime:
         self._calls = ThreadPoolExecutor(16, thread_name_prefix="fedpe-role-call")
         self._polls = ThreadPoolExecutor(64, thread_name_prefix="fedpe-role-poll")
         self._audit = ThreadPoolExecutor(1, thread_name_prefix="fedpe-audit")  # one writer: the chain's order
-        self.revoked: set[str] = set()
 
     def install(self) -> "HostRuntime":
         """Open the host's line to the relay (called on the worker's event loop, before it takes work)."""
