@@ -54,7 +54,8 @@ class ClientTrainer:
     TASK_ID = TASK_ID
     PEER_METHODS = frozenset({"describe", "prepare", "setup", "start", "fit", "evaluate", "final", "leave"})
     COORDINATOR_METHODS = frozenset({"leave"})
-    AUDIT_CALLS = True
+    # Answers that carry what the host's data gave (audited as "sent"); `leave` only ends the role.
+    AUDITED_METHODS = frozenset({"describe", "prepare", "setup", "start", "fit", "evaluate", "final"})
 
     def __init__(self, context: RoleContext):
         from tasks.prep import select_features

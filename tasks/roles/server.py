@@ -101,7 +101,7 @@ class FederatedServer:
     TASK_ID = TASK_ID
     PEER_METHODS: frozenset[str] = frozenset()
     COORDINATOR_METHODS: frozenset[str] = frozenset()
-    AUDIT_CALLS = False
+    AUDITED_METHODS: frozenset[str] = frozenset()
 
     def __init__(self, context: RoleContext):
         self.context = context

@@ -29,7 +29,7 @@ class LocalStats:
     TASK_ID = TASK_ID
     PEER_METHODS: frozenset[str] = frozenset()
     COORDINATOR_METHODS = frozenset({"edges"})
-    AUDIT_CALLS = True
+    AUDITED_METHODS: frozenset[str] = frozenset()  # `edges` answers an acknowledgement: the ranges left as an event
 
     def __init__(self, context: RoleContext):
         self.context = context
