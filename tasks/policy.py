@@ -46,6 +46,48 @@ class FlcorePolicy(BaseModel):
     require_dp: bool = False
     #: The largest privacy loss the host accepts over a whole training (RDP accounting, its own delta).
     max_epsilon: Annotated[float | None, Field(gt=0)] = None
+    #: The least noise the host adds to its own updates (z), whatever the training asks; the job's z if more.
+    noise_multiplier: Annotated[float | None, Field(gt=0, le=100)] = None
+    #: The loosest clipping norm the host accepts on its own updates; the job's if tighter.
+    clipping_norm: Annotated[float | None, Field(gt=0)] = None
+
+    @property
+    def private(self) -> bool:
+        """A host with a privacy floor trains only with DP, and noises and accounts its own updates."""
+        return self.require_dp or self.max_epsilon is not None or self.noise_multiplier is not None
+
+
+class HostDP(BaseModel):
+    """The DP a private client host applies to its own updates, against whoever runs the server.
+
+    The server host sees each client's update as it is, so the host adds noise to its clipped
+    update itself, with fresh randomness the server cannot know, and accounts it with sampling
+    rate 1 (the host knows when it was asked): its epsilon holds against the server host, not
+    only against readers of the aggregate.
+    """
+
+    noise_multiplier: float
+    clipping_norm: float
+    delta: float
+    max_epsilon: float | None = None
+
+    def epsilon(self, rounds: int) -> float:
+        from tasks.privacy import PrivacyAccountant
+
+        return PrivacyAccountant(self.noise_multiplier, 1.0, self.delta).epsilon(rounds)
+
+
+def host_dp(policy: FlcorePolicy, dp: dict | None) -> HostDP | None:
+    """The DP this host applies to a training whose `dp` settings are these (None: it does not noise)."""
+    if not policy.private or not dp:
+        return None
+    asked_z = float(dp["noise_multiplier"]) if _positive(dp.get("noise_multiplier")) else 0.0
+    z = max(asked_z, policy.noise_multiplier or 0.0)
+    norm = float(dp.get("clipping_norm") or 1.0)
+    if policy.clipping_norm is not None:
+        norm = min(norm, policy.clipping_norm)
+    return HostDP(noise_multiplier=z, clipping_norm=norm, delta=float(dp.get("delta") or 1e-5),
+                  max_epsilon=policy.max_epsilon)
 
 
 class HostPolicy(BaseModel):
@@ -115,16 +157,18 @@ def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, d
         adjustments["extremes_k"] = policy.fed_stats.min_count
     if tool == "flcore" and task == "flcore-client":
         dp = params.get("dp")
-        if policy.flcore.require_dp and not dp:
+        if policy.flcore.private and not dp:
             return refuse("flcore.require_dp", "it trains only with differential privacy (dp)")
-        if policy.flcore.require_dp and not _positive(dp.get("noise_multiplier")):
+        if policy.flcore.private and not _positive(dp.get("noise_multiplier")) and not policy.flcore.noise_multiplier:
             return refuse("flcore.require_dp", "it trains only with differential privacy, and a noise_multiplier "
                                                f"of {dp.get('noise_multiplier')!r} adds no noise")
-        if dp and policy.flcore.max_epsilon is not None:
-            planned = planned_epsilon(dp, int(params.get("rounds") or 1), float(params.get("sampling_rate") or 1.0))
-            if planned > policy.flcore.max_epsilon:
-                return refuse("flcore.max_epsilon", f"the training would spend epsilon {planned:.3g} over its rounds, "
-                                                   f"more than its max_epsilon {policy.flcore.max_epsilon:g}")
+        mine = host_dp(policy.flcore, dp)
+        if mine is not None and mine.max_epsilon is not None:
+            planned = mine.epsilon(int(params.get("rounds") or 1))
+            if planned > mine.max_epsilon:
+                return refuse("flcore.max_epsilon", f"the training would spend epsilon {planned:.3g} over its rounds "
+                                                   f"(noise {mine.noise_multiplier:g}, every round), more than its "
+                                                   f"max_epsilon {mine.max_epsilon:g}")
     return Decision(True, "allowed", f"host {host} runs {task} of {owner}", adjustments)
 
 
@@ -133,20 +177,6 @@ def _positive(value) -> bool:
         return 0 < float(value) < float("inf")
     except (TypeError, ValueError):
         return False
-
-
-def planned_epsilon(dp: dict, rounds: int, sampling_rate: float) -> float:
-    """The epsilon a DP training would spend over all its `rounds` (infinite without noise).
-
-    A `target_epsilon` is the server's promise to stop early; the host's floor does not rest on
-    a promise of the server's, so the whole plan counts.
-    """
-    from tasks.privacy import PrivacyAccountant
-
-    if not _positive(dp.get("noise_multiplier")):
-        return float("inf")
-    accountant = PrivacyAccountant(float(dp["noise_multiplier"]), sampling_rate, float(dp.get("delta") or 1e-5))
-    return accountant.epsilon(rounds)
 
 
 def load_policy(path: str | Path | None) -> HostPolicy:

@@ -34,6 +34,17 @@ class Privacy:
     epsilon: float | None = None
 
 
+def all_noised(fits, noise_multiplier: float) -> bool:
+    """Whether every update of the round came noised by its host at least as much as the training asks.
+
+    A host noising its own clipped update by z x its norm gives the round's sum at least the noise
+    of the central mechanism for every client's contribution, so the server adds none on top.
+    """
+    fits = list(fits)
+    return bool(fits) and all((a.get("local_noise") or {}).get("noise_multiplier", 0.0) >= noise_multiplier
+                              for a in fits)
+
+
 class WeightAggregation:
     """A weight strategy over the clients' weights, DP noise on top where asked."""
 
@@ -73,7 +84,8 @@ class WeightAggregation:
         dp = self.training.dp
         if dp is not None:
             p = self.privacy
-            self.state = add_gaussian_noise(self.state, p.noise_multiplier, p.clip_norm, len(fits), self.rng)
+            if not all_noised(fits.values(), p.noise_multiplier):  # else the clients' own noise is at least this
+                self.state = add_gaussian_noise(self.state, p.noise_multiplier, p.clip_norm, len(fits), self.rng)
             if dp.adaptive:
                 p.clip_norm = adaptive_clip_norm(p.clip_norm, [bool(a["clipped"]) for a in fits.values()],
                                                  dp.target_quantile, dp.clip_learning_rate,

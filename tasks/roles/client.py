@@ -20,9 +20,10 @@ import time
 
 import numpy as np
 
-from fedpe.errors import InvalidArgument
+from fedpe.errors import InvalidArgument, PolicyRefused
 from tasks.data.catalogue import fingerprint_file, load_dataset
 from tasks.data.layout import find_split_file
+from tasks.policy import host_dp
 from tasks.roles.context import RoleContext
 from tasks.roles.learners import client_learner
 from tasks.roles.specs import TrainingSpec
@@ -48,7 +49,8 @@ class ClientTrainer:
 
     The data holder keeps its own floors, whatever the server host asks: it trains at most the
     rounds it was started for and hands over its final metrics once, and where the training is
-    private it clips every update itself, to its own plan's norm at most.
+    private it clips every update itself, to its own plan's norm at most. Where its policy sets a
+    privacy floor it also noises its own updates and accounts its own epsilon (tasks/policy.HostDP).
     """
 
     TASK_ID = TASK_ID
@@ -75,6 +77,12 @@ class ClientTrainer:
         self.targets = targets_of(spec)
         self.planned_rounds = int(context.spec.params.get("rounds") or 1)
         self.calls = {"fit": 0, "evaluate": 0, "final": 0}
+        # The host's own DP (its policy's floor), applied to its updates whatever the server asks
+        if context.policy.flcore.private and spec.dp is None:
+            raise PolicyRefused(f"host {self.host} trains only with differential privacy, and this training has none")
+        self.dp = host_dp(context.policy.flcore, spec.dp.model_dump() if spec.dp else None)
+        self.noised = 0
+        self._noise = np.random.default_rng()  # fresh entropy: the server knows the training's seed
         with self.meter.measure():
             frame = load_dataset(self.data_dir, spec.dataset, "train")
             try:
@@ -180,9 +188,31 @@ class ClientTrainer:
         if dp is None:
             return config
         asked = config.get("clipping_norm")
-        norm = float(asked) if asked is not None and dp.adaptive else min(float(asked or dp.clipping_norm),
-                                                                           float(dp.clipping_norm))
+        if asked is None and self.dp is not None:
+            raise CallRefused(f"{self.host} trains only with differential privacy: a fit call without its "
+                              "clipping norm is refused")
+        own = float(self.dp.clipping_norm if self.dp is not None else dp.clipping_norm)
+        norm = float(asked) if asked is not None and dp.adaptive else min(float(asked or own), own)
         return {**config, "clipping_norm": norm}
+
+    def _spend(self) -> float:
+        """The host's epsilon once it answers one more fit; refused when that passes its max_epsilon."""
+        epsilon = self.dp.epsilon(self.noised + 1)
+        if self.dp.max_epsilon is not None and epsilon > self.dp.max_epsilon:
+            raise CallRefused(f"{self.host} has spent its privacy budget: one more update would reach epsilon "
+                              f"{epsilon:.3g}, over its max_epsilon {self.dp.max_epsilon:g}")
+        return epsilon
+
+    def _noised(self, answer: dict, server_round: int, norm: float, epsilon: float) -> dict:
+        """The clipped update with the host's own Gaussian noise (z x its clipping norm), accounted and audited."""
+        from tasks.privacy import add_gaussian_noise
+
+        z = self.dp.noise_multiplier
+        update = add_gaussian_noise(answer["update"], z, norm, 1, self._noise)
+        self.noised += 1
+        self.context.record("privacy", round=server_round, noise_multiplier=z, clipping_norm=norm,
+                            epsilon=round(epsilon, 6), delta=self.dp.delta, max_epsilon=self.dp.max_epsilon)
+        return {**answer, "update": update, "local_noise": {"noise_multiplier": z, "clipping_norm": norm}}
 
     def evaluate(self, value: dict) -> dict:
         """The global model's metrics' statistics on this host's validation split."""
@@ -198,12 +228,15 @@ class ClientTrainer:
         Evaluating here saves the server a second call per round: the metrics are those of
         the previous round's aggregate.
         """
-        self._count("fit", self.planned_rounds)
         state, server_round, config = value["state"], int(value["round"]), self._clipping(value["config"])
+        self._count("fit", self.planned_rounds)
         start = time.perf_counter()
+        epsilon = self._spend() if self.dp is not None else None
         with self.meter.measure():
             incoming = self.learner.evaluate(state, self.X_val, self.y_val)
             answer = self.learner.fit(state, server_round, config, self.X_train, self.y_train)
+            if self.dp is not None:
+                answer = self._noised(answer, server_round, config["clipping_norm"], epsilon)
         seconds = time.perf_counter() - start
         quality = "concordance" if self.survival else "accuracy"
         self.history.append({"round": server_round, "loss_before": answer["metrics"].get("loss_before"),

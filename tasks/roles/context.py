@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.audit import AuditLog, sha256_of
+from tasks.policy import HostPolicy
 from tasks.roles.specs import RoleSpec
 
 logger = logging.getLogger("fedpe.role")
@@ -82,8 +83,10 @@ class RoleLog:
 class RoleContext:
     """One role's life on its host, shared by the role's thread and the host's call handler."""
 
-    def __init__(self, spec: RoleSpec, *, data_dir: Path, audit: AuditLog | None, peers=None):
+    def __init__(self, spec: RoleSpec, *, data_dir: Path, audit: AuditLog | None, peers=None,
+                 policy: HostPolicy | None = None):
         self.spec = spec
+        self.policy = policy or HostPolicy()  # the host's own floors, which the role applies itself
         self.host = spec.host
         self.data_dir = Path(data_dir)
         self.audit = audit

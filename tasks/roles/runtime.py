@@ -87,7 +87,7 @@ class HostRuntime:
             raise RoleRefused(f"host {self.name} has no role {spec.task!r}")
         key = (spec.execution_id, spec.task)
         peers = self._peers(spec.peers) if spec.peers else None
-        context = RoleContext(spec, data_dir=self.data_dir, audit=self.audit, peers=peers)
+        context = RoleContext(spec, data_dir=self.data_dir, audit=self.audit, peers=peers, policy=self.policy)
         with self._lock:
             decision = decide(self.policy, self.name, tool=spec.tool, task=spec.task, owner=spec.owner,
                               dataset=spec.dataset, params=spec.params, live_roles=len(self._roles),

@@ -373,3 +373,111 @@ def test_a_hosts_policy_decides_on_the_host_and_its_audit_log_records_it(stack, 
                              "--verify"], capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1
     assert "line 2" in broken.stderr and "tampered" in broken.stderr
+
+
+@pytest.fixture()
+def private_host(stack, tmp_path):
+    """hospital-p: trains only with DP it adds and accounts itself, up to epsilon 10, for hospital-a only."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(stack.data_dirs["hospital-b"], data, ignore=shutil.ignore_patterns(".fedpe"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("flcore: {require_dp: true, max_epsilon: 10.0}\nservers: [hospital-a]\n")
+    proc = start_extra_host(stack, "hospital-p", data, policy=policy)
+    yield data
+    stop_host(proc)
+
+
+def audit_of(data_dir: Path, execution_id: str) -> list[dict]:
+    audit = subprocess.run([sys.executable, "-m", "fedpe.cli", "host", "audit", "--data-dir", str(data_dir), "--json"],
+                           capture_output=True, text=True, timeout=60)
+    assert audit.returncode == 0, audit.stderr
+    return [e for e in map(json.loads, audit.stdout.splitlines()) if e.get("execution_id") == execution_id]
+
+
+def test_a_private_host_noises_accounts_and_limits_what_its_server_gets(stack, dask_client, private_host):
+    from prefect.deployments import run_deployment
+
+    from blocks.store import StoreSpec
+    from tasks.models.registry import build_model
+    from tasks.prep import combine_profiles
+    from tasks.privacy import PrivacyAccountant
+    from tasks.roles.remote import RemoteRoles
+    from tasks.roles.specs import RoleSpec
+    from tasks.training import combine_feature_sums
+    from tasks.wire.calls import CallError, Peer
+
+    accountant = PrivacyAccountant(1.0, 1.0, 1e-5)  # the host's view: every round it answers counts
+
+    # An honest DP training: the host noises each update itself and its audit carries its epsilon
+    trained = run_deployment("flcore/default", parameters={
+        "server": "hospital-a", "clients": ["hospital-b", "hospital-p"], "dataset": "breast-cancer", "rounds": 3,
+        "dp": {"noise_multiplier": 1.0, "clipping_norm": 1.0}}, poll_interval=0.25, timeout=300)
+    assert trained.state.is_completed(), trained.state.message
+    spent = [e for e in audit_of(private_host, str(trained.id)) if e["event"] == "privacy"]
+    assert [e["round"] for e in spent] == [1, 2, 3]
+    assert [e["epsilon"] for e in spent] == [round(accountant.epsilon(r), 6) for r in (1, 2, 3)]
+    assert all(e["noise_multiplier"] == 1.0 and e["clipping_norm"] <= 1.0 for e in spent)
+
+    # A 4-round plan would pass its max_epsilon of 10 (12.3 at q=1): refused on the host before any data is read
+    over = run_deployment("flcore/default", parameters={
+        "server": "hospital-a", "clients": ["hospital-b", "hospital-p"], "dataset": "breast-cancer", "rounds": 5,
+        "dp": {"noise_multiplier": 1.0, "clipping_norm": 1.0}}, poll_interval=0.25, timeout=300)
+    assert not over.state.is_completed() and "max_epsilon" in over.state.message, over.state.message
+
+    # A server host that deviates, played here with hospital-a's own certificate over the relay
+    execution = "private-" + str(time.time_ns())
+    dp = {"noise_multiplier": 1.0, "clipping_norm": 1.0}
+    roles = RemoteRoles(dask_client, StoreSpec(url=stack.config.store))
+    run = roles.start(RoleSpec(execution_id=execution, flow_run_id="none", task="flcore-client", tool="flcore",
+                               host="hospital-p", owner="alice", dataset="breast-cancer", server="hospital-a",
+                               params={"rounds": 1, "dp": dp, "training": {"dataset": "breast-cancer", "dp": dp}}))
+    server_args = client_security(host_files(stack, "hospital-a")).get_connection_args("client")
+
+    async def deviate() -> dict:
+        peer = Peer("hospital-p", stack.config.scheduler_address, server_args)
+        seen: dict = {}
+
+        async def call(method, value=None):
+            for _ in range(100):  # the role may still be reading its data
+                try:
+                    return await peer.call(execution, "flcore-client", method, value, timeout_s=30)
+                except CallError as exc:
+                    if "no role" not in str(exc) or method != "describe":
+                        raise
+                    await asyncio.sleep(0.1)
+
+        async def refused(method, value):
+            try:
+                await call(method, value)
+            except CallError as exc:
+                return str(exc)
+            return "answered"
+
+        described = await call("describe")
+        profile = await call("prepare", {"labels": described["labels"], "min_count": 5})
+        plan = combine_profiles([profile], described["features"])
+        sums = await call("setup", {"plan": plan.model_dump(), "missing_indicators": False, "impute": True})
+        mean, std = combine_feature_sums([sums])
+        await call("start", {"mean": mean, "std": std, "n_classes": 2})
+        state = build_model("logreg", len(plan.columns(missing_indicators=False)), 2, seed=0).get_weights()
+        seen["no_dp"] = await refused("fit", {"state": state, "round": 1, "config": {}})
+        seen["fit"] = await call("fit", {"state": state, "round": 1, "config": {"clipping_norm": 50.0}})
+        seen["second_fit"] = await refused("fit", {"state": state, "round": 2, "config": {"clipping_norm": 1.0}})
+        await call("final", {"state": state})
+        seen["second_final"] = await refused("final", {"state": state})
+        await call("leave")
+        peer.close()
+        return seen
+
+    seen = asyncio.run(deviate())
+    roles.follow(run, lambda event: None)
+    roles.close()
+
+    assert "without its clipping norm" in seen["no_dp"]
+    assert seen["fit"]["local_noise"] == {"noise_multiplier": 1.0, "clipping_norm": 1.0}  # 50 asked, its own 1 kept
+    assert "fit at most 1 time" in seen["second_fit"]
+    assert "final at most 1 time" in seen["second_final"]
+    spent = [e for e in audit_of(private_host, execution) if e["event"] == "privacy"]
+    assert [(e["round"], e["epsilon"]) for e in spent] == [(1, round(accountant.epsilon(1), 6))]
