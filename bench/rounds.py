@@ -130,7 +130,7 @@ def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:
     first_round_s = result.history[0]["ended_at"] - submitted
 
     from blocks.store import StoreSpec
-    from tasks.roles.reporter import npz_to_weights
+    from tasks.coordinator.reporter import npz_to_weights
 
     model = npz_to_weights(StoreSpec(url=stack.config.store).read_bytes(result.execution_id, hosts[0], "model_final.npz"))
     floor_ms = floor(hosts, stack.data_dirs, dataset, [w.shape for w in model], rounds)

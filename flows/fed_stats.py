@@ -15,8 +15,8 @@ from flows.params import DatasetName, HostName
 from flows.runtime import require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
 from tasks.hosts import check_hosts
-from tasks.roles.remote import Relay, follow
-from tasks.roles.specs import RoleSpec
+from tasks.coordinator.remote import Relay, follow
+from tasks.host.specs import RoleSpec
 from tasks.stats import combine_summaries, global_edges
 
 TOOL = ToolSpec(

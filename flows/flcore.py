@@ -1,9 +1,9 @@
 """flcore: federated training with a server role and client roles.
 
 The flow reads as: validate, place the roles on their hosts, follow them, collect the result.
-The rounds live in the server role on its host (tasks/roles/server.py); the flow, on the
+The rounds live in the server role on its host (tasks/host/server.py); the flow, on the
 coordinator, turns the server's events into the progress file, MLflow and the outputs
-(tasks/roles/reporter.py).
+(tasks/coordinator/reporter.py).
 """
 
 
@@ -24,9 +24,9 @@ from flows.spec import TaskSpec, ToolSpec
 from tasks.hosts import check_hosts
 from tasks.privacy import DPConfig
 from tasks.resources import versions
-from tasks.roles.remote import Relay, follow
-from tasks.roles.reporter import RoundReporter
-from tasks.roles.specs import RoleSpec, ServerSpec, TrainingSpec
+from tasks.coordinator.remote import Relay, follow
+from tasks.coordinator.reporter import RoundReporter
+from tasks.host.specs import RoleSpec, ServerSpec, TrainingSpec
 from tasks.models.config import LogregConfig, ModelParameter
 from tasks.strategies.config import FedAvgConfig, StrategyConfig
 
@@ -238,7 +238,7 @@ def flcore(
     idle_timeout_s = max(300.0, 5 * round_timeout_s)
     initial = None
     if initial_weights:
-        from tasks.roles.reporter import npz_to_weights
+        from tasks.coordinator.reporter import npz_to_weights
 
         initial = npz_to_weights(ctx.store.read_bytes(*initial_weights.split("/")))
     roles = ctx.roles(with_control=True)

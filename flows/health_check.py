@@ -1,6 +1,6 @@
 """health-check: one role per selected host reporting versions, resources, datasets and reachability.
 
-Each host reports what it sees itself (tasks/roles/health.py); the coordinator adds what it sees
+Each host reports what it sees itself (tasks/host/health.py); the coordinator adds what it sees
 of the host: whether it answered, and whether its report reached the store.
 """
 
@@ -13,8 +13,8 @@ from blocks import RESULTS_BLOCK
 from flows.params import HostName
 from flows.runtime import role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
-from tasks.roles.remote import Relay, follow
-from tasks.roles.specs import RoleSpec
+from tasks.coordinator.remote import Relay, follow
+from tasks.host.specs import RoleSpec
 
 TOOL = ToolSpec(
     id="health-check",

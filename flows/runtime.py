@@ -4,7 +4,7 @@ The scheduler's address comes from the Federation block when a flow run starts, 
 time: served runs re-import the flow's module, and one deployment must follow the federation
 wherever `fedpe up` put it. Flows run their roles' Prefect tasks on threads of the flow's own
 process (`role_task_runner`): each follows a role that runs on its host as a plain Dask task
-(tasks/roles/remote.py).
+(tasks/coordinator/remote.py).
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ class RunContext:
 
         With `with_control`, a watcher carries stop, pause and cancel to them (federated tools).
         """
-        from tasks.roles.control import ControlWatcher
-        from tasks.roles.remote import RemoteRoles
+        from tasks.coordinator.control import ControlWatcher
+        from tasks.coordinator.remote import RemoteRoles
 
         control = ControlWatcher(self.execution_id, self.flow_run_id, self.client()).start() if with_control else None
         return RemoteRoles(self.client(), self.store, control)

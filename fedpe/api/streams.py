@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
-from tasks.roles.reporter import round_metrics
+from tasks.coordinator.reporter import round_metrics
 
 POLL_S = 1.0
 BACKLOG = 1000

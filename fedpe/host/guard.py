@@ -6,7 +6,7 @@ certificate at its other end (tasks/wire/identity.py):
 - the scheduler (``fedpe-scheduler``) may use the worker's Dask handlers, except those that
   run code on it outside a task or add plugins (`BLOCKED`);
 - the coordinator (``fedpe-coordinator``) and other hosts may only close the comm: role calls
-  reach a host over its own line to the scheduler's relay (tasks/roles/relay_line.py), and the
+  reach a host over its own line to the scheduler's relay (tasks/host/relay_line.py), and the
   worker listens on its loopback only (fedpe/host/start.py). What they send is read strictly
   (tasks/wire/transport.py): no pickle is ever loaded from them;
 - anyone else, a comm that is not a fedpe comm, and any certificate the federation revoked,

@@ -10,7 +10,7 @@ import os
 from fedpe.host.agent import HostAgent
 from fedpe.host.guard import WorkerGuard
 from tasks.policy import load_policy
-from tasks.roles.runtime import HostRuntime
+from tasks.host.runtime import HostRuntime
 
 
 async def dask_setup(worker) -> None:

@@ -307,8 +307,8 @@ def test_a_hosts_policy_decides_on_the_host_and_its_audit_log_records_it(stack, 
     from prefect.deployments import run_deployment
 
     from federation_helpers import api_client
-    from tasks.roles.remote import RemoteRoles, RoleFailed
-    from tasks.roles.specs import RoleSpec
+    from tasks.coordinator.remote import RemoteRoles, RoleFailed
+    from tasks.host.specs import RoleSpec
     from blocks.store import StoreSpec
 
     # The API refuses early, from the policy the host advertises
@@ -403,8 +403,8 @@ def test_a_private_host_noises_accounts_and_limits_what_its_server_gets(stack, d
     from tasks.models.registry import build_model
     from tasks.prep import combine_profiles
     from tasks.privacy import PrivacyAccountant
-    from tasks.roles.remote import RemoteRoles
-    from tasks.roles.specs import RoleSpec
+    from tasks.coordinator.remote import RemoteRoles
+    from tasks.host.specs import RoleSpec
     from tasks.training import combine_feature_sums
     from tasks.wire.calls import CallError, Peer
 

@@ -452,7 +452,7 @@ def _finite(value):
 
 def metrics_row(entry: dict) -> dict[str, Any]:
     """A round of the progress history as /metrics gives it: the numbers MLflow got, split by client."""
-    from tasks.roles.reporter import round_metrics
+    from tasks.coordinator.reporter import round_metrics
 
     per_client = entry.get("per_client") if isinstance(entry.get("per_client"), dict) else {}
     return {

@@ -11,7 +11,7 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from tasks.roles.reporter import tracked_metrics
+from tasks.coordinator.reporter import tracked_metrics
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 
 def test_tags_a_server_host_sets_are_namespaced_and_cannot_touch_fedpes_own():
-    from tasks.roles.reporter import host_tags
+    from tasks.coordinator.reporter import host_tags
 
     tags = host_tags({"fedpe.owner": "mallory", "data.fingerprint.a": "ab", "bad name": "x", 7: "y",
                       "x" * 300: "too long"})

@@ -88,7 +88,7 @@ def test_a_host_answers_only_the_servers_its_policy_names():
 
 def test_a_client_clips_to_its_own_plan_and_answers_only_the_planned_calls():
     from tasks.privacy import DPConfig
-    from tasks.roles.client import CallRefused, ClientTrainer
+    from tasks.host.client import CallRefused, ClientTrainer
 
     client = object.__new__(ClientTrainer)  # the pure rules only: no data, no context
     client.host, client.planned_rounds, client.calls = "hospital-b", 2, {"fit": 0, "evaluate": 0, "final": 0}
@@ -112,7 +112,7 @@ def private_client(policy: FlcorePolicy, planned_rounds: int = 3, records: list 
     import numpy as np
 
     from tasks.privacy import DPConfig
-    from tasks.roles.client import ClientTrainer
+    from tasks.host.client import ClientTrainer
 
     client = object.__new__(ClientTrainer)
     client.host, client.planned_rounds, client.calls = "hospital-b", planned_rounds, {"fit": 0, "evaluate": 0, "final": 0}
@@ -127,7 +127,7 @@ def test_a_private_client_refuses_a_call_without_clipping_and_noises_and_account
     import numpy as np
 
     from tasks.privacy import PrivacyAccountant
-    from tasks.roles.client import CallRefused
+    from tasks.host.client import CallRefused
 
     records: list = []
     client = private_client(FlcorePolicy(require_dp=True, max_epsilon=10.0), records=records)
@@ -155,7 +155,7 @@ def test_a_private_client_refuses_a_call_without_clipping_and_noises_and_account
 
 
 def test_the_server_adds_no_second_noise_when_every_host_noised_its_own_update():
-    from tasks.roles.aggregation import all_noised
+    from tasks.host.aggregation import all_noised
 
     noised = {"local_noise": {"noise_multiplier": 1.0, "clipping_norm": 1.0}}
     assert all_noised([noised, noised], 1.0)

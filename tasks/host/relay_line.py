@@ -4,7 +4,7 @@ The host dials the scheduler, says ``fedpe-relay-attach``, and from then on read
 (``{"id", "caller", "caller_kind", "execution", "role", "method", "payload"}``) and writes
 answers (``{"id", "status", "payload"|"message"}``). The caller's identity is the scheduler's
 word, taken from the caller's certificate (fedpe/stack/relay.py); the runtime decides on it
-(tasks/roles/runtime.py). The line is dialed again, with a growing pause, whenever it drops.
+(tasks/host/runtime.py). The line is dialed again, with a growing pause, whenever it drops.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ its peers, and the one way out for anything it sends home (events the coordinato
 
 Roles hold no credential of any service: they never write the store, MLflow or Prefect
 themselves. They emit events (log lines, rounds, files) that the coordinator's task for the
-role collects by polling (tasks/roles/remote.py) and turns into the store's files, MLflow's
+role collects by polling (tasks/coordinator/remote.py) and turns into the store's files, MLflow's
 metrics and the Prefect task run's logs. Every file that leaves is recorded in the host's
 audit log first.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from tasks.audit import AuditLog, sha256_of
 from tasks.policy import HostPolicy
-from tasks.roles.specs import RoleSpec
+from tasks.host.specs import RoleSpec
 
 logger = logging.getLogger("fedpe.role")
 

@@ -1,6 +1,6 @@
 """The flcore client role: a host's training state for one execution, on that host.
 
-The role starts when its Dask task reaches the host (tasks/roles/runtime.py), reads its data
+The role starts when its Dask task reaches the host (tasks/host/runtime.py), reads its data
 and then answers the server role's calls, which only the host named as the execution's server
 may make: `describe` (the selected columns' schema), `prepare` (split, then a profile of the
 columns: sums and counts, categories seen at least `min_count` times), `setup` (apply the
@@ -8,7 +8,7 @@ federation's preparation plan: imputation, one-hot; feature sums for scaling), `
 build the model), then `fit` and `evaluate` each round, `final`, and `leave`. Only weights or
 trees, sample counts and metrics' statistics ever leave the host, each answer recorded in the
 host's audit log; its local metrics go home as a file when it leaves. How a model trains is
-its learner's (tasks/roles/learners.py).
+its learner's (tasks/host/learners.py).
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from fedpe.errors import InvalidArgument, PolicyRefused
 from tasks.data.catalogue import fingerprint_file, load_dataset
 from tasks.data.layout import find_split_file
 from tasks.policy import host_dp
-from tasks.roles.context import RoleContext
-from tasks.roles.learners import client_learner
-from tasks.roles.specs import TrainingSpec
-from tasks.roles.usage import UsageMeter
+from tasks.host.context import RoleContext
+from tasks.host.role import Role
+from tasks.host.learners import client_learner
+from tasks.host.specs import TrainingSpec
+from tasks.host.usage import UsageMeter
 from tasks.training import feature_sums, standardize
 
 TASK_ID = "flcore-client"
@@ -44,7 +45,7 @@ class CallRefused(RuntimeError):
     """Raised when the server calls a client beyond what the client's role was started for."""
 
 
-class ClientTrainer:
+class ClientTrainer(Role):
     """A host's training state for one execution: data, preparation plan, learner.
 
     The data holder keeps its own floors, whatever the server host asks: it trains at most the
@@ -63,7 +64,7 @@ class ClientTrainer:
         from tasks.prep import select_features
 
         spec = TrainingSpec.model_validate(context.spec.params["training"])
-        self.context = context
+        super().__init__(context)
         self.execution_id = context.spec.execution_id
         self.host = context.host
         self.spec = spec

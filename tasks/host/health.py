@@ -14,8 +14,9 @@ import time
 
 from tasks.data.catalogue import scan_catalogue
 from tasks.resources import snapshot, versions
-from tasks.roles.context import RoleContext
-from tasks.roles.usage import UsageMeter
+from tasks.host.context import RoleContext
+from tasks.host.role import Role
+from tasks.host.usage import UsageMeter
 
 TASK_ID = "health-check"
 
@@ -43,16 +44,13 @@ def _data_folder(data_dir) -> str:
     return f"{data_dir} readable ({len(names)} entries)"
 
 
-class HealthCheck:
+class HealthCheck(Role):
     """Reports one host's health; ends as soon as its report is sent."""
 
     TASK_ID = TASK_ID
-    PEER_METHODS: frozenset[str] = frozenset()
-    COORDINATOR_METHODS: frozenset[str] = frozenset()
-    AUDITED_METHODS: frozenset[str] = frozenset()
 
     def __init__(self, context: RoleContext):
-        self.context = context
+        super().__init__(context)
 
     def run(self) -> dict:
         meter = UsageMeter()

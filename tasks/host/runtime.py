@@ -4,12 +4,13 @@ A role reaches a host as a plain Dask task, `run_role(spec)`, that the coordinat
 host. The runtime checks the host's policy (tasks/policy.py) and records its decision in the
 host's audit log before the role reads anything, then runs the role to its end on that task's
 thread. While it runs, the host answers role calls, which reach it over the one line to the
-scheduler's relay that it opened itself (tasks/roles/relay_line.py; hosts only dial out), each
+scheduler's relay that it opened itself (tasks/host/relay_line.py; hosts only dial out), each
 naming its caller as the caller's certificate does:
 
 - ``poll`` (the coordinator only): the role's new events, the coordinator's control flags in;
-- a role method (the role's `COORDINATOR_METHODS` for the coordinator, its `PEER_METHODS` for
-  the one host named as its server): the method's answer, in the wire codec.
+- a role method (those `Role.methods_for` the caller lists: the role's `COORDINATOR_METHODS` for
+  the coordinator, its `PEER_METHODS` for the one host named as its server): the method's
+  answer, in the wire codec. The hooks a role has are tasks/host/role.py's.
 
 No role method runs for anyone else, and no payload is ever unpickled (tasks/wire).
 """
@@ -26,9 +27,10 @@ from typing import Any
 
 from tasks.audit import AuditLog, audit_path, sha256_of
 from tasks.policy import HostPolicy, decide
-from tasks.roles.context import RoleContext
-from tasks.roles.specs import RoleSpec
-from tasks.roles.relay_line import RelayLine
+from tasks.host.context import RoleContext
+from tasks.host.specs import RoleSpec
+from tasks.host.relay_line import RelayLine
+from tasks.host.role import Role
 from tasks.wire import codec
 from tasks.wire.identity import Identity
 
@@ -45,12 +47,12 @@ class RoleRefused(RuntimeError):
     """Raised when the host's policy refuses a role."""
 
 
-def role_classes() -> dict[str, type]:
+def role_classes() -> dict[str, type[Role]]:
     """Task id -> the class that plays it on a host (imported here, on the host, only)."""
-    from tasks.roles.client import ClientTrainer
-    from tasks.roles.health import HealthCheck
-    from tasks.roles.server import FederatedServer
-    from tasks.roles.stats import LocalStats
+    from tasks.host.client import ClientTrainer
+    from tasks.host.health import HealthCheck
+    from tasks.host.server import FederatedServer
+    from tasks.host.stats import LocalStats
 
     return {cls.TASK_ID: cls for cls in (FederatedServer, ClientTrainer, HealthCheck, LocalStats)}
 
@@ -101,6 +103,7 @@ class HostRuntime:
         if decision.adjustments:
             spec.params.update(decision.adjustments)
             context.log.info("host policy applied: %s", ", ".join(f"{k}={v}" for k, v in decision.adjustments.items()))
+        role = None
         try:
             role = classes[spec.task](context)
             with self._lock:
@@ -115,7 +118,9 @@ class HostRuntime:
             details = {"code": exc.code, "field": exc.field} if isinstance(exc, FedpeError) else {}
             status, outcome = "failed", {"ok": False, "error": message, **details}
         finally:
-            if peers is not None:
+            if role is not None:
+                role.close()
+            elif peers is not None:
                 peers.close()
         return self._end(key, context, status, outcome)
 
@@ -165,10 +170,7 @@ class HostRuntime:
                     return {"status": "error", "message": f"{ENDED} on {self.name}: {ended}"}
                 return {"status": "error", "message": f"no role {role} of execution {execution} runs on {self.name}"}
             context, instance = entry
-            allowed = (instance.COORDINATOR_METHODS if caller.kind == "coordinator"
-                       else instance.PEER_METHODS if caller.is_host and caller.name == context.spec.server
-                       else frozenset())
-            if method not in allowed:
+            if method not in instance.methods_for(caller):
                 return {"status": "error", "message": f"{caller} may not call {method} of {role} on {self.name}"}
             started = time.perf_counter()
             result = await asyncio.get_running_loop().run_in_executor(self._calls, getattr(instance, method), value)

@@ -3,7 +3,7 @@
 A watcher thread in the flow's process polls, about once a second, the flow run's Prefect state
 (so a cancel from the Prefect UI stops the roles too) and the execution's Dask Events `stop` and
 `pause` (set by the API's controls). Every poll of a role carries `flags()` to its host, where
-the server role reads them between rounds (tasks/roles/context.py).
+the server role reads them between rounds (tasks/host/context.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
   sample-weighted tree selection, XGBoost's bagging or cyclic boosting.
 
 Both keep the global `state` the clients receive, choose who trains among the sampled clients,
-and say what the round's configuration is. The server role (tasks/roles/server.py) holds the
+and say what the round's configuration is. The server role (tasks/host/server.py) holds the
 round loop and stays the same for every model.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tasks.privacy import PrivacyAccountant, add_gaussian_noise, adaptive_clip_norm
-from tasks.roles.specs import ServerSpec, TrainingSpec
+from tasks.host.specs import ServerSpec, TrainingSpec
 from tasks.strategies.base import FitResult
 
 

@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 
 from fedpe.errors import FedpeError
 from tasks.conventions import AUDIT_DIR, REPORTS_DIR, report_file
-from tasks.roles.specs import RoleSpec
+from tasks.host.specs import RoleSpec
 from tasks.wire.calls import CallError, Peer
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class RemoteRoles:
 
         self.client = client
         self.store = store
-        self.watcher = control  # a ControlWatcher (tasks/roles/control.py), or None
+        self.watcher = control  # a ControlWatcher (tasks/coordinator/control.py), or None
         self.addresses = connected_hosts(client)
         self.relay = client.scheduler.address  # hosts are reached through the scheduler's relay, by name
         self.connection_args = client.connection_args
@@ -94,7 +94,7 @@ class RemoteRoles:
 
     def start(self, spec: RoleSpec) -> RoleRun:
         """Place the role's Dask task on its host now (no Prefect task run is waited for)."""
-        from tasks.roles.runtime import run_role
+        from tasks.host.runtime import run_role
 
         future = self.client.submit(run_role, spec.model_dump(mode="python"), key=f"{spec.task}-{spec.execution_id}-"
                                     f"{spec.host}", workers=[spec.host], allow_other_workers=False, pure=False,

@@ -154,7 +154,7 @@ class RoundReporter:
         self._queue.put(("round", entry, weights))
 
     def on_event(self, event: dict) -> None:
-        """The server role's own events (tasks/roles/server.py): rounds, tags, pauses."""
+        """The server role's own events (tasks/host/server.py): rounds, tags, pauses."""
         kind = event["kind"]
         if kind == "round":
             self.round_done(event["entry"], event.get("checkpoint"))

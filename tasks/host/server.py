@@ -1,14 +1,14 @@
 """The flcore server role: the round loop, the one readable story of a federated training.
 
-It runs on the server host for the whole execution (tasks/roles/runtime.py starts it). It
+It runs on the server host for the whole execution (tasks/host/runtime.py starts it). It
 finds its clients, checks their schemas, plans the data preparation from their profiles
 (federated means for missing values, the union of categories) and the scaling from their sums,
 then runs the rounds: sample clients, call `fit` on each (weights or trees go host to host as
 role calls, in the wire codec), leave out whoever misses the round's deadline, combine what
-came back (tasks/roles/aggregation.py: a strategy over weights with DP where asked, or the
+came back (tasks/host/aggregation.py: a strategy over weights with DP where asked, or the
 ensemble's own rule), pool the clients' evaluation statistics into exact metrics, and send the
 round home as an event. Stop, pause and cancel are read between rounds. The coordinator turns
-the events into the progress file, MLflow and the outputs (tasks/roles/reporter.py); this role
+the events into the progress file, MLflow and the outputs (tasks/coordinator/reporter.py); this role
 holds no credential of any service.
 """
 
@@ -24,11 +24,12 @@ from fedpe.errors import FedpeError, InvalidArgument
 from tasks.models.kinds import model_kind
 from tasks.models.registry import build_model
 from tasks.resources import versions
-from tasks.roles.aggregation import EnsembleAggregation, WeightAggregation
-from tasks.roles.context import RoleContext
-from tasks.roles.runtime import ENDED
-from tasks.roles.specs import ServerSpec, TrainingSpec
-from tasks.roles.usage import UsageMeter
+from tasks.host.aggregation import EnsembleAggregation, WeightAggregation
+from tasks.host.context import RoleContext
+from tasks.host.role import Role
+from tasks.host.runtime import ENDED
+from tasks.host.specs import ServerSpec, TrainingSpec
+from tasks.host.usage import UsageMeter
 from tasks.training import combine_feature_sums
 
 TASK_ID = "flcore-server"
@@ -95,16 +96,13 @@ class Training:
         return self.aggregation.privacy
 
 
-class FederatedServer:
+class FederatedServer(Role):
     """The server role on its host; its clients are reached through `context.peers`."""
 
     TASK_ID = TASK_ID
-    PEER_METHODS: frozenset[str] = frozenset()
-    COORDINATOR_METHODS: frozenset[str] = frozenset()
-    AUDITED_METHODS: frozenset[str] = frozenset()
 
     def __init__(self, context: RoleContext):
-        self.context = context
+        super().__init__(context)
         self.host = context.host
         self.spec = ServerSpec.model_validate(context.spec.params["server"])
         self.training = TrainingSpec.model_validate(context.spec.params["training"])
@@ -342,7 +340,7 @@ class FederatedServer:
 
 def _constructor_options(training: TrainingSpec) -> dict:
     """The weight model's constructor keywords (a Cox config also names its columns and steps)."""
-    from tasks.roles.learners import NewtonLearner
+    from tasks.host.learners import NewtonLearner
 
     skip = NewtonLearner.LEARNER_OPTIONS if training.model == "cox" else frozenset()
     return {k: v for k, v in training.model_options.items() if k not in skip}

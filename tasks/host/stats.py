@@ -13,8 +13,9 @@ import json
 import threading
 
 from tasks.data.catalogue import load_dataset
-from tasks.roles.context import RoleContext
-from tasks.roles.usage import UsageMeter
+from tasks.host.context import RoleContext
+from tasks.host.role import Role
+from tasks.host.usage import UsageMeter
 from tasks.stats import local_ranges, local_summary
 
 TASK_ID = "fed-stats"
@@ -25,14 +26,12 @@ def _plain(value):
     return json.loads(json.dumps(value, default=float))
 
 
-class LocalStats:
+class LocalStats(Role):
     TASK_ID = TASK_ID
-    PEER_METHODS: frozenset[str] = frozenset()
-    COORDINATOR_METHODS = frozenset({"edges"})
-    AUDITED_METHODS: frozenset[str] = frozenset()  # `edges` answers an acknowledgement: the ranges left as an event
+    COORDINATOR_METHODS = frozenset({"edges"})  # its answer is an acknowledgement: not audited
 
     def __init__(self, context: RoleContext):
-        self.context = context
+        super().__init__(context)
         params = context.spec.params
         self.dataset = context.spec.dataset
         self.columns = params.get("columns")

@@ -1,6 +1,6 @@
 """How a client trains and evaluates, one class per kind of model: the client role's model seam.
 
-The client role (tasks/roles/client.py) keeps the data and the protocol; a learner keeps the
+The client role (tasks/host/client.py) keeps the data and the protocol; a learner keeps the
 model and knows what one round of local work is for it:
 
 - `SgdLearner`: weight models trained with mini-batch SGD (logreg, mlp, linear_svm,
@@ -24,7 +24,7 @@ import numpy as np
 from tasks.metrics import concordance_statistics, host_statistics, scores
 from tasks.models.kinds import model_kind
 from tasks.privacy import clip_update
-from tasks.roles.specs import TrainingSpec
+from tasks.host.specs import TrainingSpec
 from tasks.strategies.scaffold import scaffold_correction, scaffold_update_control
 from tasks.training import local_train
 
