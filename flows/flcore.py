@@ -247,7 +247,7 @@ def flcore(
     expected = max(spec.min_clients, math.ceil(fraction_fit * len(clients)))
     # Every role is placed on its host at once; the Prefect task runs that follow them come after.
     server_run = roles.start(RoleSpec(
-        task="flcore-server", host=server, peers={h: roles.addresses[h] for h in clients}, **common,
+        task="flcore-server", host=server, peers=list(clients), **common,
         params={"server": spec.model_dump(mode="python"), "training": training.model_dump(mode="python"),
                 "initial_weights": initial}))
     client_runs = {host: roles.start(RoleSpec(

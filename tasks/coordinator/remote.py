@@ -78,12 +78,9 @@ class RemoteRoles:
     """The roles of one flow run: placed through the coordinator's Dask client, followed by polls."""
 
     def __init__(self, client: "distributed.Client", store: "StoreSpec", control=None):
-        from tasks.hosts import connected_hosts
-
         self.client = client
         self.store = store
         self.watcher = control  # a ControlWatcher (tasks/coordinator/control.py), or None
-        self.addresses = connected_hosts(client)
         self.relay = client.scheduler.address  # hosts are reached through the scheduler's relay, by name
         self.connection_args = client.connection_args
         self.loop = client.loop.asyncio_loop

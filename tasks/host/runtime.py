@@ -136,12 +136,12 @@ class HostRuntime:
             release_memory()
         return status
 
-    def _peers(self, addresses: dict[str, str]):
-        """The server's clients, reached through the relay (by name: their addresses are not dialed)."""
+    def _peers(self, names: list[str]):
+        """The server's clients, reached through the relay by name (no host is dialed)."""
         from tasks.wire.calls import Peers
 
         relay = self.worker.scheduler.address
-        return Peers({name: relay for name in addresses}, self.worker.connection_args, self.worker.loop.asyncio_loop)
+        return Peers({name: relay for name in names}, self.worker.connection_args, self.worker.loop.asyncio_loop)
 
     def live_roles(self) -> int:
         with self._lock:

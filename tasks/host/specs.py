@@ -57,7 +57,7 @@ class RoleSpec(BaseModel):
     """What the coordinator hands a host for one role: plain data, checked by the host's policy.
 
     `server` is the host whose server role may call this role's peer methods (clients);
-    `peers` maps the hosts a server calls to their worker addresses. `params` are the role's
+    `peers` names the hosts a server calls (through the scheduler's relay: no host is dialed). `params` are the role's
     own settings (a TrainingSpec, a ServerSpec, fed-stats' options) as plain data.
     """
 
@@ -69,6 +69,6 @@ class RoleSpec(BaseModel):
     owner: str = "unknown"
     dataset: str | None = None
     server: str | None = None
-    peers: dict[str, str] = {}
+    peers: list[str] = []
     params: dict = {}
     idle_timeout_s: float = 300.0
