@@ -166,3 +166,70 @@ def test_a_cut_link_is_a_dropout_and_the_host_rejoins_when_it_is_back(federation
     again, checked = run(federation, "health-check", {"hosts": HOSTS})
     assert again.state.is_completed(), again.state.message
     assert checked.reports["hospital-c"]["healthy"]
+
+
+def test_fed_stats_a_pipeline_and_the_controls_work_over_namespaced_hosts(federation):
+    from distributed import Client, Event
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.states import Cancelling
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    from federation_helpers import wait_for_final_state
+    from fedpe.stack.launcher import client_security
+    from tasks.conventions import control_event_name
+
+    stats, summary = run(federation, "fed-stats", {"hosts": HOSTS, "dataset": "breast-cancer",
+                                                   "columns": ["mean_radius"]})
+    assert stats.state.is_completed(), stats.state.message
+    assert summary.statistics["columns"]["mean_radius"]["count"] > 0
+    pipeline, parts = run(federation, "pipeline", {"steps": [
+        {"tool": "health-check", "parameters": {"hosts": ["hospital-a", "hospital-b"]}},
+        {"tool": "flcore", "parameters": {"server": "hospital-a", "clients": ["hospital-a", "hospital-b"], "rounds": 2}},
+    ]})
+    assert pipeline.state.is_completed(), pipeline.state.message
+    assert [p.tool for p in parts.parts] == ["health-check", "flcore"]
+
+    slow = {"server": "hospital-a", "clients": HOSTS, "rounds": 500, "dataset": "digits", "model": "mlp",
+            "local_epochs": 3, "batch_size": 4, "learning_rate": 0.02, "round_timeout_s": 20}
+    with its_prefect(federation), Client(federation.config.scheduler_address, timeout="10s", set_as_default=False,
+                                         security=client_security(federation.config)) as client:
+        # pause, resume, stop: the controls reach the server role over the hosts' own connections
+        paused_run = run_deployment("flcore/default", timeout=0, parameters=slow)
+        execution = str(paused_run.id)
+        deadline = time.monotonic() + 180
+        while progress(federation, execution).get("round", 0) < 2:
+            assert time.monotonic() < deadline, "the training did not reach round 2"
+            time.sleep(0.1)
+        Event(control_event_name(execution, "pause"), client=client).set()
+        while not progress(federation, execution).get("paused"):
+            assert time.monotonic() < deadline, "the training did not pause"
+            time.sleep(0.1)
+        held = progress(federation, execution)["round"]
+        time.sleep(4)
+        assert progress(federation, execution)["round"] <= held + 1  # a round under way may end; no more start
+        Event(control_event_name(execution, "pause"), client=client).clear()
+        while progress(federation, execution).get("round", 0) < held + 2:
+            assert time.monotonic() < deadline, "the training did not resume"
+            time.sleep(0.1)
+        Event(control_event_name(execution, "stop"), client=client).set()
+        stopped = wait_for_final_state(paused_run.id, timeout_s=180)
+        trained = len(stopped.state.result().history) if stopped.state.is_completed() else None
+
+        # cancel, as the Prefect UI does
+        cancelled_run = run_deployment("flcore/default", timeout=0, parameters=slow)
+        while progress(federation, str(cancelled_run.id)).get("round", 0) < 1:
+            assert time.monotonic() < deadline + 120, "the second training did not start"
+            time.sleep(0.1)
+
+        async def cancel():
+            async with get_client() as prefect:
+                await prefect.set_flow_run_state(cancelled_run.id, Cancelling(), force=True)
+
+        run_coro_as_sync(cancel())
+        cancelled = wait_for_final_state(cancelled_run.id, timeout_s=180)
+
+    assert stopped.state.is_completed(), stopped.state.message
+    assert held + 2 <= trained < 500
+    assert cancelled.state.is_cancelled(), cancelled.state
+    assert progress(federation, str(cancelled_run.id))["status"] == "cancelled"
