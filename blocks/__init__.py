@@ -5,10 +5,11 @@ Prefect UI, schedules, `run_deployment` callers and the fedpe API alike.
 """
 
 from blocks.federation import Federation
-from blocks.store import OutputStore, StoreSpec
+from blocks.store import CREDENTIALS_BLOCK_NAME, OutputStore, StoreSpec, credentials_secret, split_credentials
 from blocks.tracking import Tracking
 
-__all__ = ["Federation", "OutputStore", "StoreSpec", "Tracking", "RESULTS_BLOCK", "RESULTS_BLOCK_NAME", "register_all", "results_block_slug"]
+__all__ = ["Federation", "OutputStore", "StoreSpec", "Tracking", "CREDENTIALS_BLOCK_NAME", "RESULTS_BLOCK",
+           "RESULTS_BLOCK_NAME", "credentials_secret", "register_all", "results_block_slug", "split_credentials"]
 
 import os
 
@@ -19,7 +20,7 @@ def results_block_slug(store_url: str) -> str:
     """Slug of the block holding persisted flow results inside the store.
 
     Built-in block types (local or remote file system), so any `run_deployment` caller can read
-    a result without importing fedpe's blocks.
+    a result without importing fedpe's blocks. A remote one holds no credentials (blocks/store.py).
     """
     kind = "local-file-system" if store_url.startswith("file://") or "://" not in store_url else "remote-file-system"
     return f"{kind}/{RESULTS_BLOCK_NAME}"

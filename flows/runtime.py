@@ -120,13 +120,16 @@ def run_context() -> RunContext:
         run_tags, deployment_tags = list(flow_run.tags or []), _deployment_tags(deployment.id)
     else:
         run_tags, deployment_tags = _tags_of(root_id)
+    store = OutputStore.load(BLOCK_NAME)  # its credentials come from the Secret block it references
+    # Prefect writes this run's result through `fedpe-results`, which holds no credentials.
+    store.configure_fsspec()
     return RunContext(
         execution_id=root_id,
         flow_run_id=own_id,
         owner=owner_from_tags(run_tags, deployment_tags),
         operator=owner_from_tags([], deployment_tags),
         federation=Federation.load(BLOCK_NAME),
-        store=OutputStore.load(BLOCK_NAME).spec(),
+        store=store.spec(),
         tracking=Tracking.load(BLOCK_NAME),
     )
 
