@@ -9,7 +9,7 @@ coordinator, turns the server's events into the progress file, MLflow and the ou
 
 import json
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
@@ -169,6 +169,7 @@ def flcore(
     initial_weights: str | None = None,
     checkpoint_every: Annotated[int, Field(ge=0, le=1000)] = 1,
     missing_indicators: bool = False,
+    imputation: Literal["mean", "median"] = "mean",
     min_count: Annotated[int, Field(ge=2, le=100000)] = 5,
 ) -> FlcoreResult:
     """Federated training of `model` on `dataset` across `clients`, aggregated on `server`.
@@ -197,6 +198,8 @@ def flcore(
             EXECUTION_ID/HOST/checkpoints/round-NNNN.npz (or its store URL).
         checkpoint_every: Keep the global model every N rounds (0: the final model only).
         missing_indicators: Add a 0/1 column for each numeric column with missing values.
+        imputation: What fills a missing number: the federated mean (exact) or median (from the hosts'
+            histograms on 20 common bins, good to about one bin).
         min_count: Fewest records a category needs on a host before the federation learns its name
             (raised to the host policy's floor).
     """
@@ -226,13 +229,13 @@ def flcore(
         strategy=strategy,
         rounds=rounds, fraction_fit=fraction_fit, min_clients=max(min_clients, strategy.required_clients()),
         round_timeout_s=round_timeout_s, checkpoint_every=checkpoint_every, initial_weights=initial_weights,
-        experiment="flcore", min_count=min_count, missing_indicators=missing_indicators,
+        experiment="flcore", min_count=min_count, missing_indicators=missing_indicators, imputation=imputation,
         parameters={"server": server, "clients": ",".join(clients), "dataset": dataset, "target": target,
                     "features": ",".join(training.features) if training.features else "(all but the target)",
                     "model": json.dumps(chosen.model_dump()), "strategy": json.dumps(strategy.model_dump()),
                     "rounds": rounds, "local_epochs": local_epochs, "batch_size": batch_size,
                     "learning_rate": learning_rate, "fraction_fit": fraction_fit, "min_clients": min_clients,
-                    "seed": seed, "missing_indicators": missing_indicators, "min_count": min_count,
+                    "seed": seed, "missing_indicators": missing_indicators, "imputation": imputation, "min_count": min_count,
                     "dp": json.dumps(dp.model_dump()) if dp else None},
     )
     idle_timeout_s = max(300.0, 5 * round_timeout_s)

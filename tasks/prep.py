@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
+
+from tasks.export.matrix import is_categorical, prepared_matrix
 
 MISSING_SUFFIX = "__missing"
 
@@ -83,16 +85,6 @@ def select_features(columns: Sequence[str], target: str | Sequence[str], feature
     return chosen
 
 
-def is_categorical(series: pd.Series) -> bool:
-    """Object, string and category columns are categorical; numbers and booleans are numeric."""
-    dtype = series.dtype
-    return (
-        isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(dtype)
-        or pd.api.types.is_string_dtype(dtype)
-    )
-
-
 def _check_min_count(min_count: int) -> None:
     if not isinstance(min_count, (int, np.integer)) or isinstance(min_count, bool) or min_count < 1:
         raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
@@ -128,14 +120,18 @@ def host_profile(frame: pd.DataFrame, features: Sequence[str], *, min_count: int
 
 
 class PrepPlan(BaseModel):
-    """The server's recipe every host applies: column order, means, categories, indicators."""
+    """The server's recipe every host applies: column order, fill values, categories, indicators."""
 
     model_config = ConfigDict(frozen=True)
 
     features: list[str]
-    means: dict[str, float]
+    #: The value each numeric column's gaps are filled with: its federated mean or median.
+    fills: dict[str, float]
     categories: dict[str, list[str]]
     indicators: list[str]
+    #: What `fills` holds: "mean" (exact, from the hosts' sums and counts) or "median" (from
+    #: the pooled histogram on common edges, as fed-stats computes its quantiles).
+    imputation: Literal["mean", "median"] = "mean"
     withheld: list[str] = []
     """Numeric columns no host released a mean for; they are imputed with 0."""
 
@@ -152,14 +148,16 @@ class PrepPlan(BaseModel):
         return out
 
 
-def combine_profiles(profiles: Sequence[dict[str, Any]], features: Sequence[str]) -> PrepPlan:
-    """Exact federated means and the union of categories, from every host's ``host_profile``.
+def combine_profiles(profiles: Sequence[dict[str, Any]], features: Sequence[str],
+                     medians: dict[str, float | None] | None = None) -> PrepPlan:
+    """Exact federated means and the union of categories, from every host's ``host_profile``;
+    with ``medians`` (``federated_medians``), numeric gaps are filled with those instead.
 
     A column numeric on one host and categorical on another is refused, naming it.
     """
     if not profiles:
         raise ValueError("combine_profiles needs at least one host's profile")
-    means: dict[str, float] = {}
+    fills: dict[str, float] = {}
     categories: dict[str, list[str]] = {}
     indicators: list[str] = []
     withheld: list[str] = []
@@ -176,14 +174,25 @@ def combine_profiles(profiles: Sequence[dict[str, Any]], features: Sequence[str]
         parts = [p["numeric"][col] for p in profiles if not p["numeric"][col].get("suppressed")]
         count = sum(int(part["count"]) for part in parts)
         if count == 0:
-            means[col] = 0.0
+            fills[col] = 0.0
             withheld.append(col)
+        elif medians is not None and medians.get(col) is not None:
+            fills[col] = float(medians[col])
         else:
-            means[col] = float(sum(part["sum"] for part in parts) / count)
+            fills[col] = float(sum(part["sum"] for part in parts) / count)
         if any((part.get("missing") or 0) > 0 for part in parts):
             indicators.append(col)
-    return PrepPlan(features=list(features), means=means, categories=categories, indicators=indicators,
-                    withheld=withheld)
+    return PrepPlan(features=list(features), fills=fills, categories=categories, indicators=indicators,
+                    imputation="median" if medians is not None else "mean", withheld=withheld)
+
+
+def federated_medians(summaries: Sequence[dict[str, Any]], edges: dict[str, list[float]]) -> dict[str, float | None]:
+    """Each column's median from the hosts' histograms on common ``edges`` (``tasks.stats``'
+    two-pass quantiles, good to about one bin); None where every host's column was suppressed."""
+    from tasks.stats import combine_summaries
+
+    columns = combine_summaries(list(summaries), edges)["columns"]
+    return {col: (columns.get(col) or {}).get("quantiles", {}).get("0.5") for col in edges}
 
 
 def transform(frame: pd.DataFrame, plan: PrepPlan, *, missing_indicators: bool = False,
@@ -191,34 +200,8 @@ def transform(frame: pd.DataFrame, plan: PrepPlan, *, missing_indicators: bool =
     """The host's float matrix under ``plan``: imputed numbers, one-hot categories, indicators.
 
     Column order is ``plan.columns(missing_indicators=...)``. ``impute=False`` leaves NaN in
-    numeric columns, for models that take missing values natively (forests, XGBoost).
+    numeric columns, for models that take missing values natively (forests, XGBoost). The
+    registered model applies the same function to raw rows (tasks/export/matrix.py).
     """
-    blocks: list[np.ndarray] = []
-    flags: dict[str, np.ndarray] = {}
-    for col in plan.features:
-        if col not in frame.columns:
-            raise ValueError(f"features: column {col!r} is not in the data")
-        series = frame[col]
-        if col in plan.categories:
-            values = series.astype(object).where(series.notna(), None)
-            strings = np.array([None if v is None else str(v) for v in values], dtype=object)
-            known = plan.categories[col]
-            block = np.zeros((len(frame), len(known)))
-            for j, value in enumerate(known):
-                block[:, j] = strings == value
-            blocks.append(block)
-            continue
-        if is_categorical(series):
-            raise ValueError(f"features: column {col!r} is categorical here but numeric in the plan")
-        values = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan).copy()
-        gaps = ~np.isfinite(values)
-        flags[col] = gaps
-        if impute:
-            values[gaps] = plan.means[col]
-        blocks.append(values[:, None])
-    if missing_indicators:
-        for col in plan.indicators:
-            blocks.append(flags[col][:, None].astype(np.float64))
-    if not blocks:
-        return np.zeros((len(frame), 0))
-    return np.hstack(blocks)
+    return prepared_matrix(frame, plan.features, plan.fills, plan.categories, plan.indicators,
+                           missing_indicators=missing_indicators, impute=impute)

@@ -116,6 +116,28 @@ def _participation(participation: Mapping[int, Sequence[str]]) -> str:
     return f'<table class="participation"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def _preparation(plan: Mapping[str, Any]) -> str:
+    """The plan every host applied: what filled each column's gaps, its categories, its indicators."""
+    statistic = plan.get("imputation", "mean")
+    indicators = set(plan.get("indicators") or ()) if plan.get("missing_indicators") else set()
+    withheld = set(plan.get("withheld") or ())
+    rows = []
+    for col in plan.get("features") or ():
+        if col in (plan.get("categories") or {}):
+            values = plan["categories"][col]
+            rows.append([col, "categorical", f"one-hot: {', '.join(map(str, values)) or '(none released)'}", ""])
+        else:
+            fill = plan.get("fills", {}).get(col)
+            how = ("0 (no host released it)" if col in withheld
+                   else f"federated {statistic} {_number(float(fill))}" if fill is not None else "")
+            rows.append([col, "numeric", f"gaps filled with {how}", "yes" if col in indicators else ""])
+    intro = (f"<p>Fitted once on the hosts before round 1 and applied by every host to its training, "
+             f"validation and test splits; the registered model applies it to raw rows. Numeric gaps: the "
+             f"federated {_text(statistic)}; categories: the union of the values each host holds at least its "
+             f"floor's number of times (others are all zeros).</p>")
+    return intro + _table(["column", "kind", "preparation", "missing indicator"], rows)
+
+
 def render_report(
     *,
     title: str,
@@ -126,6 +148,7 @@ def render_report(
     confusion: Sequence[Sequence[int]] | None = None,
     labels: Sequence[Any] | None = None,
     participation: Mapping[int, Sequence[str]] | None = None,
+    preparation: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as one HTML document.
 
@@ -133,7 +156,8 @@ def render_report(
     ``QUALITY_METRICS`` (and optionally ``hosts``, the round's participants, used when
     ``participation`` is not given). ``final`` and each ``per_client`` value are metric
     mappings as ``tasks.metrics.scores`` returns; ``confusion`` defaults to
-    ``final["confusion_matrix"]``.
+    ``final["confusion_matrix"]``. ``preparation`` is the federation's plan (tasks.prep.PrepPlan
+    as plain data) with the run's ``missing_indicators``.
     """
     per_client = per_client or {}
     if participation is None:
@@ -171,6 +195,10 @@ def render_report(
     if participation:
         parts.append('<h2 id="participation">Hosts per round</h2>')
         parts.append(_participation(participation))
+
+    if preparation:
+        parts.append('<h2 id="preparation">Data preparation</h2>')
+        parts.append(_preparation(preparation))
 
     parts.append("</body></html>")
     return "".join(parts)

@@ -40,9 +40,9 @@ def _pickled_by_value() -> Iterator[None]:
     """The export modules' code goes inside the logged model, so it loads without fedpe."""
     import cloudpickle
 
-    from tasks.export import boosted, preparation
+    from tasks.export import boosted, matrix, preparation
 
-    modules = (preparation, boosted)
+    modules = (matrix, preparation, boosted)
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:

@@ -263,8 +263,9 @@ class RoundReporter:
             self.store.write_bytes(data, self.execution_id, self.host, "checkpoints",
                                    f"round-{entry['round']:04d}{suffix}")
 
-    def report_html(self, final: dict, labels) -> bytes:
-        """The execution's self-contained report (tasks/report.py): no network needed to open it."""
+    def report_html(self, final: dict, labels, model: dict | None = None) -> bytes:
+        """The execution's self-contained report (tasks/report.py): no network needed to open it.
+        `model` is the trained model's plain description (its `plan`, `missing_indicators`)."""
         from tasks.report import render_report
 
         history = [{k: v for k, v in h.items() if k != "per_client"} for h in self.history]
@@ -273,6 +274,8 @@ class RoundReporter:
             title=f"{self.tool} {self.execution_id} ({self.status})", parameters=self.params, history=history,
             final=test, per_client=final.get("per_client") or {}, confusion=test.get("confusion_matrix"),
             labels=labels, participation={int(h["round"]): list(h.get("clients", [])) for h in self.history},
+            preparation={**model["plan"], "missing_indicators": model.get("missing_indicators")}
+            if model and model.get("plan") else None,
         ).encode()
 
     def _on_finish(self, payload: dict, weights) -> None:
@@ -292,7 +295,8 @@ class RoundReporter:
         if weights is not None and self.status != "failed":  # a failed run has no final model
             suffix, data = state_file(self.model, weights)
             self.store.write_bytes(data, ex, host, f"model_final{suffix}")
-        report = self.report_html(final or {}, payload.get("labels"))
+        federated = payload.get("model")  # a FederatedModel: its plain description holds the preparation plan
+        report = self.report_html(final or {}, payload.get("labels"), federated.model if federated is not None else None)
         self.store.write_bytes(report, ex, host, "report.html")
         self._track("log_artifact_bytes", "metrics.csv", csv_bytes)
         self._track("log_artifact_bytes", "report.html", report)

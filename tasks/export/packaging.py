@@ -34,7 +34,7 @@ def preparation(model: dict[str, Any]) -> RawColumnsPreparation:
     plan = PrepPlan.model_validate(model["plan"])
     listed = (lambda v: None if v is None else np.asarray(v, dtype=np.float64).tolist())
     return RawColumnsPreparation(
-        features=list(plan.features), means=dict(plan.means), categories={k: list(v) for k, v in plan.categories.items()},
+        features=list(plan.features), fills=dict(plan.fills), categories={k: list(v) for k, v in plan.categories.items()},
         indicators=list(plan.indicators), missing_indicators=bool(model["missing_indicators"]),
         impute=model["kind"] == "weights", mean=listed(model.get("mean")), std=listed(model.get("std")))
 

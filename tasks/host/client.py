@@ -55,10 +55,11 @@ class ClientTrainer(Role):
     """
 
     TASK_ID = TASK_ID
-    PEER_METHODS = frozenset({"describe", "prepare", "setup", "start", "fit", "evaluate", "final", "leave"})
+    PEER_METHODS = frozenset({"describe", "prepare", "quantiles", "setup", "start", "fit", "evaluate", "final",
+                              "leave"})
     COORDINATOR_METHODS = frozenset({"leave"})
     # Answers that carry what the host's data gave (audited as "sent"); `leave` only ends the role.
-    AUDITED_METHODS = frozenset({"describe", "prepare", "setup", "start", "fit", "evaluate", "final"})
+    AUDITED_METHODS = frozenset({"describe", "prepare", "quantiles", "setup", "start", "fit", "evaluate", "final"})
 
     def __init__(self, context: RoleContext):
         from tasks.prep import select_features
@@ -132,8 +133,31 @@ class ClientTrainer(Role):
                 profile = host_profile(self._train, self.features, min_count=int(value["min_count"]))
             except ValueError as exc:
                 raise InvalidArgument(f"dataset: {exc} on host {self.host}", field="features") from None
+            if value.get("ranges"):  # a median imputation: the first of fed-stats' two passes
+                from tasks.stats import local_ranges
+
+                numeric = [c for c in self.features if c in profile["numeric"]]
+                profile["ranges"] = local_ranges(self._train[numeric], numeric, int(value["min_count"]),
+                                                 extremes_k=self._extremes_k(value))
         self._touch()
         return profile
+
+    def _extremes_k(self, value: dict) -> int:
+        """How many extremes a released min/max averages: the host's fed-stats floor, at least."""
+        return max(int(value["min_count"]), self.context.policy.fed_stats.min_count)
+
+    def quantiles(self, value: dict) -> dict:
+        """The numeric columns' histograms on the federation's common edges (fed-stats' second pass,
+        under the same floors), from which the server reads each column's median."""
+        from tasks.stats import local_summary
+
+        with self.meter.measure():
+            edges = value["edges"]
+            summary = local_summary(self._train[[c for c in edges if c in self._train.columns]], edges,
+                                    min_count=int(value["min_count"]), categorical=[],
+                                    extremes_k=self._extremes_k(value))
+        self._touch()
+        return summary
 
     def _xy(self, frame):
         from tasks.prep import transform

@@ -34,6 +34,9 @@ from tasks.training import combine_feature_sums
 
 TASK_ID = "flcore-server"
 CLIENT_TASK = "flcore-client"
+#: Bins of the common histogram a median imputation reads: its median is good to about one bin,
+#: and few bins keep each bin's count over the hosts' floors (a suppressed bin is left out).
+MEDIAN_BINS = 20
 
 
 class NotEnoughClients(FedpeError):
@@ -170,6 +173,17 @@ class FederatedServer(Role):
                 raise InvalidArgument(f"dataset: host {host} has column {extra[0]!r} that {reference_host} lacks",
                                       field="dataset", details={"host": host, "column": extra[0]})
 
+    def medians(self, profiles: dict[str, dict]) -> dict[str, float | None]:
+        """Every numeric column's federated median, in fed-stats' two passes: common edges from
+        the hosts' ranges, then the median of their pooled histograms on those edges."""
+        from tasks.prep import federated_medians
+        from tasks.stats import global_edges
+
+        edges = global_edges([profiles[h]["ranges"] for h in self.spec.clients], MEDIAN_BINS)
+        summaries = self.ask_all("quantiles", {"edges": edges, "min_count": self.spec.min_count},
+                                 "failed to send their histograms")
+        return federated_medians([summaries[h] for h in self.spec.clients], edges)
+
     def prepare(self, described: dict[str, dict]) -> Training:
         """Labels, the federation's preparation plan, pooled scaling, the initial model."""
         from tasks.prep import combine_profiles
@@ -178,9 +192,12 @@ class FederatedServer(Role):
         features = described[self.spec.clients[0]]["features"]
         # the columns' dtypes (the same on every host, checked before): the registered model's signature
         self.dtypes = {name: str(dtype) for name, dtype in described[self.spec.clients[0]]["columns"]}
-        profiles = self.ask_all("prepare", {"labels": labels, "min_count": self.spec.min_count}, "failed to prepare")
+        median = self.spec.imputation == "median"
+        profiles = self.ask_all("prepare", {"labels": labels, "min_count": self.spec.min_count, "ranges": median},
+                                "failed to prepare")
         try:
-            plan = combine_profiles([profiles[h] for h in self.spec.clients], features)
+            medians = self.medians(profiles) if median else None
+            plan = combine_profiles([profiles[h] for h in self.spec.clients], features, medians)
         except ValueError as exc:
             raise InvalidArgument(str(exc), field="features") from None
         weights_model = self.kind == "weights"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from tasks.privacy import DPConfig
@@ -49,6 +51,8 @@ class ServerSpec(BaseModel):
     min_count: int = 5
     #: Add a 0/1 column per numeric column that has missing values.
     missing_indicators: bool = False
+    #: What fills a missing number: the federated mean, or the median of the pooled histogram.
+    imputation: Literal["mean", "median"] = "mean"
     experiment: str = "flcore"
     parameters: dict = {}
 

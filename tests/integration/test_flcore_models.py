@@ -36,6 +36,13 @@ RUNS = {
     "torch_mlp": ("digits", "torch_mlp"),
 }
 MISSING_RUNS = ("logreg", "random_forest", "xgboost", "linear_svm", "elastic_net", "cox", "torch_mlp")
+EIGHT = ["mean_radius", "mean_texture", "mean_perimeter", "mean_area", "mean_smoothness", "mean_compactness",
+         "mean_concavity", "mean_concave_points"]
+#: name -> (dataset, model, further parameters): the preparation's own options.
+PREPARED_RUNS = {
+    "logreg-median-missing": ("breast-cancer-missing", "logreg", {"imputation": "median"}),
+    "logreg-eight-features": ("breast-cancer", "logreg", {"features": EIGHT}),
+}
 
 
 def add_missing_datasets(stack, dask_client) -> None:
@@ -68,9 +75,10 @@ def trained(stack, dask_client):
     wanted = {name: spec for name, spec in RUNS.items() if name != "torch_mlp" or torch_available()}
     wanted |= {f"{name}-missing": (f"{RUNS[name][0]}-missing", RUNS[name][1]) for name in MISSING_RUNS
                if name in wanted}
+    wanted = {name: (dataset, model, {}) for name, (dataset, model) in wanted.items()} | PREPARED_RUNS
     submitted = {name: run_deployment("flcore/default", timeout=0, parameters={
         "server": "hospital-a", "clients": ALL, "dataset": dataset, "model": model, "rounds": ROUNDS,
-        "checkpoint_every": 0}) for name, (dataset, model) in wanted.items()}
+        "checkpoint_every": 0, **options}) for name, (dataset, model, options) in wanted.items()}
     return {name: wait_for_final_state(run.id, timeout_s=900) for name, run in submitted.items()}
 
 
@@ -127,6 +135,60 @@ def test_ten_percent_missing_cells_cost_at_most_three_points(trained, name):
 
     assert missing.final_metrics[quality] >= complete.final_metrics[quality] - 0.03, (
         missing.final_metrics[quality], complete.final_metrics[quality])
+
+
+def test_the_federated_median_fills_the_gaps_and_the_report_says_so(trained, stack):
+    complete, median = result_of(trained, "logreg"), result_of(trained, "logreg-median-missing")
+
+    assert median.final_metrics["accuracy"] >= complete.final_metrics["accuracy"] - 0.03, (
+        median.final_metrics["accuracy"], complete.final_metrics["accuracy"])
+    report = StoreSpec(url=stack.config.store).read_bytes(median.execution_id, "hospital-a", "report.html").decode()
+    assert 'id="preparation"' in report and "gaps filled with federated median" in report
+
+
+def test_eight_chosen_columns_train(trained, stack):
+    result = result_of(trained, "logreg-eight-features")
+
+    assert result.final_metrics["accuracy"] >= 0.88
+    report = StoreSpec(url=stack.config.store).read_bytes(result.execution_id, "hospital-a", "report.html").decode()
+    assert all(f"<td class=\"k\">{column}</td>" in report for column in EIGHT)
+    assert "worst_area" not in report.split('id="preparation"')[1]  # only the chosen columns were prepared
+
+
+def test_a_chosen_column_one_host_lacks_is_refused_before_start_naming_the_host(stack, dask_client):
+    import pandas as pd
+
+    from federation_helpers import api_client
+    from tasks.hosts import host_records
+
+    for host in ALL:  # hospital-c's extract has no mean_radius
+        source = Path(stack.data_dirs[host]) / "breast-cancer"
+        target = Path(stack.data_dirs[host]) / "breast-cancer-narrow"
+        if not target.exists():
+            shutil.copytree(source, target)
+            if host == "hospital-c":
+                for split in target.glob("*.parquet"):
+                    pd.read_parquet(split).drop(columns=["mean_radius"]).to_parquet(split, index=False)
+                for split in target.glob("*.csv"):
+                    pd.read_csv(split).drop(columns=["mean_radius"]).to_csv(split, index=False)
+    deadline = time.monotonic() + 60
+    while not all("breast-cancer-narrow" in {d["name"] for d in host_records(dask_client)[h]["datasets"]}
+                  for h in ALL):
+        assert time.monotonic() < deadline, "the hosts did not list the new dataset"
+        time.sleep(0.5)
+
+    with api_client(stack, "narrow") as api:
+        refused = api.post("/tools/job/flcore", params={"server_node": "hospital-a", "client_nodes": ALL},
+                           json={"dataset": "breast-cancer-narrow", "rounds": 1,
+                                 "train_labels": ["mean_radius", "mean_texture"]})
+        allowed = api.post("/validate", json={"tool": "flcore", "parameters": {
+            "server": "hospital-a", "clients": ALL, "dataset": "breast-cancer-narrow",
+            "features": ["mean_texture", "mean_area"]}})
+
+    assert refused.status_code == 422, refused.text
+    message = refused.json()["error"]["message"]
+    assert "mean_radius" in message and "hospital-c" in message, message
+    assert allowed.status_code == 200 and allowed.json()["problems"] == [], allowed.text  # the chosen columns only
 
 
 def test_metrics_are_pooled_exactly_and_the_report_opens_without_network(trained, stack):

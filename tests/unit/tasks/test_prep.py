@@ -63,8 +63,8 @@ def test_means_are_exact_and_categories_suppressed_under_min_count() -> None:
     plan = combine_profiles(profiles, features)
     # Assert
     pooled = pd.concat(hosts)
-    assert plan.means["age"] == pytest.approx(pooled["age"].mean())  # pandas skips NaN: the exact mean
-    assert plan.means["flag"] == pytest.approx(pooled["flag"].mean())
+    assert plan.fills["age"] == pytest.approx(pooled["age"].mean())  # pandas skips NaN: the exact mean
+    assert plan.fills["flag"] == pytest.approx(pooled["flag"].mean())
     assert profiles[0]["categorical"]["site"]["values"] == ["x"]  # "y" counted once: not released
     assert profiles[1]["categorical"]["site"]["values"] == ["z"]  # "x" counted once on b
     assert plan.categories == {"site": ["x", "z"]}
@@ -80,7 +80,7 @@ def test_small_numeric_columns_are_suppressed_and_withheld() -> None:
     plan = combine_profiles([profile], ["lab"])
     # Assert
     assert profile["numeric"]["lab"] == {"suppressed": True}
-    assert plan.means == {"lab": 0.0} and plan.withheld == ["lab"]
+    assert plan.fills == {"lab": 0.0} and plan.withheld == ["lab"]
 
 
 def test_transform_imputes_encodes_and_flags() -> None:
@@ -103,7 +103,7 @@ def test_transform_imputes_encodes_and_flags() -> None:
 
 def test_unknown_category_is_all_zeros_and_kind_mismatch_is_refused() -> None:
     # Prepare
-    plan = PrepPlan(features=["site"], means={}, categories={"site": ["x"]}, indicators=[])
+    plan = PrepPlan(features=["site"], fills={}, categories={"site": ["x"]}, indicators=[])
     numeric_site = pd.DataFrame({"site": [1.0]})
     categorical_age = [host_profile(pd.DataFrame({"age": ["old"]}), ["age"], min_count=1),
                        host_profile(pd.DataFrame({"age": [3.0]}), ["age"], min_count=1)]
@@ -115,3 +115,46 @@ def test_unknown_category_is_all_zeros_and_kind_mismatch_is_refused() -> None:
         combine_profiles(categorical_age, ["age"])
     with pytest.raises(ValueError, match="min_count"):
         host_profile(numeric_site, ["site"], min_count=0)
+
+
+def test_the_federated_median_is_the_pooled_median_to_within_a_bin_and_fills_the_gaps() -> None:
+    from tasks.prep import combine_profiles, federated_medians, host_profile, transform
+    from tasks.stats import global_edges, local_ranges, local_summary
+
+    rng = np.random.default_rng(3)
+    hosts = []
+    for shift in (0.0, 1.0, 3.0):  # skewed and shifted per host: mean and median differ
+        frame = pd.DataFrame({"lab": rng.lognormal(mean=shift / 3, sigma=0.6, size=400)})
+        frame.loc[rng.choice(400, 40, replace=False), "lab"] = np.nan
+        hosts.append(frame)
+    pooled = pd.concat(hosts, ignore_index=True)
+
+    profiles = [host_profile(h, ["lab"], min_count=5) for h in hosts]
+    edges = global_edges([local_ranges(h, ["lab"], 5) for h in hosts], 20)
+    medians = federated_medians([local_summary(h, edges, min_count=5, categorical=[]) for h in hosts], edges)
+    plan = combine_profiles(profiles, ["lab"], medians)
+
+    width = edges["lab"][1] - edges["lab"][0]
+    assert abs(plan.fills["lab"] - pooled["lab"].median()) <= width
+    assert abs(plan.fills["lab"] - pooled["lab"].median()) < abs(pooled["lab"].mean() - pooled["lab"].median())
+    assert plan.imputation == "median" and combine_profiles(profiles, ["lab"]).imputation == "mean"
+    filled = [transform(h, plan) for h in hosts]
+    for frame, matrix in zip(hosts, filled):  # every host fills its gaps with the same federated value
+        gaps = frame["lab"].isna().to_numpy()
+        assert np.all(matrix[gaps, 0] == plan.fills["lab"])
+        assert np.array_equal(matrix[~gaps, 0], frame["lab"].to_numpy()[~gaps])
+
+
+def test_the_registered_preparation_gives_the_hosts_matrix() -> None:
+    from tasks.export.preparation import RawColumnsPreparation
+    from tasks.prep import PrepPlan, transform
+
+    plan = PrepPlan(features=["age", "site"], fills={"age": 50.0}, categories={"site": ["x", "y"]},
+                    indicators=["age"])
+    frame = pd.DataFrame({"age": [40.0, np.nan, 70.0], "site": ["x", None, "z"]})
+    exported = RawColumnsPreparation(features=plan.features, fills=plan.fills, categories=plan.categories,
+                                     indicators=plan.indicators, missing_indicators=True)
+
+    expected = np.array([[40.0, 1, 0, 0], [50.0, 0, 0, 1], [70.0, 0, 0, 0]])
+    assert np.array_equal(transform(frame, plan, missing_indicators=True), expected)
+    assert np.array_equal(exported.transform(frame), expected)

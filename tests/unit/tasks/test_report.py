@@ -14,8 +14,11 @@ def _report() -> str:
     final = {"accuracy": 0.95, "f1": 0.94, "roc_auc": 0.99, "n": 114, "confusion_matrix": [[40, 2], [3, 69]]}
     per_client = {"hospital-a": {"accuracy": 0.96, "f1": 0.95, "n": 57},
                   "hospital-b": {"accuracy": 0.94, "f1": 0.93, "n": 57}}
+    plan = {"features": ["age", "smoking"], "fills": {"age": 61.25}, "categories": {"smoking": ["never", "<b>"]},
+            "indicators": ["age"], "imputation": "median", "withheld": [], "missing_indicators": True}
     return render_report(title="flcore <logreg>", parameters={"model": "logreg", "rounds": 3, "strategy": "fedavg"},
-                         history=history, final=final, per_client=per_client, labels=["benign", "malignant"])
+                         history=history, final=final, per_client=per_client, labels=["benign", "malignant"],
+                         preparation=plan)
 
 
 class _Collector(HTMLParser):
@@ -35,13 +38,14 @@ def test_report_has_every_part() -> None:
     collector = _Collector()
     collector.feed(page)
     # Assert
-    for anchor in ("parameters", "curves", "metrics", "confusion", "participation"):
+    for anchor in ("parameters", "curves", "metrics", "confusion", "participation", "preparation"):
         assert f'id="{anchor}"' in page
     assert collector.tags.count("svg") == 2 and collector.tags.count("polyline") == 3  # loss; accuracy and f1
     assert "hospital-a" in page and "hospital-b" in page and "global (pooled)" in page
     assert ">69<" in page and "malignant" in page  # the confusion matrix with its labels
     assert page.count("&#10003;") == 5  # a in rounds 1-3, b in rounds 1 and 3
     assert "flcore &lt;logreg&gt;" in page and "<logreg>" not in page  # escaped
+    assert "federated median 61.2500" in page and "one-hot: never, &lt;b&gt;" in page  # the plan, escaped
 
 
 def test_report_references_no_external_resource() -> None:
