@@ -5,8 +5,26 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+from dataclasses import dataclass, field
 
 from flows.spec import ToolSpec
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a tool's `check(params, ctx)` checks parameters against: the same for the API, the
+    dashboard's form and the flow run itself, so a submission is judged once, one way."""
+
+    #: Connected hosts by name (their addresses).
+    connected: dict[str, str]
+    #: Hosts an admin disabled.
+    disabled: list[str] = field(default_factory=list)
+    #: What each host advertises: its catalogue (datasets, columns) and its policy.
+    records: dict[str, dict] = field(default_factory=dict)
+    #: Who submits: the hosts' advertised policies are checked for this owner.
+    owner: str = "unknown"
+    #: The output store's URL (checkpoint references must lie inside it).
+    store_url: str | None = None
 
 _MODULES = {
     "health-check": ("flows.health_check", "health_check"),
@@ -31,10 +49,9 @@ def specs() -> list[ToolSpec]:
     return [load_tool(t)[1] for t in tool_ids()]
 
 
-def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disabled: list[str],
-             records: dict[str, dict] | None = None, store_url: str | None = None, owner: str = "unknown") -> dict:
+def validate(tool_id: str, parameters: dict, ctx: CheckContext) -> dict:
     """Type-check `parameters` against the tool's flow signature, then run its cross-field checks
-    (the hosts' advertised policies for `owner` among them).
+    (`check(params, ctx)`: the hosts' advertised policies for `ctx.owner` among them).
 
     Returns the parameters as JSON-ready values. Raises InvalidArgument (or PolicyRefused) naming the field.
     """
@@ -61,11 +78,7 @@ def validate(tool_id: str, parameters: dict, *, connected: dict[str, str], disab
     module = __import__(_MODULES[tool_id][0], fromlist=["check"])
     if hasattr(module, "check"):
         full = {name: getattr(model, name) for name in signature.model_fields}  # defaults filled in
-        accepted = inspect.signature(module.check).parameters
-        extra = {"store_url": store_url} if "store_url" in accepted else {}
-        if "owner" in accepted:
-            extra["owner"] = owner
-        module.check(full, connected=connected, disabled=disabled, records=records or {}, **extra)
+        module.check(full, ctx)
     from pydantic_core import to_jsonable_python
 
     return to_jsonable_python(validated)

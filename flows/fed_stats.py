@@ -11,6 +11,7 @@ from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel, Field
 
 from blocks import RESULTS_BLOCK
+from flows.catalog import CheckContext
 from flows.params import DatasetName, HostName
 from flows.runtime import require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
@@ -46,11 +47,11 @@ class FedStatsResult(BaseModel):
 NUMERIC_DTYPES = ("int", "float", "bool")
 
 
-def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict],
-          owner: str = "unknown") -> None:
+def check(params: dict, ctx: CheckContext) -> None:
     """Hosts, their policies, the dataset on each, and every named column in it (numeric where it must be)."""
     from tasks.policy import check_advertised
 
+    connected, disabled, records, owner = ctx.connected, ctx.disabled, ctx.records, ctx.owner
     hosts = params.get("hosts") or sorted(h for h in connected if h not in disabled)
     check_hosts(hosts, connected, disabled, field="hosts")
     columns, categorical = params.get("columns") or [], params.get("categorical") or []
@@ -93,13 +94,10 @@ def fed_stats(
     """
     import queue
 
-    from tasks.hosts import host_records
-
     ctx = run_context()
     selected = list(hosts) if hosts else ctx.available_hosts()
     check({"hosts": selected, "dataset": dataset, "columns": columns, "categorical": categorical,
-           "min_count": min_count}, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts,
-          records=host_records(ctx.client()), owner=ctx.owner)
+           "min_count": min_count}, ctx.check_context())
     roles = ctx.roles()
     ranges: queue.Queue = queue.Queue()
     runs = {host: roles.start(RoleSpec(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from blocks import RESULTS_BLOCK
 from blocks.store import parts_in_store
 from fedpe.errors import InvalidArgument
+from flows.catalog import CheckContext
 from flows.params import DatasetName, HostName
 from flows.runtime import require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
@@ -79,10 +80,11 @@ def checkpoint_parts(ref: str, store_url: str) -> list[str]:
     return parts
 
 
-def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict],
-          store_url: str | None = None, owner: str = "unknown") -> None:
+def check(params: dict, ctx: CheckContext) -> None:
     """Cross-field checks, run by the flow first and by the API before it submits."""
     from tasks.policy import check_advertised
+
+    connected, disabled, records, owner = ctx.connected, ctx.disabled, ctx.records, ctx.owner
 
     server, clients = params["server"], list(params["clients"])
     check_hosts([server], connected, disabled, field="server")
@@ -137,8 +139,8 @@ def check(params: dict, *, connected: dict[str, str], disabled: list[str], recor
         require(model_kind(model.name) == "weights",
                 f"initial_weights: {model.name} is an ensemble; only weight models start from a checkpoint",
                 "initial_weights")
-        if store_url:
-            checkpoint_parts(params["initial_weights"], store_url)
+        if ctx.store_url:
+            checkpoint_parts(params["initial_weights"], ctx.store_url)
     if params.get("dp") is not None and params["dp"].adaptive:
         try:
             params["dp"].update_noise_multiplier(per_round)
@@ -207,10 +209,7 @@ def flcore(
     params = dict(server=server, clients=clients, dataset=dataset, target=target, strategy=strategy,
                   min_clients=min_clients, fraction_fit=fraction_fit, dp=dp, initial_weights=initial_weights,
                   rounds=rounds, model=model, features=features)
-    from tasks.hosts import host_records
-
-    check(params, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts, records=host_records(ctx.client()),
-          store_url=ctx.store.url, owner=ctx.owner)
+    check(params, ctx.check_context())
     if initial_weights:
         parts = checkpoint_parts(initial_weights, ctx.store.url)
         ctx.check_readable(parts[0], field="initial_weights")

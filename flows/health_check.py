@@ -10,6 +10,7 @@ from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel
 
 from blocks import RESULTS_BLOCK
+from flows.catalog import CheckContext
 from flows.params import HostName
 from flows.runtime import role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
@@ -39,12 +40,12 @@ class HealthCheckResult(BaseModel):
     outputs: str
 
 
-def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict],
-          owner: str = "unknown") -> None:
-    """The hosts, and whether each one's advertised policy runs the health check for `owner`."""
+def check(params: dict, ctx: CheckContext) -> None:
+    """The hosts, and whether each one's advertised policy runs the health check for the owner."""
     from tasks.hosts import check_hosts
     from tasks.policy import check_advertised
 
+    connected, disabled, records, owner = ctx.connected, ctx.disabled, ctx.records, ctx.owner
     hosts = params.get("hosts") or sorted(h for h in connected if h not in disabled)
     check_hosts(hosts, connected, disabled, field="hosts")
     for host in hosts:
@@ -60,12 +61,9 @@ def health_check(hosts: list[HostName] | None = None) -> HealthCheckResult:
     Args:
         hosts: The hosts to check; every connected, enabled host when empty.
     """
-    from tasks.hosts import host_records
-
     ctx = run_context()
     selected = list(hosts) if hosts else ctx.available_hosts()
-    check({"hosts": selected}, connected=ctx.hosts(), disabled=ctx.federation.disabled_hosts,
-          records=host_records(ctx.client()), owner=ctx.owner)
+    check({"hosts": selected}, ctx.check_context())
     roles = ctx.roles()
     runs = {host: roles.start(RoleSpec(execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, task="health-check",
                                        tool="health-check", host=host, owner=ctx.owner)) for host in selected}

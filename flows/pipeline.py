@@ -8,6 +8,7 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from blocks import RESULTS_BLOCK
+from flows.catalog import CheckContext
 from flows.fed_stats import fed_stats
 from flows.flcore import flcore
 from flows.health_check import health_check
@@ -63,19 +64,20 @@ def refuse_repeated_tools(steps: list[PipelineStep]) -> None:
                                   f"once (submit a second execution to run it again)", field=f"steps.{index}.tool")
 
 
-def check(params: dict, *, connected: dict[str, str], disabled: list[str], records: dict[str, dict]) -> None:
-    """Each step's own checks, named `steps.N.<field>`."""
-    from fedpe.errors import InvalidArgument
+def check(params: dict, ctx: CheckContext) -> None:
+    """Each step's own checks, for the pipeline's owner, named `steps.N.<field>`."""
+    from fedpe.errors import InvalidArgument, PolicyRefused
     from flows.catalog import validate
 
     steps = [s if isinstance(s, PipelineStep) else PipelineStep.model_validate(s) for s in params["steps"]]
     refuse_repeated_tools(steps)
     for index, step in enumerate(steps):
         try:
-            validate(step.tool, step.parameters, connected=connected, disabled=disabled, records=records)
-        except InvalidArgument as exc:
+            validate(step.tool, step.parameters, ctx)
+        except (InvalidArgument, PolicyRefused) as exc:  # the same refusal, named as the step's
             field = f"steps.{index}.parameters" + (f".{exc.field}" if exc.field else "")
-            raise InvalidArgument(f"steps.{index} ({step.tool}): {exc.message}", field=field) from None
+            raise type(exc)(f"steps.{index} ({step.tool}): {exc.message}",
+                            details={**exc.details, "field": field}) from None
 
 
 @flow(name="pipeline", description=TOOL.description, persist_result=True, result_storage=RESULTS_BLOCK)

@@ -16,6 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks import Federation, OutputStore, StoreSpec, Tracking
 from fedpe.errors import InvalidArgument
+from flows.catalog import CheckContext
 from tasks.conventions import RESULT_FILE
 from tasks.hosts import connected_hosts
 
@@ -98,6 +99,13 @@ class RunContext:
         owner = owner_from_tags(run_tags, deployment_tags)
         if owner != self.owner and self.owner != self.operator:
             raise AuthorizationError(f"{field}: execution {execution_id} belongs to another user", field=field)
+
+    def check_context(self) -> CheckContext:
+        """What this run's parameters are checked against: the same as the API checked them with."""
+        from tasks.hosts import host_records
+
+        return CheckContext(connected=self.hosts(), disabled=list(self.federation.disabled_hosts),
+                            records=host_records(self.client()), owner=self.owner, store_url=self.store.url)
 
     def available_hosts(self) -> list[str]:
         """Connected hosts that are not disabled, sorted."""

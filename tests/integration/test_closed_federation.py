@@ -481,3 +481,33 @@ def test_a_private_host_noises_accounts_and_limits_what_its_server_gets(stack, d
     assert "final at most 1 time" in seen["second_final"]
     spent = [e for e in audit_of(private_host, execution) if e["event"] == "privacy"]
     assert [(e["round"], e["epsilon"]) for e in spent] == [(1, round(accountant.epsilon(1), 6))]
+
+
+def test_a_pipeline_runs_for_an_owner_a_hosts_policy_lists_and_is_refused_for_another(stack, tmp_path):
+    import shutil
+
+    from federation_helpers import api_client, wait_for_final_state
+
+    alice, other = api_client(stack, "alice"), api_client(stack, "other")
+    data = tmp_path / "data"
+    shutil.copytree(stack.data_dirs["hospital-b"], data, ignore=shutil.ignore_patterns(".fedpe"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"owners: [{alice.user}]\n")
+    proc = start_extra_host(stack, "hospital-o", data, policy=policy)
+    steps = {"steps": [{"tool": "health-check", "parameters": {"hosts": ["hospital-o"]}},
+                       {"tool": "fed-stats", "parameters": {"hosts": ["hospital-a", "hospital-o"],
+                                                            "dataset": "breast-cancer", "columns": ["mean_radius"]}}]}
+    try:
+        with alice, other:
+            allowed = alice.post("/tools/job/pipeline", json=steps)
+            refused = other.post("/tools/job/pipeline", json=steps)
+            assert allowed.status_code == 200, allowed.text
+            final = wait_for_final_state(allowed.json()["execution_id"], timeout_s=300)
+    finally:
+        stop_host(proc)
+
+    assert final.state.is_completed(), final.state.message
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "POLICY_REFUSED" and error["details"]["field"] == "steps.0.parameters.hosts"
+    assert "hospital-o" in error["message"] and "owners" in error["message"]

@@ -226,9 +226,9 @@ class Jobs:
         try:
             _host_checks(tool, params, connected, disabled)  # whatever the tool's own validator checks
             records = await self.scheduler.host_records()
-            checked = await anyio.to_thread.run_sync(lambda: catalog.validate(
-                tool, params, connected=connected, disabled=disabled, records=records,
-                store_url=self.outputs.spec.url, owner=user.name if user else "unknown"))
+            ctx = catalog.CheckContext(connected=connected, disabled=list(disabled), records=records,
+                                       owner=user.name if user else "unknown", store_url=self.outputs.spec.url)
+            checked = await anyio.to_thread.run_sync(lambda: catalog.validate(tool, params, ctx))
             params.clear()  # JSON-ready, as the flow will see them
             params.update(checked)
         except FedpeError as exc:

@@ -10,12 +10,12 @@ CONNECTED = {"hospital-a": "tcp://a", "hospital-b": "tcp://b", "hospital-c": "tc
 COLUMNS = [{"name": "age", "dtype": "float"}, {"name": "sex", "dtype": "string"}, {"name": "target", "dtype": "int"}]
 RECORDS = {h: {"datasets": [{"name": "breast-cancer", "columns": COLUMNS}]} for h in CONNECTED}
 TRAINING = {"server": "hospital-a", "clients": ["hospital-b", "hospital-c"]}
+CONTEXT = catalog.CheckContext(connected=CONNECTED, records=RECORDS, store_url="file:///srv/store")
 
 
 def refusal(tool: str, parameters: dict) -> InvalidArgument:
     with pytest.raises(InvalidArgument) as caught:
-        catalog.validate(tool, parameters, connected=CONNECTED, disabled=[], records=RECORDS,
-                         store_url="file:///srv/store")
+        catalog.validate(tool, parameters, CONTEXT)
     return caught.value
 
 
@@ -45,7 +45,24 @@ def test_a_bad_parameter_is_refused_naming_its_field(tool, parameters, field, wo
 def test_good_parameters_come_back_json_ready_and_only_those_given():
     checked = catalog.validate("flcore", {**TRAINING, "strategy": {"name": "fedprox", "mu": 0.1},
                                           "initial_weights": "e1/hospital-a/checkpoints/round-0002.npz"},
-                               connected=CONNECTED, disabled=[], records=RECORDS, store_url="file:///srv/store")
+                               CONTEXT)
 
     assert checked == {**TRAINING, "strategy": {"name": "fedprox", "mu": 0.1},
                        "initial_weights": "e1/hospital-a/checkpoints/round-0002.npz"}
+
+
+def test_a_pipeline_is_checked_for_its_owner_against_every_steps_hosts():
+    from fedpe.errors import PolicyRefused
+
+    records = {**RECORDS, "hospital-c": {**RECORDS["hospital-c"], "policy": {"owners": ["alice"]}}}
+    steps = {"steps": [{"tool": "health-check", "parameters": {"hosts": ["hospital-b", "hospital-c"]}},
+                       {"tool": "flcore", "parameters": TRAINING}]}
+
+    def as_owner(owner: str) -> dict:
+        return catalog.validate("pipeline", steps, catalog.CheckContext(connected=CONNECTED, records=records,
+                                                                        owner=owner))
+
+    assert as_owner("alice")["steps"][1]["tool"] == "flcore"  # hospital-c runs alice's pipeline
+    with pytest.raises(PolicyRefused) as refused:
+        as_owner("mallory")
+    assert refused.value.field == "steps.0.parameters.hosts" and "hospital-c" in refused.value.message
