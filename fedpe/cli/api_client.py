@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
-from fedpe.cli.app import console
+from fedpe.cli.console import console
 from fedpe.cli.options import Json
 from fedpe.errors import FedpeError, InvalidArgument, NoConnection
 

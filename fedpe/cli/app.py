@@ -11,9 +11,9 @@ import sys
 from typing import NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from fedpe.cli.console import console, err_console  # noqa: F401  (tests and callers find them here too)
 from fedpe.errors import FedpeError, InvalidArgument, NotFound
 
 try:  # typer from 0.2x on ships its own copy of click; older ones use click itself
@@ -23,8 +23,6 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 app = typer.Typer(name="fedpe", help="fedpe: a federated processing environment.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-console = Console()
-err_console = Console(stderr=True)
 
 USER_INPUT_ERRORS = (InvalidArgument, NotFound)
 """Raised because of what the user typed: exit 2, like a usage error."""

@@ -9,7 +9,7 @@ import time
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fedpe.cli.app import console
+from fedpe.cli.console import console
 from fedpe.errors import ExecutionFailed, JobTimeout
 
 

@@ -18,7 +18,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from fedpe.cli.api_client import open_session, print_json
-from fedpe.cli.app import console
+from fedpe.cli.console import console
 from fedpe.cli.options import Json
 from fedpe.errors import (AuthenticationError, AuthorizationError, FedpeError, InvalidArgument, JobNotFound,
                           JobTimeout)

@@ -40,7 +40,7 @@ def audit(
 ) -> None:
     """Print this host's audit log and verify its hash chain, and the heads recorded off the host (exit 1 when
     it is broken, cut short or rewritten)."""
-    from fedpe.cli.app import console, err_console
+    from fedpe.cli.console import console, err_console
     from tasks.audit import audit_path, check_head, parse_head, verify
 
     try:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from fedpe.cli.api_client import open_session, print_json
-from fedpe.cli.app import console
+from fedpe.cli.console import console
 from fedpe.cli.options import Json
 from fedpe.errors import ExecutionFailed, InvalidArgument
 

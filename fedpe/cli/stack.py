@@ -10,7 +10,7 @@ from typing import Literal
 import typer
 from rich.table import Table
 
-from fedpe.cli.app import console, err_console
+from fedpe.cli.console import console, err_console
 from fedpe.cli.options import Home, Json, resolve_home
 
 

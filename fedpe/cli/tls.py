@@ -22,7 +22,7 @@ def issue_host(
     as_json: bool = Json,
 ) -> None:
     """Sign a certificate and key for host NAME with the federation CA (made if FEDPE_HOME has none)."""
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
     from fedpe.stack.launcher import Stack
     from fedpe.stack.tls import issue_host_cert, tls_files
 
@@ -53,7 +53,7 @@ def revoke(
 ) -> None:
     """Withdraw every certificate the federation CA issued to host NAME; the scheduler drops it at once
     and refuses it from then on (a new `issue-host` gives it a certificate that works again)."""
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
     from fedpe.stack.tls import revoke_host
 
     serials = revoke_host(resolve_home(home), name)

@@ -30,7 +30,7 @@ def _existing(store, name: str):
 
 
 def _print_key(key: str) -> None:
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
 
     console.print("API key (shown once, keep it safe):")
     print(key)
@@ -46,7 +46,7 @@ def add(
     as_json: bool = Json,
 ) -> None:
     """Create a user and print its API key once (it is stored hashed and cannot be shown again)."""
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
 
     password = None
     if password_stdin:
@@ -63,7 +63,7 @@ def add(
 @app.command("list")
 def list_users(home: Path = Home, as_json: bool = Json) -> None:
     """List the users: admin or not, password set, revoked or active."""
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
 
     users = _store(home).list()
     if as_json:
@@ -83,7 +83,7 @@ def key(name: str = typer.Argument(..., help="An existing user."), home: Path = 
 
     A revoked user is enabled again (with their password, if they had one).
     """
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
 
     store = _store(home)
     before = _existing(store, name)
@@ -109,7 +109,7 @@ def password(
     as_json: bool = Json,
 ) -> None:
     """Set NAME's password (for the dashboard's sign-in and POST /api/v1/token); their API keys go on working."""
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
 
     store = _store(home)
     _existing(store, name)
@@ -127,7 +127,7 @@ def password(
 @app.command("revoke")
 def revoke(name: str = typer.Argument(...), home: Path = Home, as_json: bool = Json) -> None:
     """Revoke a user: their API keys and access tokens stop working at once (`fedpe users key` enables them again)."""
-    from fedpe.cli.app import console
+    from fedpe.cli.console import console
 
     store = _store(home)
     before = _existing(store, name)

@@ -22,6 +22,9 @@ from typing import ClassVar
 from tasks.host.context import RoleContext
 from tasks.wire.identity import Identity
 
+#: What a call to a role that has already ended says first (callers stop waiting for it).
+ENDED = "role ended"
+
 
 class Role(ABC):
     """A role of one execution on one host."""

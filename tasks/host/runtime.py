@@ -30,7 +30,7 @@ from tasks.policy import HostPolicy, decide
 from tasks.host.context import RoleContext
 from tasks.host.specs import RoleSpec
 from tasks.host.relay_line import RelayLine
-from tasks.host.role import Role
+from tasks.host.role import ENDED, Role
 from tasks.wire import codec
 from tasks.wire.identity import Identity
 
@@ -39,8 +39,6 @@ logger = logging.getLogger("fedpe.runtime")
 #: How long a finished role waits for the coordinator to collect its last events.
 COLLECT_TIMEOUT_S = 60.0
 POLL_WAIT_S = 0.5
-#: What a call to a role that has already ended says first (callers stop waiting for it).
-ENDED = "role ended"
 
 
 class RoleRefused(RuntimeError):

@@ -26,8 +26,7 @@ from tasks.models.registry import build_model
 from tasks.resources import versions
 from tasks.host.aggregation import EnsembleAggregation, WeightAggregation
 from tasks.host.context import RoleContext
-from tasks.host.role import Role
-from tasks.host.runtime import ENDED
+from tasks.host.role import ENDED, Role
 from tasks.host.specs import ServerSpec, TrainingSpec
 from tasks.host.usage import UsageMeter
 from tasks.training import combine_feature_sums
