@@ -127,11 +127,48 @@ class StackError(FedpeError):
     status_code = 503
 
 
+class RoleFailed(FedpeError):
+    """Raised when a role ends in failure on its host (its own error), or its policy refused it."""
+
+    code = "ROLE_FAILED"
+    status_code = 409
+
+
+class RoleLost(FedpeError):
+    """Raised when a role's host stops answering, or its Dask task is lost, before the role ends."""
+
+    code = "HOST_LOST"
+    status_code = 503
+
+
+class NotEnoughClients(FedpeError):
+    """Raised when fewer than `min_clients` clients answer a round."""
+
+    code = "NOT_ENOUGH_CLIENTS"
+    status_code = 409
+
+
+class RoleRefused(FedpeError):
+    """Raised on a host for a role it cannot play: one meant for another host, or a task it has no role for."""
+
+    code = "ROLE_REFUSED"
+    status_code = 409
+
+
+class CallRefused(FedpeError):
+    """Raised on a host for a call beyond what its role was started for (more rounds, a second final,
+    an update without the host's privacy floor)."""
+
+    code = "CALL_REFUSED"
+    status_code = 403
+
+
 _BY_CODE: dict[str, type[FedpeError]] = {
     cls.code: cls
     for cls in (
         FedpeError, InvalidArgument, HostNotAvailable, AuthenticationError, AuthorizationError, PolicyRefused,
         NotFound, JobNotFound, Conflict, NoConnection, JobTimeout, ExecutionFailed, StackError,
+        RoleFailed, RoleLost, NotEnoughClients, RoleRefused, CallRefused,
     )
 }
 _BY_STATUS: dict[int, type[FedpeError]] = {

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from fedpe.errors import FedpeError
+from fedpe.errors import RoleFailed, RoleLost
 from tasks.conventions import AUDIT_DIR, REPORTS_DIR, report_file
 from tasks.host.specs import RoleSpec
 from tasks.wire.calls import CallError, Peer
@@ -40,18 +40,6 @@ POLL_FAILURES = 3
 POLL_TIMEOUT_S = 10.0
 POLL_WAIT_S = 0.5
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-
-
-class RoleFailed(FedpeError):
-    """Raised when a role ends in failure on its host (its own error), or its policy refused it."""
-
-    code = "ROLE_FAILED"
-
-
-class RoleLost(FedpeError):
-    """Raised when a role's host stops answering, or its Dask task is lost, before the role ends."""
-
-    code = "HOST_LOST"
 
 
 @dataclass

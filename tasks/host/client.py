@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from fedpe.errors import InvalidArgument, PolicyRefused
+from fedpe.errors import CallRefused, InvalidArgument, PolicyRefused
 from tasks.data.catalogue import fingerprint_file, load_dataset
 from tasks.data.layout import find_split_file
 from tasks.policy import host_dp
@@ -39,10 +39,6 @@ def targets_of(spec: TrainingSpec) -> list[str]:
     if spec.model == "cox":
         return [spec.model_options.get("duration", "duration"), spec.model_options.get("event", "event")]
     return [spec.target]
-
-
-class CallRefused(RuntimeError):
-    """Raised when the server calls a client beyond what the client's role was started for."""
 
 
 class ClientTrainer(Role):

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from fedpe.errors import RoleRefused
 from tasks.audit import AuditLog, audit_path, sha256_of
 from tasks.policy import HostPolicy, decide
 from tasks.host.context import RoleContext
@@ -39,10 +40,6 @@ logger = logging.getLogger("fedpe.runtime")
 #: How long a finished role waits for the coordinator to collect its last events.
 COLLECT_TIMEOUT_S = 60.0
 POLL_WAIT_S = 0.5
-
-
-class RoleRefused(RuntimeError):
-    """Raised when the host's policy refuses a role."""
 
 
 def role_classes() -> dict[str, type[Role]]:

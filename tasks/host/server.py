@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fedpe.errors import FedpeError, InvalidArgument
+from fedpe.errors import InvalidArgument, NotEnoughClients
 from tasks.models.kinds import model_kind
 from tasks.models.registry import build_model
 from tasks.resources import versions
@@ -36,12 +36,6 @@ CLIENT_TASK = "flcore-client"
 #: Bins of the common histogram a median imputation reads: its median is good to about one bin,
 #: and few bins keep each bin's count over the hosts' floors (a suppressed bin is left out).
 MEDIAN_BINS = 20
-
-
-class NotEnoughClients(FedpeError):
-    """Raised when fewer than `min_clients` clients answer a round."""
-
-    code = "NOT_ENOUGH_CLIENTS"
 
 
 def summarize(evals: dict[str, dict], survival: bool) -> tuple[dict, dict[str, dict]]:
