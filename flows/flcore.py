@@ -1,6 +1,8 @@
 """flcore: federated training with a server role and client roles.
 
-The flow reads as: validate, place the roles on their hosts, follow them, collect the result.
+The flow reads as its steps: `plan` (check, fix the training and the rounds), `place` (every
+role on its host), `follow_rounds` (the server's rounds into progress, MLflow and the store),
+`collect` (the clients' own outcomes) and `publish` (the result, written once).
 The rounds live in the server role on its host (tasks/host/server.py); the flow, on the
 coordinator, turns the server's events into the progress file, MLflow and the outputs
 (tasks/coordinator/reporter.py).
@@ -9,6 +11,7 @@ coordinator, turns the server's events into the progress file, MLflow and the ou
 
 import json
 import math
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from prefect import flow
@@ -20,12 +23,12 @@ from blocks.store import parts_in_store
 from fedpe.errors import InvalidArgument
 from flows.catalog import CheckContext
 from flows.params import DatasetName, HostName
-from flows.runtime import require, role_task_runner, run_context
+from flows.runtime import RunContext, require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
 from tasks.hosts import check_hosts
 from tasks.privacy import DPConfig
 from tasks.resources import versions
-from tasks.coordinator.remote import Relay, follow
+from tasks.coordinator.remote import Relay, RemoteRoles, RoleRun, follow
 from tasks.coordinator.reporter import RoundReporter
 from tasks.host.specs import RoleSpec, ServerSpec, TrainingSpec
 from tasks.models.config import LogregConfig, ModelParameter
@@ -205,72 +208,124 @@ def flcore(
         min_count: Fewest records a category needs on a host before the federation learns its name
             (raised to the host policy's floor).
     """
+    parameters = dict(locals())  # the flow's own parameters, as the caller gave them
     ctx = run_context()
-    params = dict(server=server, clients=clients, dataset=dataset, target=target, strategy=strategy,
-                  min_clients=min_clients, fraction_fit=fraction_fit, dp=dp, initial_weights=initial_weights,
-                  rounds=rounds, model=model, features=features)
-    check(params, ctx.check_context())
+    planned = plan(ctx, parameters)
+    placed = place(ctx, planned)
+    outcome, reporter = follow_rounds(ctx, planned, placed)
+    return publish(ctx, planned, outcome, reporter, collect(placed, planned))
+
+
+# -- the flow's steps, in the order it takes them -------------------------------------------------
+
+@dataclass
+class Plan:
+    """What the flow decided before anything runs: each client's training, the server's rounds."""
+
+    server: str
+    clients: list[str]
+    model_name: str
+    training: TrainingSpec
+    spec: ServerSpec
+    dp: DPConfig | None
+    seed: int
+    #: Clients trained per round (the accountant's and the clients' sampling rate).
+    expected: int
+    #: How long a client waits for its server's next call before it leaves.
+    idle_timeout_s: float
+    #: The checkpoint's weights, read from the store here (hosts never reach the store).
+    initial: list | None = None
+
+
+def plan(ctx: RunContext, p: dict) -> Plan:
+    """Check the parameters once more (the API did the same), then fix the clients' training and
+    the server's rounds; refuses a checkpoint the owner may not read."""
+    from tasks.models.config import model_config_of
+    from tasks.prep import parse_features
+
+    check(p, ctx.check_context())
+    initial_weights = p["initial_weights"]
     if initial_weights:
         parts = checkpoint_parts(initial_weights, ctx.store.url)
         ctx.check_readable(parts[0], field="initial_weights")
         require(ctx.store.exists(*parts), f"initial_weights: no file {'/'.join(parts)} in the store", "initial_weights")
         initial_weights = "/".join(parts)
-
-    from tasks.models.config import model_config_of
-    from tasks.prep import parse_features
-
-    chosen = model_config_of(model)
-    training = TrainingSpec(dataset=dataset, target=target, features=parse_features(features), model=chosen.name,
-                            model_options=chosen.options(), seed=seed, validation_fraction=validation_fraction,
-                            local_epochs=local_epochs, batch_size=batch_size, learning_rate=learning_rate, dp=dp)
+    chosen, strategy, dp, clients = model_config_of(p["model"]), p["strategy"], p["dp"], list(p["clients"])
+    training = TrainingSpec(dataset=p["dataset"], target=p["target"], features=parse_features(p["features"]),
+                            model=chosen.name, model_options=chosen.options(), seed=p["seed"],
+                            validation_fraction=p["validation_fraction"], local_epochs=p["local_epochs"],
+                            batch_size=p["batch_size"], learning_rate=p["learning_rate"], dp=dp)
+    recorded = {name: p[name] for name in ("server", "dataset", "target", "rounds", "local_epochs", "batch_size",
+                                           "learning_rate", "fraction_fit", "min_clients", "seed",
+                                           "missing_indicators", "imputation", "min_count")}
     spec = ServerSpec(
-        execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, owner=ctx.owner, clients=list(clients),
-        strategy=strategy,
-        rounds=rounds, fraction_fit=fraction_fit, min_clients=max(min_clients, strategy.required_clients()),
-        round_timeout_s=round_timeout_s, checkpoint_every=checkpoint_every, initial_weights=initial_weights,
-        experiment="flcore", min_count=min_count, missing_indicators=missing_indicators, imputation=imputation,
-        parameters={"server": server, "clients": ",".join(clients), "dataset": dataset, "target": target,
+        execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, owner=ctx.owner, clients=clients,
+        strategy=strategy, rounds=p["rounds"], fraction_fit=p["fraction_fit"],
+        min_clients=max(p["min_clients"], strategy.required_clients()), round_timeout_s=p["round_timeout_s"],
+        checkpoint_every=p["checkpoint_every"], initial_weights=initial_weights, experiment="flcore",
+        min_count=p["min_count"], missing_indicators=p["missing_indicators"], imputation=p["imputation"],
+        parameters={**recorded, "clients": ",".join(clients),
                     "features": ",".join(training.features) if training.features else "(all but the target)",
                     "model": json.dumps(chosen.model_dump()), "strategy": json.dumps(strategy.model_dump()),
-                    "rounds": rounds, "local_epochs": local_epochs, "batch_size": batch_size,
-                    "learning_rate": learning_rate, "fraction_fit": fraction_fit, "min_clients": min_clients,
-                    "seed": seed, "missing_indicators": missing_indicators, "imputation": imputation, "min_count": min_count,
                     "dp": json.dumps(dp.model_dump()) if dp else None},
     )
-    idle_timeout_s = max(300.0, 5 * round_timeout_s)
     initial = None
     if initial_weights:
         from tasks.coordinator.reporter import npz_to_weights
 
         initial = npz_to_weights(ctx.store.read_bytes(*initial_weights.split("/")))
+    return Plan(server=p["server"], clients=clients, model_name=chosen.name, training=training, spec=spec, dp=dp,
+                seed=p["seed"], expected=max(spec.min_clients, math.ceil(p["fraction_fit"] * len(clients))),
+                idle_timeout_s=max(300.0, 5 * p["round_timeout_s"]), initial=initial)
+
+
+@dataclass
+class Placed:
+    """The roles on their hosts, and who follows them."""
+
+    roles: RemoteRoles
+    server: RoleRun
+    clients: dict[str, RoleRun]
+    client_futures: dict = field(default_factory=dict)
+
+
+def place(ctx: RunContext, planned: Plan) -> Placed:
+    """Every role on its host at once; the Prefect task runs that follow them come after."""
     roles = ctx.roles(with_control=True)
     common = dict(execution_id=ctx.execution_id, flow_run_id=ctx.flow_run_id, tool="flcore", owner=ctx.owner,
-                  dataset=dataset, idle_timeout_s=idle_timeout_s)
-    expected = max(spec.min_clients, math.ceil(fraction_fit * len(clients)))
-    # Every role is placed on its host at once; the Prefect task runs that follow them come after.
+                  dataset=planned.training.dataset, idle_timeout_s=planned.idle_timeout_s)
+    training, dp = planned.training.model_dump(mode="python"), planned.dp
     server_run = roles.start(RoleSpec(
-        task="flcore-server", host=server, peers=list(clients), **common,
-        params={"server": spec.model_dump(mode="python"), "training": training.model_dump(mode="python"),
-                "initial_weights": initial}))
+        task="flcore-server", host=planned.server, peers=planned.clients, **common,
+        params={"server": planned.spec.model_dump(mode="python"), "training": training,
+                "initial_weights": planned.initial}))
     client_runs = {host: roles.start(RoleSpec(
-        task="flcore-client", host=host, server=server, **common,
-        params={"training": training.model_dump(mode="python"), "rounds": rounds,
-                "sampling_rate": min(1.0, expected / len(clients)),
-                "dp": dp.model_dump(mode="python") if dp else None})) for host in clients}
+        task="flcore-client", host=host, server=planned.server, **common,
+        params={"training": training, "rounds": planned.spec.rounds,
+                "sampling_rate": min(1.0, planned.expected / len(planned.clients)),
+                "dp": dp.model_dump(mode="python") if dp else None})) for host in planned.clients}
+    return Placed(roles, server_run, client_runs)
+
+
+def follow_rounds(ctx: RunContext, planned: Plan, placed: Placed) -> tuple[dict, RoundReporter]:
+    """Follow the server role's rounds into the progress file, MLflow and the store, to its outcome;
+    a cancel or a failure is reported as such before it is raised."""
+    spec, server = planned.spec, planned.server
     reporter = RoundReporter(
-        store=ctx.store, execution_id=ctx.execution_id, host=server, tool="flcore", rounds=rounds,
+        store=ctx.store, execution_id=ctx.execution_id, host=server, tool="flcore", rounds=spec.rounds,
         tracking_uri=ctx.tracking.tracking_uri, experiment=spec.experiment,
         tags={"fedpe.execution_id": ctx.execution_id, "fedpe.flow_run_id": ctx.flow_run_id,
               "fedpe.owner": ctx.owner, "mlflow.user": ctx.owner, "fedpe.server": server,
-              "fedpe.clients": ",".join(clients), "fedpe.seed": str(seed),
+              "fedpe.clients": ",".join(planned.clients), "fedpe.seed": str(planned.seed),
               **{f"version.{k}": v for k, v in versions().items()}},
-        params=spec.parameters, checkpoint_every=checkpoint_every, model=chosen.name)
-    server_future = follow(roles, server_run, Relay(ctx.store, ctx.execution_id, server,
-                                                    {k: reporter.on_event for k in ("round", "tags", "paused")}))
-    client_futures = {host: follow(roles, run, Relay(ctx.store, ctx.execution_id, host))
-                      for host, run in client_runs.items()}
+        params=spec.parameters, checkpoint_every=spec.checkpoint_every, model=planned.model_name)
+    roles = placed.roles
+    server_future = follow(roles, placed.server, Relay(ctx.store, ctx.execution_id, server,
+                                                       {k: reporter.on_event for k in ("round", "tags", "paused")}))
+    placed.client_futures = {host: follow(roles, run, Relay(ctx.store, ctx.execution_id, host))
+                             for host, run in placed.clients.items()}
     try:
-        outcome = server_future.result(timeout=spec.setup_timeout_s + rounds * (round_timeout_s + 5) + 600)
+        outcome = server_future.result(timeout=spec.setup_timeout_s + spec.rounds * (spec.round_timeout_s + 5) + 600)
     except BaseException as exc:
         from prefect.exceptions import TerminationSignal
 
@@ -281,31 +336,44 @@ def flcore(
         raise
     finally:
         roles.give_up_after(60)  # clients leave on the server's word; a lost host must not hold the result
-    status = outcome["status"]
     from tasks.tracking import FederatedModel
 
+    status = outcome["status"]
     packaged = FederatedModel(outcome["model"], outcome["state"]) if status == "completed" else None
     reporter.finish(status, outcome["final"], outcome["state"] if status != "failed" else None, packaged,
                     labels=outcome["model"]["labels"])
+    return outcome, reporter
+
+
+def collect(placed: Placed, planned: Plan) -> dict[str, dict]:
+    """Each client role's own outcome; a host that died mid-run was a dropout, not the result's failure."""
     client_roles = {}
-    for host, future in client_futures.items():
-        try:  # a host that died mid-run was a dropout; its role's failure must not sink the result
-            client_roles[host] = {k: v for k, v in future.result(timeout=idle_timeout_s + 60).items() if k != "usage"}
+    for host, future in placed.client_futures.items():
+        try:
+            client_roles[host] = {k: v for k, v in future.result(timeout=planned.idle_timeout_s + 60).items()
+                                  if k != "usage"}
         except Exception as exc:
             client_roles[host] = {"host": host, "error": f"{type(exc).__name__}: {exc}"[:300]}
-    roles.close()
+    placed.roles.close()
+    return client_roles
 
+
+def publish(ctx: RunContext, planned: Plan, outcome: dict, reporter: RoundReporter,
+            client_roles: dict[str, dict]) -> FlcoreResult:
+    """The result, written once to the store (`summary.json`, `_result.json`), and the rounds as a
+    Prefect table artifact."""
+    final = outcome["final"]
     result = FlcoreResult(
-        execution_id=ctx.execution_id, status=status, stopped_because=outcome["stopped_because"],
-        server=server, clients=list(clients),
-        final_metrics={**outcome["final"].get("test", {}), "per_client": outcome["final"].get("per_client", {}),
-                       "validation": outcome["final"].get("validation", {})},
+        execution_id=ctx.execution_id, status=outcome["status"], stopped_because=outcome["stopped_because"],
+        server=planned.server, clients=planned.clients,
+        final_metrics={**final.get("test", {}), "per_client": final.get("per_client", {}),
+                       "validation": final.get("validation", {})},
         history=reporter.history, mlflow_run_id=reporter.mlflow_run_id, model_uri=reporter.model_uri,
         epsilon=outcome["epsilon"], outputs=ctx.store.url_of(ctx.execution_id), client_roles=client_roles,
     )
-    ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, server, "summary.json")
+    ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, planned.server, "summary.json")
     ctx.save_result(result)
-    quality = "concordance" if chosen.name == "cox" else "accuracy"
+    quality = "concordance" if planned.model_name == "cox" else "accuracy"
     create_table_artifact(
         key="flcore-rounds",
         table=[{"round": h["round"], quality: round(h.get(quality, float("nan")), 4),
