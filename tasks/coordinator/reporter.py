@@ -238,7 +238,8 @@ class RoundReporter:
         self.store.write_bytes(json.dumps(progress, default=float).encode(), self.execution_id, PROGRESS_FILE)
 
     def _run(self) -> None:
-        while True:
+        kind = None
+        while kind != "finish":  # the finish ends the thread even when reporting it failed
             kind, payload, weights = self._queue.get()
             try:
                 if kind == "round":
@@ -249,7 +250,7 @@ class RoundReporter:
                     self._track("set_tags", payload)
                 elif kind == "finish":
                     self._on_finish(payload, weights)
-                    return
+                    continue
                 if self._queue.empty():
                     self._write_progress()
             except Exception:
