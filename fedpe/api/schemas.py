@@ -307,3 +307,13 @@ class NewUser(BaseModel):
 class UserKey(BaseModel):
     user: UserInfo
     api_key: str = Field(description="Shown once: only its hash is kept.")
+
+
+class AuditAnchor(BaseModel):
+    """The head of one host's audit log as its role ended, kept off the host by the coordinator."""
+
+    host: str
+    task: str
+    seq: int = Field(description="The line of the host's audit log that was last when the role ended.")
+    hash: str = Field(description="That line's SHA-256, 64 hex digits.")
+    expect: str = Field(description="SEQ:HASH, as `fedpe host audit --data-dir DIR --verify --expect` takes it.")

@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
 from fedpe.api.deps import CurrentUser, State, StreamUser, authenticate, get_state
-from fedpe.api.schemas import (CancelResponse, CloneResponse, ControlRequest, ControlResponse, DeleteResponse,
+from fedpe.api.schemas import (AuditAnchor, CancelResponse, CloneResponse, ControlRequest, ControlResponse, DeleteResponse,
                                Execution, ExecutionList, Metrics, Report, RenameRequest, StatusEntry)
 from fedpe.api.services.executions import metrics_csv
 from fedpe.api.streams import event_stream
@@ -86,6 +86,12 @@ async def metrics(state: State, user: CurrentUser, execution_id: str, format: Li
         return Response(metrics_csv(body["rows"]), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="{body["execution_id"]}-metrics.csv"'})
     return body
+
+
+@router.get("/{execution_id}/audit", response_model=list[AuditAnchor],
+            summary="The heads of the hosts' audit logs, one per host role, recorded off the hosts as it ended")
+async def audit(state: State, user: CurrentUser, execution_id: str):
+    return await state.executions.audit(execution_id, user)
 
 
 @router.get("/{execution_id}", response_model=Execution, summary="The full picture of one execution")

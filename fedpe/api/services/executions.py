@@ -226,6 +226,12 @@ class Executions:
         return {"execution_id": snap.id, "tool": snap.tool, "status": snap.status, "round": progress.get("round"),
                 "rounds": progress.get("rounds"), "mlflow_run_id": progress.get("mlflow_run_id"), "rows": rows}
 
+    async def audit(self, execution_id: str, user: User) -> list[dict[str, Any]]:
+        """The heads of the hosts' audit logs as each role ended, kept off the hosts by the coordinator:
+        what `fedpe host audit --verify --expect SEQ:HASH` checks a host's log against."""
+        snap = await self.readable(execution_id, user)
+        return await self.outputs.audit_heads(snap.id)
+
     async def list(self, user: User, *, status: str | None, tool: str | None, owner: str | None,
                    limit: int, offset: int, sort: str) -> dict[str, Any]:
         if owner and not user.may_read(owner):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 import zipfile
 from typing import Iterator
@@ -17,9 +18,33 @@ import anyio
 from blocks.store import StoreSpec
 from fedpe.api.paths import safe_component, safe_relative
 from fedpe.errors import NoConnection, NotFound
-from flows.conventions import PROGRESS_FILE, REPORTS_DIR, RESULT_FILE
+from flows.conventions import PROGRESS_FILE, REPORTS_DIR, RESULT_FILE, report_file
+from tasks.audit import parse_head
+from tasks.conventions import AUDIT_DIR
 
 CHUNK = 1 << 20
+#: An audit head file is about 200 bytes; one much larger is not one, and is not read.
+AUDIT_HEAD_MAX_BYTES = 4096
+logger = logging.getLogger("fedpe.api.outputs")
+
+
+def audit_anchor(name: str, value: object) -> dict | None:
+    """The audit head in the store file `name` as the API gives it (host, task, seq, hash, expect),
+    or None when it is not what the coordinator writes (`tasks.coordinator.remote.Relay.write_audit_head`):
+    the file named for its own host and task, `expect` the `SEQ:HASH` of its seq and 64-hex hash."""
+    if not isinstance(value, dict):
+        return None
+    host, task, seq, digest = value.get("host"), value.get("task"), value.get("seq"), value.get("hash")
+    if not (isinstance(host, str) and isinstance(task, str) and isinstance(digest, str)
+            and isinstance(seq, int) and not isinstance(seq, bool) and name == report_file(host, task)):
+        return None
+    try:
+        head = parse_head(str(value.get("expect")))
+    except ValueError:
+        return None
+    if head != {"seq": seq, "hash": digest}:
+        return None
+    return {"host": host, "task": task, "seq": seq, "hash": digest, "expect": f"{seq}:{digest}"}
 
 
 class _Pipe(io.RawIOBase):
@@ -89,6 +114,32 @@ class Outputs:
     async def reports(self, execution_id: str) -> dict[str, dict]:
         """File name (`flows.conventions.report_file(host, task)`) -> the role's resource report."""
         return await self._io(self._reports, execution_id)
+
+    def _audit_heads(self, execution_id: str) -> list[dict]:
+        out = []
+        for name, size in self.spec.iter_files(execution_id, AUDIT_DIR):
+            if "/" in name or not name.endswith(".json"):
+                continue
+            value = None
+            if size <= AUDIT_HEAD_MAX_BYTES:
+                try:
+                    value = json.loads(self.spec.read_bytes(execution_id, AUDIT_DIR, name))
+                except FileNotFoundError:
+                    continue
+                except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's depth
+                    pass
+            anchor = audit_anchor(name, value)
+            if anchor is None:  # a file the coordinator did not write as it does: shown to nobody as a head
+                logger.warning("execution %s: skipped %s/%s, not an audit head (host, task, seq, hash, expect)",
+                               execution_id, AUDIT_DIR, name)
+                continue
+            out.append(anchor)
+        return sorted(out, key=lambda a: (a["host"], a["task"]))
+
+    async def audit_heads(self, execution_id: str) -> list[dict]:
+        """The heads of the hosts' audit logs the coordinator kept as each role ended (see
+        tasks.conventions), one per host role, by host and task; a malformed file is skipped and logged."""
+        return await self._io(self._audit_heads, execution_id)
 
     # per-host outputs ----------------------------------------------------------------------
 

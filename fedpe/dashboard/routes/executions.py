@@ -15,6 +15,7 @@ from fedpe.api.deps import State
 from fedpe.api.services import tools
 from fedpe.api.services.executions import SORTS, STATES_BY_STATUS, metrics_csv
 from fedpe.api.streams import event_stream
+from fedpe.dashboard import curves
 from fedpe.dashboard.deps import Form, PageUser, first, redirect, render
 from fedpe.errors import InvalidArgument
 
@@ -88,12 +89,18 @@ async def _report(state, user, execution_id: str) -> dict:
     return {"report": await state.executions.report(execution_id, user)}
 
 
+async def _audit(state, user, execution_id: str) -> dict:
+    return {"audit": await state.executions.audit(execution_id, user)}
+
+
 @router.get("/executions/{execution_id}")
 async def execution_page(request: Request, state: State, user: PageUser, execution_id: str):
     status = await _status(state, user, execution_id)  # 404 / 403 before anything else is read
-    metrics, files, report = await asyncio.gather(state.executions.metrics(execution_id, user),
-                                                  _files(state, user, execution_id), _report(state, user, execution_id))
-    return render(request, "execution.html", {**status, **files, **report, "metrics": metrics})
+    metrics, files, report, audit = await asyncio.gather(
+        state.executions.metrics(execution_id, user), _files(state, user, execution_id),
+        _report(state, user, execution_id), _audit(state, user, execution_id))
+    return render(request, "execution.html", {**status, **files, **report, **audit, "metrics": metrics,
+                                              "curves": curves.chooser(metrics["rows"])})
 
 
 @router.get("/executions/{execution_id}/status")
@@ -115,6 +122,12 @@ async def files_region(request: Request, state: State, user: PageUser, execution
 @router.get("/executions/{execution_id}/report")
 async def report_region(request: Request, state: State, user: PageUser, execution_id: str):
     return render(request, "_execution_report.html", await _report(state, user, execution_id))
+
+
+@router.get("/executions/{execution_id}/audit")
+async def audit_region(request: Request, state: State, user: PageUser, execution_id: str):
+    snap = await state.executions.readable(execution_id, user)
+    return render(request, "_execution_audit.html", {"e": {"id": snap.id}, **await _audit(state, user, snap.id)})
 
 
 @router.get("/executions/{execution_id}/events")

@@ -6,7 +6,10 @@
  *    credential). `round` events feed the uPlot curves and the table of numbers, `log` events the
  *    log, `status` and `done` refresh the htmx regions; after `done` the page closes the stream
  *    (the server answers 204 to any reconnect with the last id, so no loop either way).
- *    The numbers each chart plots are in its `data-plotted` attribute.
+ *    The first chart is the loss; the second shows the metric chosen in `#curve-metric`, whose
+ *    options follow the rounds (the rule is fedpe/dashboard/curves.py's, handed over in the
+ *    select's data attributes). The numbers each chart plots are in its `data-plotted` attribute,
+ *    the metric in its `data-metric`.
  */
 (function () {
   "use strict";
@@ -60,6 +63,11 @@
     const nodeFilter = root.querySelector("#log-node");
     const levelFilter = root.querySelector("#log-level");
     const streamState = root.querySelector("#stream-state");
+    const chooser = root.querySelector("#curve-metric");
+    const notPlotted = new Set(JSON.parse((chooser && chooser.dataset.notPlotted) || "[]"));
+    const preferred = JSON.parse((chooser && chooser.dataset.preferred) || '["accuracy"]');
+    let chosen = chooser ? chooser.value : preferred[0];
+    let userChose = false; // until someone picks a metric, the chooser follows the preferred one
     let refreshTimer = null;
 
     function clients() {
@@ -68,21 +76,52 @@
       return Array.from(names).sort();
     }
 
+    function inOrder() {
+      return Array.from(rows.values()).sort((a, b) => a.round - b.round);
+    }
+
+    function droppedRounds() {
+      return inOrder().filter((r) => (r.dropped || []).length).map((r) => ({ round: r.round, hosts: r.dropped }));
+    }
+
     function columns(metric, hosts) {
-      const ordered = Array.from(rows.values()).sort((a, b) => a.round - b.round);
+      const ordered = inOrder();
       const x = ordered.map((r) => r.round);
       const global = ordered.map((r) => (r.metrics && r.metrics[metric] != null ? r.metrics[metric] : null));
       const perHost = hosts.map((h) => ordered.map((r) => {
         const m = (r.per_client || {})[h];
         return m && m[metric] != null ? m[metric] : null;
       }));
-      const dropped = ordered.filter((r) => (r.dropped || []).length).map((r) => ({ round: r.round, hosts: r.dropped }));
-      return { x, global, perHost, dropped };
+      return { x, global, perHost, dropped: droppedRounds() };
     }
 
-    function droppedMarks(metric) {
+    function isNumber(value) {
+      return typeof value === "number" && isFinite(value);
+    }
+
+    function choices() {
+      // curves.choices: every name with a number in some round, pooled or a client's, by name
+      const names = new Set();
+      rows.forEach((row) => [row.metrics || {}, ...Object.values(row.per_client || {})].forEach((group) => {
+        Object.entries(group || {}).forEach(([k, v]) => { if (isNumber(v) && !notPlotted.has(k)) names.add(k); });
+      }));
+      return Array.from(names).sort();
+    }
+
+    function syncChooser() {
+      if (!chooser) return;
+      const names = choices();
+      if (!userChose) chosen = preferred.find((p) => names.includes(p)) || names[0] || preferred[0];
+      const shown = names.length ? names : [chosen];
+      if (Array.from(chooser.options).map((o) => o.value).join("\n") !== shown.join("\n")) {
+        chooser.replaceChildren(...shown.map((name) => new Option(name, name)));
+      }
+      chooser.value = chosen;
+    }
+
+    function droppedMarks() {
       return (u) => {
-        const { dropped } = columns(metric, []);
+        const dropped = droppedRounds();
         const ctx = u.ctx;
         ctx.save();
         ctx.strokeStyle = "#dc2626";
@@ -99,9 +138,12 @@
       };
     }
 
-    function draw(metric) {
-      const el = root.querySelector(`#chart-${metric}`);
+    function draw(slot, metric) {
+      // slot: the chart's element, #chart-loss or #chart-metric; metric: what it plots now
+      const el = root.querySelector(`#chart-${slot}`);
       if (!el || typeof uPlot === "undefined") return;
+      el.dataset.metric = metric;
+      el.setAttribute("aria-label", `${metric} per round`);
       const hosts = clients();
       const c = columns(metric, hosts);
       el.dataset.plotted = JSON.stringify({
@@ -111,10 +153,10 @@
       });
       el.dataset.rounds = String(c.x.length);
       const data = [c.x, c.global, ...c.perHost];
-      const key = hosts.join(",");
+      const key = `${metric}|${hosts.join(",")}`;
       const width = Math.max(280, el.clientWidth || 600);
-      if (!charts[metric] || charts[metric].key !== key) {
-        if (charts[metric]) charts[metric].plot.destroy();
+      if (!charts[slot] || charts[slot].key !== key) {
+        if (charts[slot]) charts[slot].plot.destroy();
         const plot = new uPlot({
           title: metric, width, height: 240,
           scales: { x: { time: false } },
@@ -124,12 +166,18 @@
             { label: "global", stroke: "#1d4ed8", width: 2.5, points: { show: true, size: 5 } },
             ...hosts.map((h, i) => ({ label: h, stroke: PALETTE[i % PALETTE.length], width: 1, dash: [6, 3] })),
           ],
-          hooks: { draw: [droppedMarks(metric)] },
+          hooks: { draw: [droppedMarks()] },
         }, data, el);
-        charts[metric] = { plot, key };
+        charts[slot] = { plot, key, metric };
       } else {
-        charts[metric].plot.setData(data);
+        charts[slot].plot.setData(data);
       }
+    }
+
+    function drawAll() {
+      syncChooser();
+      draw("loss", "loss");
+      draw("metric", chosen);
     }
 
     function number(value, digits) {
@@ -158,8 +206,7 @@
       if (rows.has(row.round)) return;
       rows.set(row.round, row);
       tableRow(row);
-      draw("loss");
-      draw("accuracy");
+      drawAll();
       refreshSoon(["#status"]);
     }
 
@@ -227,13 +274,19 @@
         });
       });
     }
-    draw("loss");
-    draw("accuracy");
+    drawAll();
+    if (chooser) {
+      chooser.addEventListener("change", () => {
+        chosen = chooser.value;
+        userChose = true;
+        drawAll();
+      });
+    }
     if (nodeFilter) nodeFilter.addEventListener("change", refilter);
     if (levelFilter) levelFilter.addEventListener("change", refilter);
     window.addEventListener("resize", () => {
-      Object.entries(charts).forEach(([metric, c]) => {
-        const el = root.querySelector(`#chart-${metric}`);
+      Object.entries(charts).forEach(([slot, c]) => {
+        const el = root.querySelector(`#chart-${slot}`);
         c.plot.setSize({ width: Math.max(280, el.clientWidth), height: 240 });
       });
     });
@@ -257,7 +310,7 @@
       const d = JSON.parse(e.data);
       root.dataset.status = d.status;
       setStream("ended", `ended ${d.status}`);
-      refreshNow(["#status", "#result", "#files", "#report"]);
+      refreshNow(["#status", "#result", "#files", "#report", "#audit"]);
     });
     window.fedpeExecution = { source, charts, rows };
   }

@@ -37,7 +37,7 @@ def wait_until(predicate, timeout_s: float = 60, what: str = "condition", every_
 
 
 def plotted(page, metric: str) -> dict:
-    raw = page.get_attribute(f"#chart-{metric}", "data-plotted")
+    raw = page.get_attribute(f'.chart[data-metric="{metric}"]', "data-plotted")
     return json.loads(raw) if raw else {"round": [], "global": [], "clients": {}}
 
 
