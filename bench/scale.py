@@ -188,7 +188,7 @@ def measure(n: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="5,10,25,50")
+    parser.add_argument("--sizes", "--hosts", dest="sizes", default="5,10,25,50", help="host counts, e.g. 5,10")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

@@ -158,6 +158,25 @@ def test_a_training_from_sign_in_to_sign_out(chromium, page, stack, researcher, 
     assert got == StoreSpec(url=stack.config.store).read_bytes(execution_id, "hospital-a", "metrics.csv")
     assert got.startswith(b"round,")
 
+    # The HTML report: linked among the files, it opens from disk with the network off, fetching nothing
+    page.wait_for_selector('#files tr[data-host="hospital-a"][data-file="report.html"]')
+    with page.expect_download() as download:
+        page.click('#files tr[data-host="hospital-a"][data-file="report.html"] a')
+    report = tmp_path / "report.html"
+    shutil.copyfile(download.value.path(), report)
+    offline = chromium.new_context(offline=True)
+    try:
+        viewer = offline.new_page()
+        requested: list[str] = []
+        viewer.on("request", lambda request: requested.append(request.url))
+        viewer.goto(report.as_uri())
+        assert requested == [report.as_uri()]
+        assert viewer.locator("svg").count() >= 2 and viewer.locator("svg polyline").count() >= 2
+        for section in ("parameters", "curves", "metrics", "confusion", "participation", "preparation"):
+            assert viewer.locator(f"#{section}").count() == 1, section
+    finally:
+        offline.close()
+
     page.evaluate("window.scrollTo(0, 0)")
     execution_png = shot(page, tmp_path, "execution")
     DOCS.mkdir(exist_ok=True)
