@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
 from tasks.strategies.aggregate import weighted_average
 from tasks.strategies.base import FitResult, Strategy, Weights, cast_like, check_results
 from tasks.strategies.config import FedAvgConfig
 
 
 class FedAvg(Strategy):
-    """Reference strategy; robust variants override only :meth:`aggregate`."""
+    """The template of a round's aggregation, and its reference strategy.
+
+    `aggregate_fit` checks the results, combines them with :meth:`aggregate` (the hook robust
+    variants change: median, trimmed mean, Krum, Bulyan) and moves the global model with
+    :meth:`server_update` (the hook server optimisers change: momentum, Adam, SCAFFOLD's
+    step). FedAvg itself takes the combination as the new model.
+    """
 
     name: ClassVar[str] = "fedavg"
     config_type: ClassVar[type] = FedAvgConfig
@@ -25,8 +33,14 @@ class FedAvg(Strategy):
             [r.weights for r in results], [r.num_examples for r in results]
         )
 
+    def server_update(self, base: Weights, combined: Weights, results: list[FitResult]) -> Weights:
+        """The new global model from the current one (`base`, float64) and the round's combination."""
+        return combined
+
     def aggregate_fit(
         self, server_round: int, global_weights: Weights, results: list[FitResult]
     ) -> Weights:
         check_results(global_weights, results)
-        return cast_like(self.aggregate(results), global_weights)
+        combined = self.aggregate(results)
+        base = [np.asarray(g, dtype=np.float64) for g in global_weights]
+        return cast_like(self.server_update(base, combined, results), global_weights)

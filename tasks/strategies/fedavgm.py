@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.strategies.base import FitResult, Weights, cast_like, check_results
+from tasks.strategies.base import FitResult, Weights
 from tasks.strategies.config import FedAvgMConfig
 from tasks.strategies.fedavg import FedAvg
 
@@ -26,17 +26,11 @@ class FedAvgM(FedAvg):
     def initialize(self, weights: Weights) -> None:
         self.momentum: Weights | None = [np.zeros(np.shape(w)) for w in weights]
 
-    def aggregate_fit(
-        self, server_round: int, global_weights: Weights, results: list[FitResult]
-    ) -> Weights:
-        check_results(global_weights, results)
+    def server_update(self, base: Weights, combined: Weights, results: list[FitResult]) -> Weights:
         if getattr(self, "momentum", None) is None:
-            self.initialize(global_weights)
-        averaged = self.aggregate(results)
-        base = [np.asarray(g, dtype=np.float64) for g in global_weights]
+            self.initialize(base)
         beta = self.config.server_momentum
         self.momentum = [
-            beta * v + (g - a) for v, g, a in zip(self.momentum, base, averaged)
+            beta * v + (g - a) for v, g, a in zip(self.momentum, base, combined)
         ]
-        new = [g - self.config.server_lr * v for g, v in zip(base, self.momentum)]
-        return cast_like(new, global_weights)
+        return [g - self.config.server_lr * v for g, v in zip(base, self.momentum)]

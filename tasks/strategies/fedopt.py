@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.strategies.base import FitResult, Weights, cast_like, check_results
+from tasks.strategies.base import FitResult, Weights
 from tasks.strategies.config import FedAdagradConfig, FedAdamConfig, FedYogiConfig
 from tasks.strategies.fedavg import FedAvg
 
@@ -37,23 +37,17 @@ class FedOpt(FedAvg):
         """The only line that differs between Adam, Yogi and Adagrad."""
         raise NotImplementedError
 
-    def aggregate_fit(
-        self, server_round: int, global_weights: Weights, results: list[FitResult]
-    ) -> Weights:
-        check_results(global_weights, results)
+    def server_update(self, base: Weights, combined: Weights, results: list[FitResult]) -> Weights:
         if getattr(self, "m", None) is None:
-            self.initialize(global_weights)
+            self.initialize(base)
         cfg = self.config
-        averaged = self.aggregate(results)
-        base = [np.asarray(g, dtype=np.float64) for g in global_weights]
-        delta = [a - g for a, g in zip(averaged, base)]
+        delta = [a - g for a, g in zip(combined, base)]
         self.m = [cfg.beta_1 * m + (1 - cfg.beta_1) * d for m, d in zip(self.m, delta)]
         self.v = [self.second_moment(v, d * d) for v, d in zip(self.v, delta)]
-        new = [
+        return [
             g + cfg.server_lr * m / (np.sqrt(v) + cfg.tau)
             for g, m, v in zip(base, self.m, self.v)
         ]
-        return cast_like(new, global_weights)
 
 
 class FedAdagrad(FedOpt):

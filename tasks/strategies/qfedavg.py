@@ -11,31 +11,28 @@ from __future__ import annotations
 from typing import ClassVar
 
 from tasks.strategies.aggregate import aggregate_qffl
-from tasks.strategies.base import FitResult, Weights, cast_like, check_results
+from tasks.strategies.base import FitResult, Weights
 from tasks.strategies.config import QFedAvgConfig
 from tasks.strategies.fedavg import FedAvg
 
 
 class QFedAvg(FedAvg):
-    """Needs the global weights and the clients' lr, so it replaces aggregate_fit."""
+    """Its step needs the global weights, the clients' losses and their lr: a server update
+    built from the results themselves rather than from FedAvg's combination."""
 
     name: ClassVar[str] = "qfedavg"
     config_type: ClassVar[type] = QFedAvgConfig
 
-    def aggregate_fit(
-        self, server_round: int, global_weights: Weights, results: list[FitResult]
-    ) -> Weights:
-        check_results(global_weights, results)
+    def server_update(self, base: Weights, combined: Weights, results: list[FitResult]) -> Weights:
         missing = [r.host for r in results if "loss_before" not in r.metrics]
         if missing:
             raise ValueError(
                 f"qfedavg needs metrics['loss_before'] from every client; missing from {missing}"
             )
-        new = aggregate_qffl(
-            global_weights,
+        return aggregate_qffl(
+            base,
             [r.weights for r in results],
             [float(r.metrics["loss_before"]) for r in results],
             q=self.config.q,
             learning_rate=self.learning_rate,
         )
-        return cast_like(new, global_weights)

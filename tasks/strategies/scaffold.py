@@ -23,11 +23,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tasks.strategies.aggregate import average
-from tasks.strategies.base import FitResult, Strategy, Weights, cast_like, check_results
+from tasks.strategies.base import FitResult, Weights
 from tasks.strategies.config import ScaffoldConfig
+from tasks.strategies.fedavg import FedAvg
 
 
-class Scaffold(Strategy):
+class Scaffold(FedAvg):
     """Stateful: holds the global control variate c between rounds."""
 
     name: ClassVar[str] = "scaffold"
@@ -45,13 +46,14 @@ class Scaffold(Strategy):
             "scaffold_control": [c.copy() for c in control],
         }
 
-    def aggregate_fit(
-        self, server_round: int, global_weights: Weights, results: list[FitResult]
-    ) -> Weights:
-        check_results(global_weights, results)
+    def aggregate(self, results: list[FitResult]) -> Weights:
+        """Unweighted: every client counts once (the control variates' consistency needs it)."""
+        return average([r.weights for r in results])
+
+    def server_update(self, base: Weights, combined: Weights, results: list[FitResult]) -> Weights:
         if getattr(self, "control", None) is None:
-            self.initialize(global_weights)
-        shapes = [np.shape(w) for w in global_weights]
+            self.initialize(base)
+        shapes = [np.shape(w) for w in base]
         for r in results:
             if r.control_delta is None:
                 raise ValueError(f"scaffold needs control_delta from client {r.host!r}")
@@ -62,15 +64,10 @@ class Scaffold(Strategy):
             raise ValueError(
                 f"num_clients={total} is smaller than the {len(results)} results received"
             )
-        base = [np.asarray(g, dtype=np.float64) for g in global_weights]
-        mean_model = average([r.weights for r in results])
-        new = [
-            g + self.config.server_lr * (m - g) for g, m in zip(base, mean_model)
-        ]
         mean_delta = average([r.control_delta for r in results])
         share = len(results) / total
         self.control = [c + share * d for c, d in zip(self.control, mean_delta)]
-        return cast_like(new, global_weights)
+        return [g + self.config.server_lr * (m - g) for g, m in zip(base, combined)]
 
 
 def scaffold_correction(c_global: Weights, c_local: Weights) -> Weights:
