@@ -22,8 +22,12 @@ _BY_STATE_TYPE = {
     "RUNNING": RUNNING, "PAUSED": RUNNING, "CANCELLING": RUNNING,
     "COMPLETED": COMPLETED, "FAILED": FAILED, "CRASHED": FAILED, "CANCELLED": CANCELLED,
 }
-_FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-_LIVE = {"RUNNING", "PAUSED", "CANCELLING"}
+#: fedpe's word -> the Prefect state types it stands for (the one mapping, read both ways).
+STATES_BY_STATUS: dict[str, list[str]] = {
+    status: [t for t, s in _BY_STATE_TYPE.items() if s == status] for status in (PENDING, RUNNING, COMPLETED,
+                                                                                 FAILED, CANCELLED)}
+_FINAL = {t for status in (COMPLETED, FAILED, CANCELLED) for t in STATES_BY_STATUS[status]}
+_LIVE = set(STATES_BY_STATUS[RUNNING])
 
 
 def _name(state_type: Any) -> str:

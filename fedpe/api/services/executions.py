@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fedpe.api import status as fem
+from fedpe.api.status import STATES_BY_STATUS
 from fedpe.api.services import tools
 from fedpe.api.services.orchestrator import Orchestrator, parse_execution_id
 from fedpe.api.services.outputs import Outputs
@@ -32,10 +33,6 @@ FINAL_SNAPSHOT_TTL_S = 5.0
 STALE_SNAPSHOT_S = 10.0
 LIST_CAP = 2000
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
-STATES_BY_STATUS = {
-    "pending": ["SCHEDULED", "PENDING"], "running": ["RUNNING", "PAUSED", "CANCELLING"],
-    "completed": ["COMPLETED"], "failed": ["FAILED", "CRASHED"], "cancelled": ["CANCELLED"],
-}
 SORTS = ("created_at", "started_at", "ended_at", "name", "status", "tool", "owner")
 
 
@@ -434,8 +431,8 @@ class Executions:
 
     async def queue(self) -> dict[str, Any]:
         deployments = list((await self.orchestrator.deployment_ids(tools.tool_ids())).values())
-        buckets = {"queued": ["SCHEDULED"], "pending": ["PENDING"], "running": STATES_BY_STATUS["running"],
-                   "completed": ["COMPLETED"], "failed": STATES_BY_STATUS["failed"], "cancelled": ["CANCELLED"]}
+        buckets = {"queued": ["SCHEDULED"], "pending": ["PENDING"],
+                   **{s: STATES_BY_STATUS[s] for s in ("running", "completed", "failed", "cancelled")}}
         if not deployments:
             counts = {k: 0 for k in buckets}
         else:

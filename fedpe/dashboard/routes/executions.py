@@ -13,7 +13,8 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from fedpe.api.deps import State
 from fedpe.api.services import tools
-from fedpe.api.services.executions import SORTS, STATES_BY_STATUS, metrics_csv
+from fedpe.api.services.executions import SORTS, metrics_csv
+from fedpe.api.status import STATES_BY_STATUS
 from fedpe.api.streams import event_stream
 from fedpe.dashboard import curves
 from fedpe.dashboard.deps import Form, PageUser, first, redirect, render
