@@ -36,6 +36,7 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from tasks.ensembles.base import EnsembleAggregator, EnsembleFitResult, check_results
+from tasks.models.base import check_dimensions
 
 TreeTable = dict[str, np.ndarray]
 TREE_FIELDS: tuple[str, ...] = (
@@ -272,10 +273,7 @@ class RandomForest:
         max_features: MaxFeatures = "sqrt",
         seed: int = 0,
     ) -> None:
-        if int(n_features) != n_features or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-        if int(n_classes) != n_classes or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        check_dimensions(n_features, n_classes)
         for label, value in (("n_estimators", n_estimators), ("trees_per_round", trees_per_round)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{label} must be an integer >= 1, got {value!r}")

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from tasks.ensembles.base import EnsembleAggregator, EnsembleFitResult, check_results
+from tasks.models.base import check_dimensions
 
 Training = Literal["bagging", "cyclic"]
 
@@ -192,10 +193,7 @@ class XGBoost:
         subsample: float = 1.0,
         seed: int = 0,
     ) -> None:
-        if int(n_features) != n_features or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-        if int(n_classes) != n_classes or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        check_dimensions(n_features, n_classes)
         if training not in ("bagging", "cyclic"):
             raise ValueError(f"training must be 'bagging' or 'cyclic', got {training!r}")
         if int(local_rounds) != local_rounds or local_rounds < 1:

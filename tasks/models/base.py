@@ -55,6 +55,14 @@ class Model(Protocol):
         ...
 
 
+def check_dimensions(n_features: int, n_classes: int | None = None) -> None:
+    """Refuse a model shape no training could have: ValueError naming the bad number."""
+    if int(n_features) != n_features or n_features < 1:
+        raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+    if n_classes is not None and (int(n_classes) != n_classes or n_classes < 2):
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, shifted by the row max so large logits cannot overflow."""
     z = logits - logits.max(axis=1, keepdims=True)
@@ -82,10 +90,7 @@ class SoftmaxModel(ABC):
     regularized: ClassVar[tuple[int, ...]]  # indices of weights that get l2 (matrices, not biases)
 
     def __init__(self, n_features: int, n_classes: int, *, l2: float = 0.0) -> None:
-        if int(n_features) != n_features or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-        if int(n_classes) != n_classes or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        check_dimensions(n_features, n_classes)
         if not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self.n_features = int(n_features)

@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.models.base import Weights
+from tasks.models.base import Weights, check_dimensions
 
 SURVIVAL_DTYPE = np.dtype([("event", "?"), ("duration", "<f8")])
 """The structured dtype of a survival target: did the event happen, and when (or censoring)."""
@@ -114,8 +114,7 @@ class CoxPH:
     weight_names: ClassVar[tuple[str, ...]] = ("beta",)
 
     def __init__(self, n_features: int, n_classes: int = 1, *, l2: float = 1e-4, seed: int = 0) -> None:
-        if int(n_features) != n_features or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        check_dimensions(n_features)
         if not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self.n_features = int(n_features)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fedpe.errors import InvalidArgument
-from tasks.models.base import Weights
+from tasks.models.base import Weights, check_dimensions
 
 TORCH_EXTRA_HINT = 'pip install -e ".[torch]"'
 
@@ -56,10 +56,7 @@ class TorchMLP:
         seed: int = 0,
     ) -> None:
         torch = _import_torch()
-        if int(n_features) != n_features or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
-        if int(n_classes) != n_classes or n_classes < 2:
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+        check_dimensions(n_features, n_classes)
         if int(hidden) != hidden or hidden < 1:
             raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
         if not np.isfinite(l2) or l2 < 0:
