@@ -33,7 +33,9 @@ STACK_FILE = "stack.json"
 
 def home() -> Path:
     """FEDPE_HOME (default ~/.fedpe), where `fedpe up` and `fedpe login` keep their state."""
-    return Path(os.environ.get("FEDPE_HOME") or Path.home() / ".fedpe").expanduser()
+    from fedpe.stack.config import default_home
+
+    return default_home()
 
 
 @dataclass(frozen=True)

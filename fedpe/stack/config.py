@@ -14,6 +14,7 @@ SECRET_OPTIONS = ("key", "secret", "token", "password", "client_kwargs")
 
 
 def default_home() -> Path:
+    """FEDPE_HOME (default ~/.fedpe): the one place that reads it."""
     return Path(os.environ.get("FEDPE_HOME") or Path.home() / ".fedpe").expanduser().resolve()
 
 
