@@ -1,4 +1,4 @@
-"""`fedpe executions list|show|logs|report|files|download|cancel`: following executions (through the SDK)."""
+"""`fedpe executions list|show|logs|report|audit|files|download|cancel`: following executions (through the SDK)."""
 
 from __future__ import annotations
 
@@ -508,6 +508,22 @@ def report(execution_id: str = ExecutionId, as_json: bool = Json) -> None:
     totals = found.get("totals") or {}
     if totals:
         console.print("totals: " + "  ".join(f"{k}={_number(v)}" for k, v in totals.items()), highlight=False)
+
+
+@app.command()
+def audit(execution_id: str = ExecutionId, as_json: bool = Json) -> None:
+    """The heads of the hosts' audit logs as each role ended, and the command a host operator
+    runs to check its own log against them."""
+    with open_session() as session:
+        anchors = session.audit(resolve_id(session, execution_id))
+    if as_json:
+        print_json(anchors)
+        return
+    table = Table("host", "task", "line", "check on the host")
+    for anchor in anchors:
+        table.add_row(str(anchor.get("host")), str(anchor.get("task")), str(anchor.get("seq")),
+                      f"fedpe host audit --data-dir DIR --verify --expect {anchor.get('expect')}")
+    console.print(table)
 
 
 def _number(value: Any) -> str:

@@ -316,6 +316,11 @@ class Session(_BaseSession, SessionSpec):
         """Resources used per role and in total (``GET /executions/report/{id}``)."""
         return self._call(endpoints.report(job_id))
 
+    def audit(self, job_id: str) -> list[dict[str, Any]]:
+        """The heads of the hosts' audit logs as each role ended (``GET /executions/{id}/audit``):
+        `host`, `task`, `seq`, `hash` and `expect`, the value `fedpe host audit --expect` checks a log against."""
+        return self._call(endpoints.audit(job_id))
+
     def list_files(self, job_id: str, host: str | None = None) -> dict[str, list[Any]]:
         """Output files per host (``GET /data/list_files``)."""
         return self._call(endpoints.list_files(job_id, host))
@@ -535,6 +540,10 @@ class AsyncSession(_BaseSession):
     async def report(self, job_id: str) -> dict[str, Any]:
         """Resources used per role and in total."""
         return await self._call(endpoints.report(job_id))
+
+    async def audit(self, job_id: str) -> list[dict[str, Any]]:
+        """The heads of the hosts' audit logs as each role ended."""
+        return await self._call(endpoints.audit(job_id))
 
     async def list_files(self, job_id: str, host: str | None = None) -> dict[str, list[Any]]:
         """Output files per host."""

@@ -236,6 +236,10 @@ def report(job_id: str) -> Call:
     return Call("GET", f"/executions/report/{_id(job_id)}")
 
 
+def audit(job_id: str) -> Call:
+    return Call("GET", f"/executions/{_id(job_id)}/audit")
+
+
 def _files(response: httpx.Response) -> dict[str, list[Any]]:
     body = decode_json(response)
     with unexpected_shape(response):

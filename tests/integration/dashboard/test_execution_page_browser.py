@@ -153,6 +153,22 @@ def test_the_audit_anchors_of_an_execution_in_the_api_the_store_and_the_page(chr
         assert (anchor["seq"], anchor["hash"], anchor["expect"]) == (stored["seq"], stored["hash"], stored["expect"])
         assert anchor["expect"] == f"{anchor['seq']}:{anchor['hash']}"
 
+    # The SDK and the CLI read the same anchors
+    import os
+    import subprocess
+    import sys
+
+    from fedpe.sdk import Session
+
+    key = researcher.headers["Authorization"].removeprefix("Bearer ")
+    with Session(f"{base}/api/v1", api_key=key) as session:
+        assert session.audit(execution_id) == anchors
+    cli = subprocess.run([sys.executable, "-m", "fedpe.cli", "executions", "audit", execution_id, "--json"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "FEDPE_API_URL": f"{base}/api/v1", "FEDPE_API_KEY": key})
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout) == anchors
+
     # Only the owner and admins read them; an unknown execution is the other routes' 404
     _, other_key = UserStore(stack.config.home).add(f"other-{uuid.uuid4().hex[:6]}")
     other = researcher.get(f"/executions/{execution_id}/audit", headers={"Authorization": f"Bearer {other_key}"})
