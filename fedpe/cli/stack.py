@@ -171,6 +171,9 @@ def register(app: typer.Typer) -> None:
         hosts: int = typer.Option(3, "--hosts", min=1, max=64),
         rounds: int = typer.Option(20, "--rounds", min=1, max=1000),
         keep: bool = typer.Option(False, "--keep", help="Leave the federation running afterwards."),
+        missing: float = typer.Option(0.1, "--missing", min=0.0, max=0.5,
+                                      help="Blank this share of the demo cells and add a categorical column, as "
+                                           "clinical tables are (0: the clean shards)."),
     ) -> None:
         """`fedpe up`, then the richest tool on the demo hosts through run_deployment, then stop."""
         import os
@@ -179,7 +182,7 @@ def register(app: typer.Typer) -> None:
         from fedpe.stack.environments import caller
         from fedpe.stack.secrets import ensure_secrets
 
-        config = _config(home, hosts, "iid", 0.5, 0, 4200, 8786, 8787, 5000, 8000, None, 4)
+        config = _config(home, hosts, "iid", 0.5, 0, 4200, 8786, 8787, 5000, 8000, None, 4, missing=missing)
         # This process calls run_deployment as a user would after `fedpe env`; Prefect reads its
         # settings once, when first imported, so they go in before anything imports it.
         os.environ.update(caller(config, ensure_secrets(config.home)))
@@ -187,7 +190,7 @@ def register(app: typer.Typer) -> None:
         print_urls(stack)
         print_first_admin(stack)
         try:
-            run_demo(stack, rounds=rounds)
+            run_demo(stack, rounds=rounds, missing=missing)
         finally:
             if not keep:
                 from fedpe.stack import launcher
