@@ -119,6 +119,7 @@ def _participation(participation: Mapping[int, Sequence[str]]) -> str:
 def _preparation(plan: Mapping[str, Any]) -> str:
     """The plan every host applied: what filled each column's gaps, its categories, its indicators."""
     statistic = plan.get("imputation", "mean")
+    imputed = plan.get("impute", True)  # trees take missing values as they are
     indicators = set(plan.get("indicators") or ()) if plan.get("missing_indicators") else set()
     withheld = set(plan.get("withheld") or ())
     rows = []
@@ -130,11 +131,13 @@ def _preparation(plan: Mapping[str, Any]) -> str:
             fill = plan.get("fills", {}).get(col)
             how = ("0 (no host released it)" if col in withheld
                    else f"federated {statistic} {_number(float(fill))}" if fill is not None else "")
-            rows.append([col, "numeric", f"gaps filled with {how}", "yes" if col in indicators else ""])
+            done = f"gaps filled with {how}" if imputed else "gaps kept: the trees route missing values"
+            rows.append([col, "numeric", done, "yes" if col in indicators else ""])
+    gaps = f"the federated {_text(statistic)}" if imputed else "kept (the trees route them)"
     intro = (f"<p>Fitted once on the hosts before round 1 and applied by every host to its training, "
-             f"validation and test splits; the registered model applies it to raw rows. Numeric gaps: the "
-             f"federated {_text(statistic)}; categories: the union of the values each host holds at least its "
-             f"floor's number of times (others are all zeros).</p>")
+             f"validation and test splits; the registered model applies it to raw rows. Numeric gaps: "
+             f"{gaps}; categories: the union of the values each host holds at least its floor's number of "
+             f"times (others are all zeros).</p>")
     return intro + _table(["column", "kind", "preparation", "missing indicator"], rows)
 
 

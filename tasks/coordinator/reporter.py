@@ -275,7 +275,8 @@ class RoundReporter:
             title=f"{self.tool} {self.execution_id} ({self.status})", parameters=self.params, history=history,
             final=test, per_client=final.get("per_client") or {}, confusion=test.get("confusion_matrix"),
             labels=labels, participation={int(h["round"]): list(h.get("clients", [])) for h in self.history},
-            preparation={**model["plan"], "missing_indicators": model.get("missing_indicators")}
+            preparation={**model["plan"], "missing_indicators": model.get("missing_indicators"),
+                         "impute": model.get("kind", "weights") == "weights"}
             if model and model.get("plan") else None,
         ).encode()
 

@@ -62,3 +62,10 @@ def test_report_references_no_external_resource() -> None:
 def test_chart_without_points_says_so() -> None:
     # Execute / Assert
     assert "no data" in line_chart({"loss": [(1, float("nan"))]}, title="loss")
+
+
+def test_a_tree_models_report_says_its_gaps_were_kept() -> None:
+    plan = {"features": ["age"], "fills": {"age": 61.25}, "categories": {}, "indicators": [], "impute": False}
+    page = render_report(title="forest", parameters={}, history=[], final={}, preparation=plan)
+
+    assert "gaps kept: the trees route missing values" in page and "gaps filled" not in page
