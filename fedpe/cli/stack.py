@@ -81,119 +81,119 @@ def _watch(stack) -> None:
         console.print("every process fedpe started is stopped")
 
 
+def up(
+    home: Path = Home,
+    hosts: int = typer.Option(3, "--hosts", min=1, max=64, help="Number of demo hosts."),
+    partition: str = typer.Option("iid", "--partition", help="iid or dirichlet (label skew)."),
+    alpha: float = typer.Option(0.5, "--alpha", min=0.0001, help="Dirichlet concentration (smaller = more skew)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the demo data split."),
+    prefect_port: int = typer.Option(4200, "--prefect-port"),
+    scheduler_port: int = typer.Option(8786, "--scheduler-port"),
+    dashboard_port: int = typer.Option(8787, "--dashboard-port"),
+    mlflow_port: int = typer.Option(5000, "--mlflow-port"),
+    api_port: int = typer.Option(8000, "--api-port"),
+    store: str = typer.Option(None, "--store", help="fsspec URL of the output store (default: file://FEDPE_HOME/store)."),
+    runner_limit: int = typer.Option(4, "--runner-limit", min=1, help="Flow runs executed at once."),
+    netns: bool = typer.Option(False, "--netns", help="Each demo host in a network namespace of its own, reaching "
+                                                      "the scheduler over a bridge as from another machine (root)."),
+    netem: str = typer.Option(None, "--netem", help="With --netns: tc netem arguments for every host link, "
+                                                    "e.g. 'delay 20ms loss 1%'."),
+    missing: float = typer.Option(0.0, "--missing", min=0.0, max=0.5,
+                                  help="Blank this share of the demo data's cells and add a categorical column."),
+    detach: bool = typer.Option(False, "--detach", help="Leave the processes running and return."),
+) -> None:
+    """Start Prefect, the Dask scheduler, the demo hosts, the runner, MLflow and the API."""
+    if partition not in ("iid", "dirichlet"):
+        raise typer.BadParameter("must be iid or dirichlet", param_hint="--partition")
+    if netem and not netns:
+        raise typer.BadParameter("needs --netns (netem shapes the hosts' own links)", param_hint="--netem")
+    config = _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port,
+                     mlflow_port, api_port, store, runner_limit, netns, netem, missing)
+    stack = start_stack(config)
+    print_urls(stack)
+    print_first_admin(stack)
+    if detach:
+        console.print("running in the background; stop with [bold]fedpe down[/bold]")
+        return
+    console.print("press Ctrl-C to stop")
+    _watch(stack)
+
+def down(home: Path = Home) -> None:
+    """Stop every process `fedpe up` started (hosts first)."""
+    from fedpe.stack import launcher
+
+    stopped = launcher.down(resolve_home(home))
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+def status(home: Path = Home, as_json: bool = Json) -> None:
+    """Say what runs where: processes, URLs, scheduler address, hosts."""
+    from fedpe.stack import launcher
+
+    info = launcher.status(resolve_home(home))
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    if not info["processes"]:
+        console.print(f"no stack under {info['home']}")
+        raise typer.Exit(1)
+    table = Table("process", "pid", "state")
+    for p in info["processes"]:
+        table.add_row(p["name"], str(p["pid"]), "[green]running[/green]" if p["alive"] else "[red]stopped[/red]")
+    console.print(table)
+    for key, url in info.get("urls", {}).items():
+        console.print(f"{key:15} {url}")
+    console.print(f"{'scheduler':15} {info.get('scheduler')}")
+    for host, h in info["hosts"].items():
+        console.print(f"host {host:10} {'connected' if h['connected'] else 'disconnected'}")
+
+def env(home: Path = Home) -> None:
+    """Print the export lines a Python caller of run_deployment needs (eval "$(fedpe env)"),
+    the services' credentials included: keep its output to yourself."""
+    from fedpe.stack.launcher import Stack
+
+    stack = Stack.load(resolve_home(home))
+    if stack is None:
+        err_console.print("no stack found: run `fedpe up` first")
+        raise typer.Exit(1)
+    import shlex
+
+    for key, value in stack.env(with_secrets=True).items():
+        print(f"export {key}={shlex.quote(value)}")
+
+def demo(
+    home: Path = Home,
+    hosts: int = typer.Option(3, "--hosts", min=1, max=64),
+    rounds: int = typer.Option(20, "--rounds", min=1, max=1000),
+    keep: bool = typer.Option(False, "--keep", help="Leave the federation running afterwards."),
+    missing: float = typer.Option(0.1, "--missing", min=0.0, max=0.5,
+                                  help="Blank this share of the demo cells and add a categorical column, as "
+                                       "clinical tables are (0: the clean shards)."),
+) -> None:
+    """`fedpe up`, then the richest tool on the demo hosts through run_deployment, then stop."""
+    import os
+
+    from fedpe.cli.demo import run_demo
+    from fedpe.stack.environments import caller
+    from fedpe.stack.secrets import ensure_secrets
+
+    config = _config(home, hosts, "iid", 0.5, 0, 4200, 8786, 8787, 5000, 8000, None, 4, missing=missing)
+    # This process calls run_deployment as a user would after `fedpe env`; Prefect reads its
+    # settings once, when first imported, so they go in before anything imports it.
+    os.environ.update(caller(config, ensure_secrets(config.home)))
+    stack = start_stack(config)
+    print_urls(stack)
+    print_first_admin(stack)
+    try:
+        run_demo(stack, rounds=rounds, missing=missing)
+    finally:
+        if not keep:
+            from fedpe.stack import launcher
+
+            launcher.down(stack.config.home)
+            console.print("every process fedpe started is stopped")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def up(
-        home: Path = Home,
-        hosts: int = typer.Option(3, "--hosts", min=1, max=64, help="Number of demo hosts."),
-        partition: str = typer.Option("iid", "--partition", help="iid or dirichlet (label skew)."),
-        alpha: float = typer.Option(0.5, "--alpha", min=0.0001, help="Dirichlet concentration (smaller = more skew)."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the demo data split."),
-        prefect_port: int = typer.Option(4200, "--prefect-port"),
-        scheduler_port: int = typer.Option(8786, "--scheduler-port"),
-        dashboard_port: int = typer.Option(8787, "--dashboard-port"),
-        mlflow_port: int = typer.Option(5000, "--mlflow-port"),
-        api_port: int = typer.Option(8000, "--api-port"),
-        store: str = typer.Option(None, "--store", help="fsspec URL of the output store (default: file://FEDPE_HOME/store)."),
-        runner_limit: int = typer.Option(4, "--runner-limit", min=1, help="Flow runs executed at once."),
-        netns: bool = typer.Option(False, "--netns", help="Each demo host in a network namespace of its own, reaching "
-                                                          "the scheduler over a bridge as from another machine (root)."),
-        netem: str = typer.Option(None, "--netem", help="With --netns: tc netem arguments for every host link, "
-                                                        "e.g. 'delay 20ms loss 1%'."),
-        missing: float = typer.Option(0.0, "--missing", min=0.0, max=0.5,
-                                      help="Blank this share of the demo data's cells and add a categorical column."),
-        detach: bool = typer.Option(False, "--detach", help="Leave the processes running and return."),
-    ) -> None:
-        """Start Prefect, the Dask scheduler, the demo hosts, the runner, MLflow and the API."""
-        if partition not in ("iid", "dirichlet"):
-            raise typer.BadParameter("must be iid or dirichlet", param_hint="--partition")
-        if netem and not netns:
-            raise typer.BadParameter("needs --netns (netem shapes the hosts' own links)", param_hint="--netem")
-        config = _config(home, hosts, partition, alpha, seed, prefect_port, scheduler_port, dashboard_port,
-                         mlflow_port, api_port, store, runner_limit, netns, netem, missing)
-        stack = start_stack(config)
-        print_urls(stack)
-        print_first_admin(stack)
-        if detach:
-            console.print("running in the background; stop with [bold]fedpe down[/bold]")
-            return
-        console.print("press Ctrl-C to stop")
-        _watch(stack)
-
-    @app.command()
-    def down(home: Path = Home) -> None:
-        """Stop every process `fedpe up` started (hosts first)."""
-        from fedpe.stack import launcher
-
-        stopped = launcher.down(resolve_home(home))
-        console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
-
-    @app.command()
-    def status(home: Path = Home, as_json: bool = Json) -> None:
-        """Say what runs where: processes, URLs, scheduler address, hosts."""
-        from fedpe.stack import launcher
-
-        info = launcher.status(resolve_home(home))
-        if as_json:
-            print(json.dumps(info, indent=2))
-            return
-        if not info["processes"]:
-            console.print(f"no stack under {info['home']}")
-            raise typer.Exit(1)
-        table = Table("process", "pid", "state")
-        for p in info["processes"]:
-            table.add_row(p["name"], str(p["pid"]), "[green]running[/green]" if p["alive"] else "[red]stopped[/red]")
-        console.print(table)
-        for key, url in info.get("urls", {}).items():
-            console.print(f"{key:15} {url}")
-        console.print(f"{'scheduler':15} {info.get('scheduler')}")
-        for host, h in info["hosts"].items():
-            console.print(f"host {host:10} {'connected' if h['connected'] else 'disconnected'}")
-
-    @app.command()
-    def env(home: Path = Home) -> None:
-        """Print the export lines a Python caller of run_deployment needs (eval "$(fedpe env)"),
-        the services' credentials included: keep its output to yourself."""
-        from fedpe.stack.launcher import Stack
-
-        stack = Stack.load(resolve_home(home))
-        if stack is None:
-            err_console.print("no stack found: run `fedpe up` first")
-            raise typer.Exit(1)
-        import shlex
-
-        for key, value in stack.env(with_secrets=True).items():
-            print(f"export {key}={shlex.quote(value)}")
-
-    @app.command()
-    def demo(
-        home: Path = Home,
-        hosts: int = typer.Option(3, "--hosts", min=1, max=64),
-        rounds: int = typer.Option(20, "--rounds", min=1, max=1000),
-        keep: bool = typer.Option(False, "--keep", help="Leave the federation running afterwards."),
-        missing: float = typer.Option(0.1, "--missing", min=0.0, max=0.5,
-                                      help="Blank this share of the demo cells and add a categorical column, as "
-                                           "clinical tables are (0: the clean shards)."),
-    ) -> None:
-        """`fedpe up`, then the richest tool on the demo hosts through run_deployment, then stop."""
-        import os
-
-        from fedpe.cli.demo import run_demo
-        from fedpe.stack.environments import caller
-        from fedpe.stack.secrets import ensure_secrets
-
-        config = _config(home, hosts, "iid", 0.5, 0, 4200, 8786, 8787, 5000, 8000, None, 4, missing=missing)
-        # This process calls run_deployment as a user would after `fedpe env`; Prefect reads its
-        # settings once, when first imported, so they go in before anything imports it.
-        os.environ.update(caller(config, ensure_secrets(config.home)))
-        stack = start_stack(config)
-        print_urls(stack)
-        print_first_admin(stack)
-        try:
-            run_demo(stack, rounds=rounds, missing=missing)
-        finally:
-            if not keep:
-                from fedpe.stack import launcher
-
-                launcher.down(stack.config.home)
-                console.print("every process fedpe started is stopped")
+    """The local federation's commands, at the top level of `fedpe`."""
+    for command in (up, down, status, env, demo):
+        app.command()(command)
