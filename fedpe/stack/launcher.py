@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import httpx
 
@@ -30,6 +30,9 @@ from fedpe.stack import environments
 from fedpe.stack.config import StackConfig, state_file
 from fedpe.stack.processes import Child, check_ports, spawn, stop, wait_until
 from fedpe.stack.secrets import MLFLOW_ADMIN, MLFLOW_SERVICE, Secrets, ensure_secrets, load_secrets
+
+if TYPE_CHECKING:
+    from fedpe.stack.netns import Network
 
 Progress = Callable[[str], None]
 
@@ -163,8 +166,42 @@ def host_process(config: StackConfig, host: str, data_dir: str, link=None) -> tu
 
 
 def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
-    """Start every process of the local stack and return once all are ready."""
+    """Start every process of the local stack and return once all are ready: its home and
+    certificates first, then the services (all at once, so their imports overlap), then the
+    hosts, then the wait for each to answer. Anything that fails stops what was started."""
     started = time.monotonic()
+    secrets, network = _prepare(config, progress)
+    stack = Stack(config=config, started_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+                  network=network.to_dict() if network else None)
+    try:
+        from tasks.data.layout import host_names
+
+        stack.hosts = host_names(config.hosts)
+        if network is not None:
+            from fedpe.stack import netns
+
+            progress(f"putting {len(stack.hosts)} hosts in network namespaces of their own")
+            stack.save()
+            netns.create(network, netem=config.netem)
+        services = _start_services(stack, secrets, progress)
+        # While they start: the hosts' data, and the Dask client's security (imports distributed).
+        stack.data_dirs = _demo_data(config, stack.hosts, progress)
+        _start_hosts(stack, network, services, progress)
+        _wait_for_services(stack, secrets, services, progress)
+    except BaseException:
+        stop(stack.children)
+        stack.children = []
+        _remove_network(stack)
+        stack.save()
+        raise
+    stack.ready_s = round(time.monotonic() - started, 2)
+    stack.save()
+    return stack
+
+
+def _prepare(config: StackConfig, progress: Progress) -> tuple[Secrets, Network | None]:
+    """(the services' secrets, the network plan or None): ports free, FEDPE_HOME and its secrets,
+    the hosts' namespaces planned, the federation's certificates made."""
     home = config.home
     existing = Stack.load(home)
     if existing and any(c.alive() for c in existing.children):
@@ -193,96 +230,81 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
 
     progress("making the federation's TLS certificates")
     ensure_federation_tls(home, config.bind, extra_names=[config.scheduler_host] if config.scheduler_host else [])
+    return secrets, network
 
-    stack = Stack(config=config, started_at=dt.datetime.now(dt.timezone.utc).isoformat(),
-                  network=network.to_dict() if network else None)
-    logs = home / "logs"
-    py = sys.executable
-    try:
-        from tasks.data.layout import host_names
 
-        stack.hosts = host_names(config.hosts)
-        if network is not None:
-            from fedpe.stack import netns
-
-            progress(f"putting {len(stack.hosts)} hosts in network namespaces of their own")
-            stack.save()
-            netns.create(network, netem=config.netem)
-
-        progress("starting Prefect, the Dask scheduler and MLflow")
-        prefect = spawn("prefect-server", [
-            py, "-m", "prefect", "server", "start", "--host", config.bind, "--port", str(config.prefect_port),
-        ], env=environments.prefect_server(config, secrets), logs=logs)
-        stack.children.append(prefect)
-        scheduler = spawn("dask-scheduler", scheduler_argv(config), env=environments.scheduler(config), logs=logs)
-        stack.children.append(scheduler)
-        mlflow = _start_mlflow(config, secrets, logs)
-        stack.children.append(mlflow)
-        # The runner and the API start now too: their imports (Prefect, the tools, FastAPI) overlap
-        # the servers' start-up, and each waits for the Prefect API itself before it uses it.
-        runner_env = environments.coordinator(config, secrets)
-        runner = spawn("runner", [py, "-m", "deployments.serve"], env=runner_env, logs=logs, role="runner")
-        stack.children.append(runner)
-        api = None
-        if config.serve_api:
-            api = spawn("api", [py, "-m", "fedpe.api", "--host", config.bind, "--port", str(config.api_port)],
-                        env={**runner_env}, logs=logs)
-            stack.children.append(api)
-        stack.save()
-        # While they start: the hosts' data, and the Dask client's security (imports distributed).
-        stack.data_dirs = _demo_data(config, stack.hosts, progress)
-        security = client_security(config)
-
-        progress("waiting for the Dask scheduler")
-        client = wait_until(lambda: _scheduler_client(config.scheduler_address, 1.0, security),
-                            timeout_s=config.ready_timeout_s,
-                            what="the Dask scheduler", child=scheduler)
-        try:
-            from tasks.hosts import connected_hosts
-
-            progress(f"starting {len(stack.hosts)} hosts")
-            for host in stack.hosts:
-                link = network.links[host] if network else None
-                argv, env = host_process(config, host, stack.data_dirs[host], link)
-                stack.children.append(spawn(f"host-{host}", argv, env=env, logs=logs, role="host"))
-            stack.save()
-
-            progress("waiting for Prefect")
-            wait_until(lambda: _http_ok(f"{config.prefect_api_url}/health"), timeout_s=config.ready_timeout_s,
-                       what="the Prefect server", child=prefect)
-
-            host_children = {c.name: c for c in stack.children if c.role == "host"}
-            for host in stack.hosts:
-                progress(f"waiting for host {host}")
-                wait_until(lambda: host in connected_hosts(client), timeout_s=config.ready_timeout_s,
-                           what=f"host {host}", child=host_children[f"host-{host}"])
-        finally:
-            client.close()
-
-        progress("waiting for MLflow")
-        wait_until(lambda: _http_ok(f"{config.mlflow_uri}/health"), timeout_s=config.ready_timeout_s,
-                   what="the MLflow server", child=mlflow)
-        ensure_mlflow_service(config, secrets)
-        progress("waiting for the tool deployments")
-        from flows.catalog import tool_ids
-
-        for tool in tool_ids():
-            wait_until(lambda: _http_ok(f"{config.prefect_api_url}/deployments/name/{tool}/default",
-                                        tuple(secrets.prefect_auth_string.split(":", 1))),
-                       timeout_s=config.ready_timeout_s, what=f"the {tool} deployment", child=runner)
-        if api is not None:
-            progress("waiting for the fedpe API")
-            wait_until(lambda: _http_ok(f"{config.api_url}/api/v1/health/live"), timeout_s=config.ready_timeout_s,
-                       what="the fedpe API", child=api)
-    except BaseException:
-        stop(stack.children)
-        stack.children = []
-        _remove_network(stack)
-        stack.save()
-        raise
-    stack.ready_s = round(time.monotonic() - started, 2)
+def _start_services(stack: Stack, secrets: Secrets, progress: Progress) -> dict[str, Child | None]:
+    """Prefect, the scheduler, MLflow, the runner and the API, all started at once; by name."""
+    config, logs, py = stack.config, stack.config.home / "logs", sys.executable
+    progress("starting Prefect, the Dask scheduler and MLflow")
+    services: dict[str, Child | None] = {}
+    services["prefect"] = spawn("prefect-server", [
+        py, "-m", "prefect", "server", "start", "--host", config.bind, "--port", str(config.prefect_port),
+    ], env=environments.prefect_server(config, secrets), logs=logs)
+    services["scheduler"] = spawn("dask-scheduler", scheduler_argv(config), env=environments.scheduler(config),
+                                  logs=logs)
+    services["mlflow"] = _start_mlflow(config, secrets, logs)
+    # The runner and the API start now too: their imports (Prefect, the tools, FastAPI) overlap
+    # the servers' start-up, and each waits for the Prefect API itself before it uses it.
+    runner_env = environments.coordinator(config, secrets)
+    services["runner"] = spawn("runner", [py, "-m", "deployments.serve"], env=runner_env, logs=logs, role="runner")
+    services["api"] = None
+    if config.serve_api:
+        services["api"] = spawn("api", [py, "-m", "fedpe.api", "--host", config.bind, "--port", str(config.api_port)],
+                                env={**runner_env}, logs=logs)
+    stack.children.extend(c for c in services.values() if c is not None)
     stack.save()
-    return stack
+    return services
+
+
+def _start_hosts(stack: Stack, network: Network | None, services: dict[str, Child | None], progress: Progress) -> None:
+    """Every host's worker, once the scheduler answers; back when each is connected (and Prefect up)."""
+    from tasks.hosts import connected_hosts
+
+    config = stack.config
+    security = client_security(config)
+    progress("waiting for the Dask scheduler")
+    client = wait_until(lambda: _scheduler_client(config.scheduler_address, 1.0, security),
+                        timeout_s=config.ready_timeout_s, what="the Dask scheduler", child=services["scheduler"])
+    try:
+        progress(f"starting {len(stack.hosts)} hosts")
+        for host in stack.hosts:
+            link = network.links[host] if network else None
+            argv, env = host_process(config, host, stack.data_dirs[host], link)
+            stack.children.append(spawn(f"host-{host}", argv, env=env, logs=config.home / "logs", role="host"))
+        stack.save()
+
+        progress("waiting for Prefect")
+        wait_until(lambda: _http_ok(f"{config.prefect_api_url}/health"), timeout_s=config.ready_timeout_s,
+                   what="the Prefect server", child=services["prefect"])
+
+        host_children = {c.name: c for c in stack.children if c.role == "host"}
+        for host in stack.hosts:
+            progress(f"waiting for host {host}")
+            wait_until(lambda: host in connected_hosts(client), timeout_s=config.ready_timeout_s,
+                       what=f"host {host}", child=host_children[f"host-{host}"])
+    finally:
+        client.close()
+
+
+def _wait_for_services(stack: Stack, secrets: Secrets, services: dict[str, Child | None], progress: Progress) -> None:
+    """MLflow (and fedpe's service user in it), every tool's deployment, the API."""
+    config = stack.config
+    progress("waiting for MLflow")
+    wait_until(lambda: _http_ok(f"{config.mlflow_uri}/health"), timeout_s=config.ready_timeout_s,
+               what="the MLflow server", child=services["mlflow"])
+    ensure_mlflow_service(config, secrets)
+    progress("waiting for the tool deployments")
+    from flows.catalog import tool_ids
+
+    for tool in tool_ids():
+        wait_until(lambda: _http_ok(f"{config.prefect_api_url}/deployments/name/{tool}/default",
+                                    tuple(secrets.prefect_auth_string.split(":", 1))),
+                   timeout_s=config.ready_timeout_s, what=f"the {tool} deployment", child=services["runner"])
+    if services["api"] is not None:
+        progress("waiting for the fedpe API")
+        wait_until(lambda: _http_ok(f"{config.api_url}/api/v1/health/live"), timeout_s=config.ready_timeout_s,
+                   what="the fedpe API", child=services["api"])
 
 
 def _demo_data(config: StackConfig, hosts: list[str], progress: Progress) -> dict[str, str]:
