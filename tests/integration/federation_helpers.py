@@ -116,3 +116,14 @@ def api_client(stack, prefix: str = "user", *, admin: bool = False):
                           headers={"Authorization": f"Bearer {key}"})
     client.user, client.key = name, key
     return client
+
+
+def wait_until(predicate, timeout_s: float = 60, what: str = "condition", every_s: float = 0.25):
+    """`predicate()`'s first truthy value, polled every `every_s`; AssertionError naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"{what}: not within {timeout_s} s")

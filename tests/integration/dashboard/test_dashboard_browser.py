@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from blocks.store import StoreSpec
+from federation_helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +25,6 @@ PASSWORD = "dashboard-test-password"
 # Rounds slow enough to watch and to pause between (about a second each here).
 SLOW = {"dataset": "digits", "local_epochs": "3", "batch_size": "4", "learning_rate": "0.02", "round_timeout_s": "20",
         "rounds": "300", "checkpoint_every": "0"}
-
-
-def wait_until(predicate, timeout_s: float = 60, what: str = "condition", every_s: float = 0.25):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"{what}: not within {timeout_s} s")
 
 
 def plotted(page, metric: str) -> dict:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 
 import httpx
 import pytest
 
 from blocks.store import StoreSpec
+from federation_helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -23,16 +23,6 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 TRAINING = {"dataset": "digits", "rounds": 300, "model": {"name": "mlp", "hidden": 16}, "local_epochs": 3,
             "batch_size": 4, "learning_rate": 0.02, "round_timeout_s": 20, "checkpoint_every": 0,
             "strategy": {"name": "fedavg"}}
-
-
-def wait_until(predicate, timeout_s: float = 60, what: str = "condition", every_s: float = 0.25):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"{what}: not within {timeout_s} s")
 
 
 def plotted(page) -> dict:
