@@ -39,6 +39,12 @@ class FedStatsPolicy(BaseModel):
     #: The fewest records any released cell may count (min and max are the means of that many values).
     min_count: Annotated[int, Field(ge=2, le=100000)] = 5
 
+    @property
+    def extremes_k(self) -> int:
+        """How many extremes a released min or max averages: this floor alone, whatever a requester
+        asks, so two requests never difference into one record's value (fed-stats, the median's ranges)."""
+        return self.min_count
+
 
 class FlcorePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -154,7 +160,7 @@ def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, d
         if asked < policy.fed_stats.min_count:
             adjustments["min_count"] = policy.fed_stats.min_count
         # min and max average the host's floor of extremes, whatever min_count the requester chose
-        adjustments["extremes_k"] = policy.fed_stats.min_count
+        adjustments["extremes_k"] = policy.fed_stats.extremes_k
     if tool == "flcore" and task == "flcore-client":
         dp = params.get("dp")
         if policy.flcore.private and not dp:

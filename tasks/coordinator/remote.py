@@ -22,6 +22,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from fedpe.errors import RoleFailed, RoleLost
+from tasks.audit import parse_head
 from tasks.conventions import AUDIT_DIR, REPORTS_DIR, report_file
 from tasks.host.specs import RoleSpec
 from tasks.wire.calls import CallError, Peer
@@ -186,12 +187,15 @@ class Relay:
             self.handlers[kind](event)
 
     def write_audit_head(self, task_id: str, head: object) -> None:
-        """The head of the host's audit log when the role ended (`fedpe host audit --expect SEQ:HASH`)."""
-        if not (isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str)):
+        """The head of the host's audit log when the role ended (`fedpe host audit --expect SEQ:HASH`);
+        a head that is not one (tasks.audit.parse_head's rule) is logged and not kept."""
+        try:
+            expect = f"{head['seq']}:{head['hash']}" if isinstance(head, dict) else ""
+            parsed = parse_head(expect)
+        except (KeyError, ValueError):
+            (self.log or logger).warning("host %s sent an audit head that is not SEQ:HASH", self.host)
             return
-        self.store.write_bytes(json.dumps({"host": self.host, "task": task_id, "seq": head["seq"],
-                                           "hash": head["hash"][:64],
-                                           "expect": f"{head['seq']}:{head['hash'][:64]}"}).encode(),
+        self.store.write_bytes(json.dumps({"host": self.host, "task": task_id, **parsed, "expect": expect}).encode(),
                                self.execution_id, AUDIT_DIR, report_file(self.host, task_id))
 
     def write_report(self, task_id: str, usage: dict | None) -> None:

@@ -134,13 +134,9 @@ class ClientTrainer(Role):
 
                 numeric = [c for c in self.features if c in profile["numeric"]]
                 profile["ranges"] = local_ranges(self._train[numeric], numeric, int(value["min_count"]),
-                                                 extremes_k=self._extremes_k(value))
+                                                 extremes_k=self.context.policy.fed_stats.extremes_k)
         self._touch()
         return profile
-
-    def _extremes_k(self, value: dict) -> int:
-        """How many extremes a released min/max averages: the host's fed-stats floor, at least."""
-        return max(int(value["min_count"]), self.context.policy.fed_stats.min_count)
 
     def quantiles(self, value: dict) -> dict:
         """The numeric columns' histograms on the federation's common edges (fed-stats' second pass,
@@ -151,7 +147,7 @@ class ClientTrainer(Role):
             edges = value["edges"]
             summary = local_summary(self._train[[c for c in edges if c in self._train.columns]], edges,
                                     min_count=int(value["min_count"]), categorical=[],
-                                    extremes_k=self._extremes_k(value))
+                                    extremes_k=self.context.policy.fed_stats.extremes_k)
         self._touch()
         return summary
 

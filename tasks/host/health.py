@@ -14,7 +14,6 @@ import time
 
 from tasks.data.catalogue import scan_catalogue
 from tasks.resources import snapshot, versions
-from tasks.host.context import RoleContext
 from tasks.host.role import Role
 from tasks.host.usage import UsageMeter
 
@@ -49,14 +48,10 @@ class HealthCheck(Role):
 
     TASK_ID = TASK_ID
 
-    def __init__(self, context: RoleContext):
-        super().__init__(context)
-
     def run(self) -> dict:
         meter = UsageMeter()
         context = self.context
         with meter.measure():
-            policy = getattr(getattr(_worker(), "fedpe_runtime", None), "policy", None)
             report = {
                 "host": context.host,
                 "requested_host": context.spec.host,
@@ -66,7 +61,7 @@ class HealthCheck(Role):
                 "versions": versions(),
                 "resources": snapshot(str(context.data_dir)),
                 "datasets": [d.model_dump(mode="json") for d in scan_catalogue(context.data_dir)],
-                "policy": policy.summary() if policy is not None else None,
+                "policy": context.policy.summary(),
                 "reachability": {
                     "scheduler": _probe(_scheduler),
                     "data_folder": _probe(lambda: _data_folder(context.data_dir)),

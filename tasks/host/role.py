@@ -6,7 +6,7 @@ allowed the role:
 
 - ``__init__(context)``: read what the role needs (its data) before anyone may call it;
 - ``run()``: the role's life, on its Dask task's thread; what it returns is the role's outcome;
-- ``close()``: always, after ``run`` returned or raised: let go of peers and data.
+- ``close()``: always, after ``run`` returned or raised: let go of what the role holds.
 
 While ``run`` runs, the runtime passes each call that reaches the host over its relay line to
 the method of that name, if ``methods_for(caller)`` lists it; the answers of
@@ -46,9 +46,7 @@ class Role(ABC):
         """The role's life; its return is the outcome the coordinator receives."""
 
     def close(self) -> None:
-        """Let go of what the role holds (its connections to peers); called after `run`, always."""
-        if self.context.peers is not None:
-            self.context.peers.close()
+        """Let go of what the role holds; called after `run`, always (the runtime closes the peers it opened)."""
 
     def methods_for(self, caller: Identity) -> frozenset[str]:
         """The methods `caller` (named by its certificate) may call on this role."""

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from fedpe.errors import RoleRefused
+from fedpe.errors import FedpeError, RoleRefused
 from tasks.audit import AuditLog, audit_path, sha256_of
 from tasks.policy import HostPolicy, decide
 from tasks.host.context import RoleContext
@@ -65,7 +65,7 @@ class HostRuntime:
         self._lock = threading.Lock()
         self._calls = ThreadPoolExecutor(16, thread_name_prefix="fedpe-role-call")
         self._polls = ThreadPoolExecutor(64, thread_name_prefix="fedpe-role-poll")
-        self._audit = ThreadPoolExecutor(1, thread_name_prefix="fedpe-audit")  # one writer: the chain's order
+        self._audit = ThreadPoolExecutor(1, thread_name_prefix="fedpe-audit")  # "sent" lines, in the answers' order
 
     def install(self) -> "HostRuntime":
         """Open the host's line to the relay (called on the worker's event loop, before it takes work)."""
@@ -105,9 +105,7 @@ class HostRuntime:
                 self._roles[key] = (context, role)
             status, outcome = "completed", {"ok": True, "result": role.run()}
         except Exception as exc:  # the role's failure is its result; it must reach the coordinator
-            from fedpe.errors import FedpeError
-
-            message = exc.message if isinstance(exc, FedpeError) else f"{type(exc).__name__}: {exc}"
+            message = _message(exc)
             logger.exception("role %s of %s failed", spec.task, spec.execution_id)
             context.log.error("%s failed: %s", spec.task, message)
             details = {"code": exc.code, "field": exc.field} if isinstance(exc, FedpeError) else {}
@@ -115,7 +113,7 @@ class HostRuntime:
         finally:
             if role is not None:
                 role.close()
-            elif peers is not None:
+            if peers is not None:  # the runtime opened them: it closes them
                 peers.close()
         return self._end(key, context, status, outcome)
 
@@ -170,16 +168,18 @@ class HostRuntime:
             started = time.perf_counter()
             result = await asyncio.get_running_loop().run_in_executor(self._calls, getattr(instance, method), value)
             answer = codec.encode(result)
-            if method in instance.AUDITED_METHODS:  # what leaves the host, written before it leaves (one writer)
+            if method in instance.AUDITED_METHODS:  # what leaves the host, written before it leaves (off the loop)
                 await asyncio.wrap_future(self._audit.submit(
                     context.record, "sent", to=str(caller), method=method, bytes=len(answer),
                     sha256=sha256_of(answer), ms=round((time.perf_counter() - started) * 1000, 2)))
             return {"status": "OK", "payload": answer}
         except Exception as exc:  # an error answer, never a broken comm
-            from fedpe.errors import FedpeError
+            return {"status": "error", "message": _message(exc)[:2000]}
 
-            message = exc.message if isinstance(exc, FedpeError) else f"{type(exc).__name__}: {exc}"
-            return {"status": "error", "message": message[:2000]}
+
+def _message(exc: Exception) -> str:
+    """What a failure says to the coordinator or the caller: fedpe's own message, else the type and text."""
+    return exc.message if isinstance(exc, FedpeError) else f"{type(exc).__name__}: {exc}"
 
 
 def release_memory() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import os
 import signal
 import subprocess
@@ -127,3 +129,28 @@ def wait_until(predicate, timeout_s: float = 60, what: str = "condition", every_
             return value
         time.sleep(every_s)
     raise AssertionError(f"{what}: not within {timeout_s} s")
+
+
+def free_port() -> int:
+    """A port free on loopback now (the OS's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_s3():
+    """An S3 endpoint on loopback (moto's server mode) with an empty bucket `fedpe`: its URL, stopped after."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket="fedpe")
+    try:
+        yield url
+    finally:
+        server.stop()

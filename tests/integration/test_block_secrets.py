@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import secrets as random
-import socket
 
 import pytest
+
+from federation_helpers import free_port, moto_s3
 
 pytestmark = pytest.mark.integration
 
@@ -23,27 +24,10 @@ pytestmark = pytest.mark.integration
 HIDDEN = "********"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test",
-                 region_name="us-east-1").create_bucket(Bucket="fedpe")
-    try:
+    with moto_s3() as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +45,8 @@ def s3_stack(tmp_path_factory, s3_endpoint, credentials):
 
     home = tmp_path_factory.mktemp("s3-home")
     config = StackConfig(
-        home=home, prefect_port=_free_port(), scheduler_port=_free_port(), dashboard_port=_free_port(),
-        mlflow_port=_free_port(), api_port=_free_port(), hosts=1, runner_limit=2, serve_api=False,
+        home=home, prefect_port=free_port(), scheduler_port=free_port(), dashboard_port=free_port(),
+        mlflow_port=free_port(), api_port=free_port(), hosts=1, runner_limit=2, serve_api=False,
         store_url="s3://fedpe/store", store_options={"client_kwargs": {"endpoint_url": s3_endpoint}, **credentials},
     )
     running = launcher.up(config)

@@ -420,7 +420,7 @@ def test_a_private_host_noises_accounts_and_limits_what_its_server_gets(stack, d
     assert [e["epsilon"] for e in spent] == [round(accountant.epsilon(r), 6) for r in (1, 2, 3)]
     assert all(e["noise_multiplier"] == 1.0 and e["clipping_norm"] <= 1.0 for e in spent)
 
-    # A 4-round plan would pass its max_epsilon of 10 (12.3 at q=1): refused on the host before any data is read
+    # A 5-round plan would pass its max_epsilon of 10 (12.3 at q=1): refused on the host before any data is read
     over = run_deployment("flcore/default", parameters={
         "server": "hospital-a", "clients": ["hospital-b", "hospital-p"], "dataset": "breast-cancer", "rounds": 5,
         "dp": {"noise_multiplier": 1.0, "clipping_norm": 1.0}}, poll_interval=0.25, timeout=300)

@@ -5,7 +5,6 @@ certificates. A cut link is a dropout; the host joins again when its link comes 
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from federation_helpers import free_port
 from fedpe.stack import netns
 
 pytestmark = [pytest.mark.integration,
@@ -21,12 +21,6 @@ pytestmark = [pytest.mark.integration,
                                  reason=f"network namespaces unavailable here: {netns.unavailable()}")]
 
 HOSTS = ["hospital-a", "hospital-b", "hospital-c"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,29 +1,16 @@
 """The output store over S3 (s3fs) against moto's S3 server on loopback."""
 
-import socket
-
 import pytest
+
+from federation_helpers import moto_s3
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
 def s3_endpoint():
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test",
-                 region_name="us-east-1").create_bucket(Bucket="fedpe")
-    try:
+    with moto_s3() as url:
         yield url
-    finally:
-        server.stop()
 
 
 def test_store_writes_lists_reads_and_removes_on_s3(s3_endpoint):
