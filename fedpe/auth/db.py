@@ -1,8 +1,11 @@
-"""The API's SQLite database (``FEDPE_HOME/api.db``): one short connection per operation.
+"""The API's SQLite database (`FEDPE_HOME/api.db`): one short connection per change.
 
 Short connections let the CLI (`fedpe users add`) and the API process share the file: the API
 sees a user added after it started on its next request. A database made by an older fedpe gets
-the columns added since on first open (`_MIGRATIONS`).
+the columns added since on first open (`_MIGRATIONS`). The one read made on every request (the
+caller's key or token) goes through `read`, a connection kept per thread: opening one costs
+more than the query, and in WAL mode each statement of an autocommit connection still sees
+every change committed before it (a key revoked from the CLI is refused on the next request).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -45,6 +49,7 @@ _MIGRATIONS = (("users", "tokens_valid_after", "TEXT"),)
 """(table, column, type) added after the first release; NULL in the rows that were there before."""
 
 _initialised: set[str] = set()
+_readers = threading.local()
 
 
 def db_path(home: str | os.PathLike) -> Path:
@@ -88,3 +93,17 @@ def connect(home: str | os.PathLike) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def read(home: str | os.PathLike, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+    """The first row of one read-only statement, on this thread's kept connection."""
+    path = str(db_path(home))
+    conns: dict[str, sqlite3.Connection] = _readers.__dict__.setdefault("conns", {})
+    conn = conns.get(path)
+    if conn is None:
+        with connect(home):  # the file, its schema and its migrations, once
+            pass
+        conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conns[path] = conn
+    return conn.execute(sql, params).fetchone()

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from fedpe.auth.db import connect
+from fedpe.auth.db import connect, read
 from fedpe.auth.hashing import hash_secret, verify_secret
 from fedpe.auth.keys import new_key, split_key
 from fedpe.errors import AuthenticationError, Conflict, InvalidArgument, NotFound
@@ -105,8 +105,7 @@ class UserStore:
             return [_user(r) for r in db.execute("SELECT * FROM users ORDER BY name")]
 
     def get(self, name: str) -> User | None:
-        with connect(self.home) as db:
-            row = db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        row = read(self.home, "SELECT * FROM users WHERE name = ?", (name,))
         return _user(row) if row else None
 
     def revoke(self, name: str) -> User:
@@ -179,10 +178,8 @@ class UserStore:
         if parts is None:
             raise AuthenticationError("invalid access token or API key")
         prefix, secret = parts
-        with connect(self.home) as db:
-            row = db.execute(
-                "SELECT k.key_hash, k.revoked_at AS key_revoked, u.* FROM api_keys k JOIN users u ON u.name = k.user_name "
-                "WHERE k.prefix = ?", (prefix,)).fetchone()
+        row = read(self.home, "SELECT k.key_hash, k.revoked_at AS key_revoked, u.* FROM api_keys k "
+                              "JOIN users u ON u.name = k.user_name WHERE k.prefix = ?", (prefix,))
         if row is None or row["key_revoked"] is not None or row["revoked_at"] is not None:
             raise AuthenticationError("invalid or revoked API key")
         digest = hashlib.sha256(key.encode()).hexdigest()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Mapping
 
 from fedpe.stack.config import StackConfig
@@ -45,10 +46,15 @@ def common(config: StackConfig) -> dict[str, str]:
     return env
 
 
+def prefect_db(config: StackConfig) -> Path:
+    """The Prefect server's SQLite database."""
+    return config.home / "prefect" / "prefect.db"
+
+
 def prefect_server(config: StackConfig, secrets: Secrets) -> dict[str, str]:
     return {
         **common(config),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{config.home / 'prefect' / 'prefect.db'}",
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_db(config)}",
         # Every API call but /health and /ready needs it (the UI asks for it once).
         "PREFECT_SERVER_API_AUTH_STRING": secrets.prefect_auth_string,
         "PREFECT_SERVER_CORS_ALLOWED_ORIGINS": f"http://{config.bind}:{config.prefect_port}",

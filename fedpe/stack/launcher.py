@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable
 import httpx
 
 from fedpe.errors import StackError
-from fedpe.stack import environments
+from fedpe.stack import cache, environments
 from fedpe.stack.config import StackConfig, state_file
 from fedpe.stack.processes import Child, check_ports, spawn, stop, wait_until
 from fedpe.stack.secrets import MLFLOW_ADMIN, MLFLOW_SERVICE, Secrets, ensure_secrets, load_secrets
@@ -238,9 +238,6 @@ def _start_services(stack: Stack, secrets: Secrets, progress: Progress) -> dict[
     config, logs, py = stack.config, stack.config.home / "logs", sys.executable
     progress("starting Prefect, the Dask scheduler and MLflow")
     services: dict[str, Child | None] = {}
-    services["prefect"] = spawn("prefect-server", [
-        py, "-m", "prefect", "server", "start", "--host", config.bind, "--port", str(config.prefect_port),
-    ], env=environments.prefect_server(config, secrets), logs=logs)
     services["scheduler"] = spawn("dask-scheduler", scheduler_argv(config), env=environments.scheduler(config),
                                   logs=logs)
     services["mlflow"] = _start_mlflow(config, secrets, logs)
@@ -253,6 +250,13 @@ def _start_services(stack: Stack, secrets: Secrets, progress: Progress) -> dict[
         services["api"] = spawn("api", [py, "-m", "fedpe.api", "--host", config.bind, "--port", str(config.api_port)],
                                 env={**runner_env}, logs=logs)
     stack.children.extend(c for c in services.values() if c is not None)
+    stack.save()
+    # A new home gets a database Prefect already migrated (fedpe/stack/cache.py; made once per machine).
+    cache.prefect_database(environments.prefect_db(config))
+    services["prefect"] = spawn("prefect-server", [
+        py, "-m", "prefect", "server", "start", "--host", config.bind, "--port", str(config.prefect_port),
+    ], env=environments.prefect_server(config, secrets), logs=logs)
+    stack.children.insert(0, services["prefect"])
     stack.save()
     return services
 
@@ -337,10 +341,7 @@ def _demo_data(config: StackConfig, hosts: list[str], progress: Progress) -> dic
         stamp = None
     if stamp is None or stamp.get("arguments") != wanted or stamp.get("files") != files():
         progress("writing the demo hosts' data")
-        from tasks.data.demo import write_demo_data
-
-        write_demo_data(root, hosts, partition=config.partition, alpha=config.alpha, seed=config.seed,
-                        fmt=config.data_format, missing=config.missing)
+        cache.demo_data(root, hosts, wanted, lambda folder: _write_demo_data(config, folder, hosts))
         stamp_file.write_text(json.dumps({"arguments": wanted, "files": files()}))
     from tasks.data.scan import describe, remembered
 
@@ -348,6 +349,17 @@ def _demo_data(config: StackConfig, hosts: list[str], progress: Progress) -> dic
         if remembered(root / host, catalogue_signature(root / host)) is None:
             describe(root / host)
     return {h: str(root / h) for h in hosts}
+
+
+def _write_demo_data(config: StackConfig, folder: Path, hosts: list[str]) -> None:
+    """Write and describe the demo hosts' files under `folder` (the copy `fedpe.stack.cache` keeps)."""
+    from tasks.data.demo import write_demo_data
+    from tasks.data.scan import describe
+
+    write_demo_data(folder, hosts, partition=config.partition, alpha=config.alpha, seed=config.seed,
+                    fmt=config.data_format, missing=config.missing)
+    for host in hosts:
+        describe(folder / host)
 
 
 MLFLOW_AUTH_INI = """[mlflow]

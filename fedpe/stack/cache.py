@@ -1,0 +1,107 @@
+"""What every new FEDPE_HOME would otherwise make again, made once per machine and copied in.
+
+- Prefect's database: a new SQLite database runs every one of Prefect's migrations on the
+  server's first start (about 8 s of CPU here; 20 s until healthy on a busy machine, against
+  under 5 s for a database already migrated). `prefect_database` copies in an empty database
+  that the same Prefect version migrated once (`prefect server database upgrade`).
+- The demo hosts' data: writing it imports scikit-learn and pandas and writes every host's
+  files (seconds of CPU on the critical path of `fedpe up`). The files are deterministic in
+  their arguments, so `demo_data` keeps one written copy per set of arguments, its catalogue
+  descriptions included, and copies it (modification times kept, so the description still
+  matches the files).
+
+Both live under `$XDG_CACHE_HOME/fedpe` (`~/.cache/fedpe`), hold nothing secret, and may be
+deleted at any time: whatever is missing is made again. Each entry appears whole or not at all
+(made in a temporary name, then renamed), so two `fedpe up` at once never see half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+logger = logging.getLogger("fedpe.stack")
+
+#: A migration of an empty database takes seconds; far longer means something is wrong, and the
+#: server then migrates its own database as it always could.
+BUILD_TIMEOUT_S = 300.0
+
+
+def cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/fedpe`, or `~/.cache/fedpe`."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "fedpe"
+
+
+def prefect_template() -> Path:
+    """Where the migrated empty database of the installed Prefect version is kept."""
+    import importlib.metadata
+
+    return cache_dir() / f"prefect-{importlib.metadata.version('prefect')}.db"
+
+
+def build_prefect_template(path: Path | None = None) -> Path | None:
+    """Migrate an empty Prefect database into `path` (default `prefect_template()`); None on failure."""
+    path = path or prefect_template()
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".prefect-") as tmp:
+        db = Path(tmp) / "prefect.db"
+        env = {**os.environ, "PREFECT_HOME": tmp, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{db}"}
+        try:
+            subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env,
+                           check=True, capture_output=True, timeout=BUILD_TIMEOUT_S)
+        except (OSError, subprocess.SubprocessError) as exc:
+            logger.warning("could not migrate a Prefect database to copy (%s); the server migrates its own", exc)
+            return None
+        os.replace(db, path)
+    return path
+
+
+def prefect_database(target: Path) -> bool:
+    """Put a migrated empty Prefect database at `target` unless one is there; True when copied."""
+    if target.exists():
+        return False
+    template = build_prefect_template()
+    if template is None:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.copy")
+    shutil.copyfile(template, tmp)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+    return True
+
+
+def demo_data(root: Path, hosts: list[str], arguments: dict, write: Callable[[Path], None]) -> None:
+    """The demo hosts' folders under `root`, copied from the copy kept for `arguments`; `write(folder)`
+    writes (and describes) them into a folder when no copy exists yet."""
+    key = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:24]
+    kept = cache_dir() / "demo-data" / key
+    if not kept.is_dir():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=kept.parent, prefix=".demo-") as tmp:
+            made = Path(tmp) / "data"
+            write(made)
+            try:
+                os.replace(made, kept)
+            except OSError:  # another `fedpe up` kept the same copy first: it is the same bytes
+                if not kept.is_dir():
+                    raise
+    root.mkdir(parents=True, exist_ok=True)
+    for host in hosts:
+        shutil.copytree(kept / host, root / host, dirs_exist_ok=True)
+
+
+if __name__ == "__main__":  # `python -m fedpe.stack.cache`: migrate Prefect's template now (`make install`)
+    print(build_prefect_template() or "no template made (see the warning above)")
