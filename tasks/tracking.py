@@ -127,13 +127,30 @@ class Tracker:
         mlflow.set_tracking_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri)
         found = self.client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
-        self.run_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        self.run_id = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags).info.run_id
+        self.params: dict[str, str] = {}
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
+        self.params.update({k: str(v)[:6000] for k, v in params.items()})
         self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+
+    def _run_model(self, name: str) -> str:
+        """A new logged model of this run (its source and an output of it); returns its id.
+
+        `log_model` inside an active run would make it too, and then fetch the whole history of
+        every metric of the run (one request per metric name: `client.HOST.KEY` for every host)
+        to copy the rounds at the model's step onto it: seconds at ten hosts, growing with
+        each one. Made here and passed as `model_id` outside any active run, the model keeps
+        its run (the registered version's `run_id`, the run's outputs) without that copy."""
+        from mlflow.entities import LoggedModelOutput
+
+        logged = self.client.create_logged_model(self.experiment_id, name=name, source_run_id=self.run_id,
+                                                 params=self.params)
+        self.client.log_outputs(self.run_id, [LoggedModelOutput(logged.model_id, step=0)])
+        return logged.model_id
 
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -170,7 +187,7 @@ class Tracker:
 
     def log_model(self, model: FederatedModel, registered_name: str) -> str:
         """Log and register the model in its library's flavour where it has one (see
-        ``tasks.export.packaging``), with the raw columns' signature; returns its `models:/` URI.
+        `tasks.export.packaging`), with the raw columns' signature; returns its `models:/` URI.
 
         A model whose native form fails its check against fedpe's predictor is registered as
         fedpe's pyfunc instead, with a warning: a wrong model must never be the registered one."""
@@ -187,12 +204,13 @@ class Tracker:
             logger.warning("model %s registered as fedpe's pyfunc: its %s form failed (%s: %s)", m["name"], flavor,
                            type(exc).__name__, exc)
             flavor = "pyfunc"
-        with self._mlflow.start_run(run_id=self.run_id), _pickled_by_value():
+        with _pickled_by_value():
             if flavor == "sklearn":
                 import mlflow.sklearn
 
                 info = mlflow.sklearn.log_model(
                     sk_model=native, name="model", registered_model_name=registered_name, signature=signature,
+                    model_id=self._run_model("model"),
                     serialization_format="cloudpickle",  # the preparation's code travels by value: no fedpe needed
                     pip_requirements=_pinned("scikit-learn", "numpy", "pandas", "cloudpickle"),
                 )
@@ -202,6 +220,7 @@ class Tracker:
                 info = self._mlflow.pyfunc.log_model(
                     name="model", python_model=model, registered_model_name=registered_name, signature=signature,
                     pip_requirements=["fedpe", "numpy"],  # skip requirement inference (slow, offline)
+                    model_id=self._run_model("model"),
                 )
         self.set_tags({"fedpe.model_flavor": flavor})
         return info.model_uri
@@ -221,11 +240,12 @@ class Tracker:
         mlflow.xgboost.log_model(
             xgb_model=booster_from_bytes(bytes(model.state)), name="booster", model_format="json",
             signature=ModelSignature(inputs=Schema([ColSpec("double", c) for c in columns])),
-            pip_requirements=_pinned("xgboost", "numpy"),
+            pip_requirements=_pinned("xgboost", "numpy"), model_id=self._run_model("booster"),
         )
         return self._mlflow.pyfunc.log_model(
             name="model", python_model=wrapped, registered_model_name=registered_name, signature=signature,
             pip_requirements=_pinned("xgboost", "scikit-learn", "numpy", "pandas", "cloudpickle"),
+            model_id=self._run_model("model"),
         )
 
     def end(self, status: str) -> None:
