@@ -2,10 +2,10 @@
 
 The flow reads as its steps: `plan` (check, fix the training and the rounds), `place` (every
 role on its host), `follow_rounds` (the server's rounds into progress, MLflow and the store),
-`collect` (the clients' own outcomes) and `publish` (the result, written once).
+`collect` (the clients' own outcomes) and `publish` (the result, stored once for the API).
 The rounds live in the server role on its host (tasks/host/server.py); the flow, on the
-coordinator, turns the server's events into the progress file, MLflow and the outputs
-(tasks/coordinator/reporter.py).
+coordinator, turns the server's events into the stored rounds (tasks/rounds.py), the progress
+header, MLflow and the outputs (tasks/coordinator/reporter.py).
 """
 
 
@@ -308,8 +308,8 @@ def place(ctx: RunContext, planned: Plan) -> Placed:
 
 
 def follow_rounds(ctx: RunContext, planned: Plan, placed: Placed) -> tuple[dict, RoundReporter]:
-    """Follow the server role's rounds into the progress file, MLflow and the store, to its outcome;
-    a cancel or a failure is reported as such before it is raised."""
+    """Follow the server role's rounds into the store (each round once, and the progress header) and
+    MLflow, to its outcome; a cancel or a failure is reported as such before it is raised."""
     spec, server = planned.spec, planned.server
     reporter = RoundReporter(
         store=ctx.store, execution_id=ctx.execution_id, host=server, tool="flcore", rounds=spec.rounds,
@@ -360,8 +360,9 @@ def collect(placed: Placed, planned: Plan) -> dict[str, dict]:
 
 def publish(ctx: RunContext, planned: Plan, outcome: dict, reporter: RoundReporter,
             client_roles: dict[str, dict]) -> FlcoreResult:
-    """The result, written once to the store (`summary.json`, `_result.json`), and the rounds as a
-    Prefect table artifact."""
+    """The result, stored once where the API reads it (`_result.json`, `RunContext.save_result`),
+    the user's copy among the server host's outputs (`summary.json`, which the README lists), and
+    the rounds as a Prefect table artifact. Prefect persists the same value for `run_deployment`."""
     final = outcome["final"]
     result = FlcoreResult(
         execution_id=ctx.execution_id, status=outcome["status"], stopped_because=outcome["stopped_because"],

@@ -105,8 +105,7 @@ def pipeline(steps: Annotated[list[PipelineStep], Field(min_length=1, max_length
         status = "failed"
         break
     result = PipelineResult(execution_id=ctx.execution_id, status=status, parts=parts)
-    ctx.store.write_bytes(result.model_dump_json(indent=2).encode(), ctx.execution_id, "_pipeline.json")
-    ctx.save_result(result)
+    ctx.save_result(result)  # also when a part failed: the API shows which
     if status != "completed":
         from fedpe.errors import ExecutionFailed
 

@@ -1,28 +1,13 @@
-"""What a tool is, for the API's `/tools` and `/tasks`: its roles, its mode, its parameters."""
+"""What a tool is, for the API's `/tools` and `/tasks`: its roles, its mode, its parameters.
+
+A tool module writes its spec as `TOOL = ToolSpec(...)` with `TaskSpec`s: the very classes the
+API sends, the dashboard shows and the SDK reads (`fedpe.schemas.Tool` and `fedpe.schemas.Task`,
+one definition of each), so a field has one name from the spec to the client.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from fedpe.schemas import Task as TaskSpec
+from fedpe.schemas import Tool as ToolSpec
 
-from pydantic import BaseModel
-
-
-class TaskSpec(BaseModel):
-    """A role of a tool: the part of it that runs on one host."""
-
-    id: str
-    name: str
-    tool: str
-    role: Literal["server", "client", "worker"]
-    description: str
-
-
-class ToolSpec(BaseModel):
-    """A tool: a Prefect flow deployed as `<id>/default`."""
-
-    id: str
-    name: str
-    description: str
-    mode: Literal["distributed", "federated"]
-    tasks: list[TaskSpec]
-    single_role: bool = True  # true: hosts go to `hosts`; false: `server` + `clients`
+__all__ = ["TaskSpec", "ToolSpec"]

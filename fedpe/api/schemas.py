@@ -1,10 +1,27 @@
-"""Request and response bodies of the API (FEM's wire format where FEM defines one)."""
+"""Request and response bodies of the API (FEM's wire format where FEM defines one).
+
+The concepts the SDK and the dashboard read too (tools, tasks, hosts, executions, their status
+lists) are defined once in `fedpe.schemas` and re-exported here; this module adds what only the
+API speaks: errors, auth, submissions, controls, reports, metrics, health and users.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from fedpe.schemas import (Execution, ExecutionControl, ExecutionLinks, ExecutionPage, ExecutionStatus,
+                           ExecutionSummary, Host, HostState, Task, TaskStatus, Tool)
+
+__all__ = [  # the shared ones first, then the API's own
+    "Execution", "ExecutionControl", "ExecutionLinks", "ExecutionPage", "ExecutionStatus", "ExecutionSummary",
+    "Host", "HostState", "Task", "TaskStatus", "Tool",
+    "AuditAnchor", "CancelResponse", "CloneResponse", "ControlRequest", "ControlResponse", "DeleteResponse",
+    "Dependencies", "Dependency", "ErrorBody", "ErrorDetail", "FilesOfNode", "Health", "Heartbeat", "HostToggle",
+    "Me", "Metrics", "MetricsRow", "NewUser", "Problem", "QueueStatus", "RenameRequest", "Report", "ReportTask",
+    "SubmitResponse", "TokenResponse", "UserInfo", "UserKey", "ValidateRequest", "ValidateResponse",
+]
 
 
 class _Open(BaseModel):
@@ -38,23 +55,6 @@ class Me(BaseModel):
 
 # hosts --------------------------------------------------------------------------------------
 
-HostState = Literal["running", "disconnected", "disabled"]
-
-
-class Host(_Open):
-    name: str
-    state: HostState
-    connected: bool
-    disabled: bool
-    address: str | None = None
-    last_seen: str | None = None
-    datasets: list[dict[str, Any]] = Field(default_factory=list)
-    resources: dict[str, Any] = Field(default_factory=dict)
-    versions: dict[str, Any] = Field(default_factory=dict)
-    policy: dict[str, Any] | None = Field(default=None, description="What the host accepts (its own policy file): "
-                                                                    "tools, owners, datasets, privacy floors.")
-
-
 class Heartbeat(BaseModel):
     node: str
     state: HostState
@@ -65,26 +65,6 @@ class HostToggle(BaseModel):
     node: str
     state: HostState
     disabled_hosts: list[str]
-
-
-# tools and tasks ----------------------------------------------------------------------------
-
-class Task(BaseModel):
-    id: str
-    name: str
-    tool: str
-    role: Literal["server", "client", "worker"]
-    description: str
-
-
-class Tool(_Open):
-    id: str
-    name: str
-    description: str
-    mode: Literal["distributed", "federated"]
-    single_role: bool
-    tasks: list[Task]
-    parameters: dict[str, Any] = Field(description="JSON schema of the tool's parameters (the deployment's).")
 
 
 # jobs ---------------------------------------------------------------------------------------
@@ -120,54 +100,6 @@ class ValidateResponse(BaseModel):
 
 # executions ---------------------------------------------------------------------------------
 
-ExecutionStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
-
-
-class StatusEntry(_Open):
-    """One role on one host. FEM clients read `status` only: the job is finished when no entry
-    reads ``running``; `state` is the role's own progress (``pending`` until its task starts)."""
-
-    node: str
-    task: str
-    status: Literal["running", "completed", "failed", "cancelled"] = Field(
-        description="FEM's status: running while the job lives (also for a role not yet started), then its end.")
-    state: ExecutionStatus | None = Field(default=None, description="The role's task run: pending until it starts.")
-    role: str | None = None
-    part: int | None = None
-
-
-class ExecutionSummary(_Open):
-    id: str
-    execution_id: str
-    name: str
-    tool: str
-    owner: str
-    status: ExecutionStatus
-    prefect_state: str | None = None
-    created_at: str | None = None
-    started_at: str | None = None
-    ended_at: str | None = None
-    hosts: list[str] = Field(default_factory=list)
-    round: int | None = Field(default=None, description="Rounds finished (federated training).")
-    rounds: int | None = Field(default=None, description="Rounds asked for.")
-
-
-class ExecutionLinks(BaseModel):
-    prefect_flow_run: str | None = Field(default=None, description="The flow run in the Prefect UI.")
-    mlflow_run: str | None = Field(default=None, description="The MLflow run in the MLflow UI (trainings only).")
-
-
-class Execution(ExecutionSummary):
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    paused: bool = Field(default=False, description="Held between rounds by a pause; its status stays running.")
-    stopped_because: str | None = Field(default=None, description="Why the rounds ended early (stop, privacy budget).")
-    result: dict[str, Any] | None = Field(default=None, description="What the tool returned, once it ended.")
-    metrics: dict[str, Any] = Field(default_factory=dict)
-    mlflow_run_id: str | None = None
-    links: ExecutionLinks = Field(default_factory=ExecutionLinks)
-    statuses: list[StatusEntry] = Field(default_factory=list)
-
-
 class MetricsRow(BaseModel):
     round: int
     metrics: dict[str, float | None] = Field(description="The round's metrics, as MLflow has them at this step.")
@@ -187,15 +119,8 @@ class Metrics(BaseModel):
     rows: list[MetricsRow]
 
 
-class ExecutionList(BaseModel):
-    executions: list[ExecutionSummary]
-    total: int
-    limit: int
-    offset: int
-
-
 class ControlRequest(BaseModel):
-    action: Literal["pause", "resume", "stop", "abort"]
+    action: ExecutionControl
     reason: str | None = Field(default=None, max_length=500)
 
 

@@ -1,9 +1,9 @@
 """Live events of an execution for SSE and the WebSocket: one poller per execution, shared.
 
 Events: ``status`` (the overall state, whether the rounds are paused, and the status list, when
-any of it changes), ``round`` (one per finished round: its number, metrics, clients and dropouts,
-from the progress file), ``log`` (each new log line) and a final ``done``. A subscriber that joins
-late gets the latest status, every round so far and the recent log lines.
+any of it changes), ``round`` (one per stored round, as a `/metrics` row, `RoundRecord.row()`,
+with the number of rounds), ``log`` (each new log line) and a final ``done``. A subscriber that
+joins late gets the latest status, every round so far and the recent log lines.
 
 Every event carries an id, a `Cursor`: the poller that numbered it and its number, plus the last
 round and the newest log line sent so far. A subscriber that gives back the id of the last event
@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
-from tasks.coordinator.reporter import round_metrics
+from tasks.rounds import RoundRecord
 
 POLL_S = 1.0
 BACKLOG = 1000
@@ -145,17 +145,11 @@ class _Poller:
                     "node": host, "task": task, "message": log.message}
             self.publish("log", line, log_us=_micros(log.timestamp))
 
-    def _rounds(self, progress: dict) -> None:
-        """One `round` event per round in the progress history, each once, in order."""
+    async def _rounds(self, execution_id: str, rounds: int | None) -> None:
+        """One `round` event per stored round, each once, in order."""
         done = self.rounds[-1]["data"]["round"] if self.rounds else 0
-        for entry in progress.get("history") or []:
-            if entry.get("round", 0) <= done:
-                continue
-            self.publish("round", {
-                "round": entry["round"], "rounds": progress.get("rounds"), "metrics": round_metrics(entry),
-                "clients": entry.get("clients", []), "dropped": entry.get("dropped", []),
-                "per_client": entry.get("per_client", {})})
-            done = entry["round"]
+        for entry in await self.hub.outputs.rounds(execution_id, after=done):
+            self.publish("round", {**RoundRecord.from_entry(entry).row(), "rounds": rounds})
 
     async def run(self) -> None:
         executions = self.hub.executions
@@ -168,7 +162,7 @@ class _Poller:
                           "prefect_state": snap.flow_run.state_name, "statuses": snap.status_list()}
                 if self.last_status is None or status != self.last_status["data"]:
                     self.publish("status", status)
-                self._rounds(progress)
+                await self._rounds(snap.id, progress.get("rounds"))
                 await self._logs(snap)
                 if snap.final:
                     await asyncio.sleep(LOG_FLUSH_S)  # the last batch of the hosts' log lines

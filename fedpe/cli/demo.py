@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -13,13 +12,12 @@ from fedpe.cli.console import console
 from fedpe.errors import ExecutionFailed, JobTimeout
 
 
-def _progress(store_url: str, execution_id: str) -> dict:
+def _new_rounds(store_url: str, execution_id: str, after: int) -> list[dict]:
+    """The rounds stored since round `after` (tasks.rounds.read_rounds)."""
     from blocks.store import StoreSpec
+    from tasks.rounds import read_rounds
 
-    try:
-        return json.loads(StoreSpec(url=store_url).read_bytes(execution_id, "_progress.json"))
-    except (FileNotFoundError, ValueError):
-        return {}
+    return read_rounds(StoreSpec(url=store_url), execution_id, after=after)
 
 
 def _mlflow_run_url(mlflow_uri: str, run_id: str | None) -> str:
@@ -67,7 +65,7 @@ def train(stack, model: str, *, rounds: int, timeout_s: float):
     started = time.monotonic()
     flow_run = run_deployment("flcore/default", parameters=parameters, timeout=0)
     execution_id = str(flow_run.id)
-    shown = 0
+    shown = 0  # the last round printed
     with get_client(sync_client=True) as client, Progress(
         TextColumn("[bold]round {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.description}"),
         TimeElapsedColumn(), console=console,
@@ -75,13 +73,11 @@ def train(stack, model: str, *, rounds: int, timeout_s: float):
         task = bar.add_task("starting", total=rounds)
         while True:
             state = client.read_flow_run(flow_run.id).state
-            history = _progress(stack.config.store, execution_id).get("history", [])
-            for entry in history[shown:]:
+            for entry in _new_rounds(stack.config.store, execution_id, shown):
                 bar.console.print(f"  round {entry['round']:3d}  accuracy {entry['accuracy']:.4f}  "
                                   f"loss {entry['loss']:.4f}  clients {len(entry['clients'])}  {entry['round_ms']:.1f} ms")
-            shown = len(history)
-            if history:
-                bar.update(task, completed=history[-1]["round"], description=f"accuracy {history[-1]['accuracy']:.4f}")
+                shown = entry["round"]
+                bar.update(task, completed=shown, description=f"accuracy {entry['accuracy']:.4f}")
             if state and state.is_final():
                 break
             if time.monotonic() - started > timeout_s:

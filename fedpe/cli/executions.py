@@ -55,7 +55,7 @@ def _status(job: "Execution") -> str:
     """``running (paused)`` while a pause holds the rounds, else the status and the Prefect state."""
     if job.paused and job.status == "running":
         return f"{_styled(job.status)} (paused)"
-    return f"{_styled(job.status)} ({job.state or '-'})"
+    return f"{_styled(job.status)} ({job.prefect_state or '-'})"
 
 
 def _figure(value: Any) -> str:
@@ -141,10 +141,8 @@ def short_ids(ids: list[str]) -> dict[str, str]:
 
 
 def hosts_of(job: "Execution") -> list[str]:
-    """The hosts an execution runs on: those of its status list (and the API's ``hosts``)."""
-    listed = getattr(job, "hosts", None)
-    extra = [h for h in listed if isinstance(h, str)] if isinstance(listed, list) else []
-    return sorted({entry.node for entry in job.entries} | set(extra))
+    """The hosts an execution runs on: those of its status list and the API's `hosts`."""
+    return sorted({entry.node for entry in job.statuses} | set(job.hosts))
 
 
 def check_host(session: "Session", job_id: str, host: str | None) -> None:
@@ -264,7 +262,7 @@ def _result_rows(job: "Execution") -> list[tuple[str, str]]:
     if isinstance(result.get("epsilon"), (int, float)):
         rows.append(("epsilon", _figure(float(result["epsilon"]))))
     run = result.get("mlflow_run_id") or job.mlflow_run_id
-    model = result.get("model_uri") or getattr(job, "model_uri", None)
+    model = result.get("model_uri") or job.model_uri
     rows += [(label, escape(str(value))) for label, value in (("mlflow run", run), ("model", model)) if value]
     return rows
 
@@ -368,16 +366,16 @@ def print_result(job: "Execution") -> None:
 def _show(job: "Execution") -> None:
     console.print(_grid([
         ("id", job.id), ("name", job.name or "-"), ("tool", job.tool or "-"), ("owner", job.owner or "-"),
-        ("status", _status(job)), ("created", _when(job.created)),
-        ("started", _when(job.started)), ("ended", _when(job.ended)),
+        ("status", _status(job)), ("created", _when(job.created_at)),
+        ("started", _when(job.started_at)), ("ended", _when(job.ended_at)),
         ("round", _round(job) if job.rounds or job.round is not None else None),
         ("parameters", json.dumps(job.parameters) if job.parameters else "-"),
         ("metrics", _metrics(job.metrics, limit=12) or "-"),
         *_result_rows(job),
     ]))
-    if job.entries:
+    if job.statuses:
         tasks = Table("host", "task", "status")
-        for entry in job.entries:
+        for entry in job.statuses:
             tasks.add_row(entry.node, entry.task, _styled(entry.state or entry.status))  # the role's own state
         console.print(tasks)
     for renderable in _result_tables(job):
@@ -415,7 +413,7 @@ def list_(
     short = short_ids([job.id for job in page.executions])
     for job in page.executions:
         table.add_row(short[job.id], job.name or "-", job.tool or "-", job.owner or "-", _styled(job.status),
-                      _round(job), _when(job.created))
+                      _round(job), _when(job.created_at))
     console.print(table)
     shown = len(page.executions)
     console.print(f"{page.offset + 1 if shown else 0}-{page.offset + shown} of {page.total}", style="dim")

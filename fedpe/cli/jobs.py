@@ -133,7 +133,7 @@ def submit(job: JobFile, *, wait: bool, submit_token: str | None, timeout: float
             console.print(f"execution {job_id} [{style}]{final.status}[/{style}]")
             print_result(final)
         if final.status != "completed":
-            message = getattr(final, "state_message", None) or final.state or final.status
+            message = final.state_message or final.prefect_state or final.status
             raise ExecutionFailed(f"execution {job_id} {final.status}: {message}",
                                   details={"execution_id": job_id, "status": final.status})
 

@@ -7,7 +7,10 @@ The page's script applies the same rule to rounds that arrive live; it gets `NOT
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
+
+from tasks.rounds import RoundRecord, flat_metrics, metric_key
 
 #: Numbers a round carries that count or time something rather than measure the model.
 NOT_PLOTTED = frozenset({"n", "num_examples", "train_examples", "steps", "round_ms"})
@@ -16,20 +19,15 @@ NOT_PLOTTED = frozenset({"n", "num_examples", "train_examples", "steps", "round_
 PREFERRED = ("accuracy", "concordance")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def choices(rows: Iterable[dict]) -> list[str]:
-    """The metrics a chart can show for these rounds (rows as /metrics gives them), by name: every
-    key with a number in some round's pooled metrics or some client's, less `NOT_PLOTTED`."""
+    """The metrics a chart can show for these rounds (rows as /metrics gives them): what the
+    round's metric names measure (`metric_key` of `flat_metrics`), pooled or a client's, where
+    some round has a finite number for it, less `NOT_PLOTTED`."""
     names: set[str] = set()
     for row in rows:
-        groups = [row.get("metrics") or {}, *(row.get("per_client") or {}).values()]
-        for group in groups:
-            if isinstance(group, dict):
-                names.update(k for k, v in group.items() if _is_number(v) and k not in NOT_PLOTTED)
-    return sorted(names)
+        names.update(metric_key(name) for name, value in flat_metrics(RoundRecord.from_row(row)).items()
+                     if math.isfinite(value))
+    return sorted(names - NOT_PLOTTED)
 
 
 def first_choice(names: list[str]) -> str:

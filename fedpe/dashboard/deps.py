@@ -44,7 +44,8 @@ def static_url(path: str) -> str:
 
 
 templates.env.globals.update(static_url=static_url, version=__version__)
-templates.env.filters.update(bytes=fmt.size, when=fmt.when, ago=fmt.ago, number=fmt.number, seconds=fmt.seconds)
+templates.env.filters.update(bytes=fmt.size, iso=fmt.iso, when=fmt.when, ago=fmt.ago, number=fmt.number,
+                             seconds=fmt.seconds)
 
 
 def sessions(request: Request) -> Sessions:

@@ -29,6 +29,13 @@ def _parse(value) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+def iso(value) -> str:
+    """A time as the API writes it (ISO 8601, for a `title`), empty when there is none."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
 def when(value) -> str:
     """An ISO time as `YYYY-MM-DD HH:MM:SS` UTC."""
     parsed = _parse(value)

@@ -8,8 +8,11 @@
         session.download_job_result(job_id, "results")
 
 Needs only httpx, pydantic and the standard library. Every failure is one of `fedpe.errors`,
-re-exported here.
+re-exported here; the models are those of `fedpe.schemas`, the classes the API answers with.
+`ToolTask` is the earlier name of `Task` (deprecated; removed in the next release).
 """
+
+import warnings as _warnings
 
 from fedpe.errors import (
     AuthenticationError,
@@ -32,9 +35,9 @@ from fedpe.sdk._models import (
     Host,
     LogRecord,
     MonitorReturnCode,
+    Task,
     TaskStatus,
     Tool,
-    ToolTask,
 )
 from fedpe.sdk._spec import SessionSpec
 from fedpe.sdk._transport import map_exceptions
@@ -60,8 +63,19 @@ __all__ = [
     "NotFound",
     "Session",
     "SessionSpec",
+    "Task",
     "TaskStatus",
     "Tool",
-    "ToolTask",
     "map_exceptions",
 ]
+
+_RENAMED = {"ToolTask": "Task"}
+"""Earlier public names -> the current ones (deprecated for one release)."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _RENAMED:
+        _warnings.warn(f"`fedpe.sdk.{name}` is deprecated and will be removed in the next release: "
+                       f"use `fedpe.sdk.{_RENAMED[name]}`", DeprecationWarning, stacklevel=2)
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module 'fedpe.sdk' has no attribute {name!r}")

@@ -14,11 +14,10 @@ import httpx
 from pydantic import TypeAdapter
 
 from fedpe.errors import InvalidArgument, from_response
+from fedpe.schemas import EXECUTION_CONTROLS
 from fedpe.sdk._files import file_name
 from fedpe.sdk._models import Execution, ExecutionPage, Host, LogRecord, TaskStatus, Tool
 from fedpe.sdk._transport import decode_json, unexpected_shape
-
-CONTROL_ACTIONS = ("pause", "resume", "stop", "abort")
 
 Parser = Callable[[httpx.Response], Any]
 
@@ -189,8 +188,9 @@ def abort_job(job_id: str) -> Call:
 
 
 def control_job(job_id: str, action: str, reason: str | None) -> Call:
-    if action not in CONTROL_ACTIONS:
-        raise InvalidArgument(f"action must be one of {', '.join(CONTROL_ACTIONS)} (got {action!r})", field="action")
+    if action not in EXECUTION_CONTROLS:
+        raise InvalidArgument(f"action must be one of {', '.join(EXECUTION_CONTROLS)} (got {action!r})",
+                              field="action")
     body: dict[str, Any] = {"action": action}
     if reason is not None:
         body["reason"] = reason

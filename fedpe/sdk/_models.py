@@ -1,27 +1,32 @@
-"""What the API sends back, as pydantic models.
+"""What the API sends back, as pydantic models: those of `fedpe.schemas` (the classes the API
+answers with), plus what only a client needs.
 
-Every model keeps fields the SDK does not know yet (``extra="allow"``), so a newer API never
-breaks an older SDK; collections the API leaves out or sends as ``null`` read as empty.
+Every model keeps fields the SDK does not know yet (`extra="allow"`), so a newer API never
+breaks an older SDK; collections the API leaves out or sends as `null` read as empty.
+
+`Execution` is the shared one with the SDK's earlier attribute names kept for one release:
+`created`, `started`, `ended`, `state` and `entries` still read (with a `DeprecationWarning`)
+as `created_at`, `started_at`, `ended_at`, `prefect_state` and `statuses`, and a dump carries
+both spellings, so `fedpe ... --json` output keeps the old keys beside the new ones.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import warnings
 from enum import IntEnum
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-FINISHED_STATUSES = frozenset({"completed", "failed", "cancelled"})
-"""Values of `Execution.status` after which nothing changes any more."""
+from fedpe import schemas
+from fedpe.schemas import FINISHED_STATUSES, Host, LogRecord, Task, TaskStatus, Tool
 
+__all__ = ["FINISHED_STATUSES", "Event", "Execution", "ExecutionPage", "Host", "LogRecord", "MonitorReturnCode",
+           "Task", "TaskStatus", "Tool"]
 
-def _empty_if_none(empty: Any):
-    return BeforeValidator(lambda value: type(empty)() if value is None else value)
-
-
-_Dict = Annotated[dict[str, Any], _empty_if_none({})]
-_List = Annotated[list[Any], _empty_if_none([])]
+RENAMED = {"created": "created_at", "started": "started_at", "ended": "ended_at", "state": "prefect_state",
+           "entries": "statuses"}
+"""The SDK's earlier `Execution` attribute names -> the shared names (deprecated for one release)."""
 
 
 class MonitorReturnCode(IntEnum):
@@ -32,114 +37,47 @@ class MonitorReturnCode(IntEnum):
     ENDED_BY_CB = 2
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow")
+def _renamed(old: str, new: str) -> property:
+    def read(self: Any) -> Any:
+        warnings.warn(f"`Execution.{old}` is deprecated and will be removed in the next release: "
+                      f"read `Execution.{new}`", DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+    return property(read, doc=f"Deprecated: `{new}`.")
 
 
-class Host(_Model):
-    """A host of the federation (a named Dask worker) and what it offers."""
+class Execution(schemas.Execution):
+    """One run of a tool: its state, progress and per-host task statuses (`fedpe.schemas.Execution`)."""
 
-    name: str
-    state: str = "running"
-    """``running``, ``disconnected`` or ``disabled``."""
-    last_seen: datetime | None = None
-    address: str | None = None
-    datasets: _List = Field(default_factory=list)
-    resources: _Dict = Field(default_factory=dict)
+    created = _renamed("created", "created_at")
+    started = _renamed("started", "started_at")
+    ended = _renamed("ended", "ended_at")
+    state = _renamed("state", "prefect_state")
+    entries = _renamed("entries", "statuses")
 
-
-class ToolTask(_Model):
-    """One role of a tool (a Prefect task pinned to a host)."""
-
-    id: str
-    name: str | None = None
-    role: str | None = None
-
-
-class Tool(_Model):
-    """A tool the federation can run (a deployed Prefect flow) and the JSON schema of its parameters."""
-
-    id: str
-    name: str | None = None
-    description: str = ""
-    mode: str | None = None
-    tasks: Annotated[list[ToolTask], _empty_if_none([])] = Field(default_factory=list)
-    parameters: _Dict = Field(default_factory=dict)
-    single_role: bool = False
+    @model_serializer(mode="wrap")
+    def _with_earlier_names(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """For one release a dump also carries the earlier keys, for whoever reads the CLI's `--json`."""
+        data = handler(self)
+        for old, new in RENAMED.items():
+            if new in data:
+                data.setdefault(old, data[new])
+        return data
 
 
-class TaskStatus(_Model):
-    """Where one role of an execution stands on one host."""
-
-    node: str
-    task: str
-    status: str
-    """FEM's status: ``running`` while the execution lives, then ``completed``, ``failed`` or ``cancelled``."""
-    state: str | None = None
-    """The role's own progress: ``pending`` until its task run starts."""
-
-
-class Execution(_Model):
-    """One run of a tool: its state, progress and per-host task statuses.
-
-    Also reads the API's longer spellings (``created_at``, ``prefect_state``, ``statuses``…).
-    """
-
-    id: str = Field(validation_alias=AliasChoices("id", "execution_id"))
-    name: str | None = None
-    tool: str | None = None
-    owner: str | None = None
-    state: str | None = Field(None, validation_alias=AliasChoices("state", "prefect_state"))
-    """The Prefect state name (``Completed``, ``Failed``, ``Running``, ``Cancelled``, ``Scheduled``…)."""
-    status: str = "pending"
-    """The summary: ``pending``, ``running``, ``completed``, ``failed`` or ``cancelled``."""
-    parameters: _Dict = Field(default_factory=dict)
-    created: datetime | None = Field(None, validation_alias=AliasChoices("created", "created_at"))
-    started: datetime | None = Field(None, validation_alias=AliasChoices("started", "started_at"))
-    ended: datetime | None = Field(None, validation_alias=AliasChoices("ended", "ended_at"))
-    round: int | None = None
-    rounds: int | None = None
-    paused: bool = False
-    """Held between rounds by a pause (`status` stays ``running``)."""
-    stopped_because: str | None = None
-    """Why the rounds ended early (a stop, the privacy budget), once the tool has ended."""
-    result: dict[str, Any] | None = None
-    """What the tool returned, once it ended (its shape is the tool's)."""
-    metrics: _Dict = Field(default_factory=dict)
-    history: Annotated[list[Any] | dict[str, Any], _empty_if_none([])] = Field(default_factory=list)
-    mlflow_run_id: str | None = None
-    entries: Annotated[list[TaskStatus], _empty_if_none([])] = Field(
-        default_factory=list, validation_alias=AliasChoices("entries", "statuses"))
-
-    @property
-    def finished(self) -> bool:
-        """True once the execution completed, failed or was cancelled."""
-        return self.status in FINISHED_STATUSES
-
-
-class ExecutionPage(_Model):
+class ExecutionPage(schemas.ExecutionPage):
     """One page of `Session.list_jobs`: the executions and how many match in all."""
 
-    executions: Annotated[list[Execution], _empty_if_none([])] = Field(default_factory=list)
-    total: int = 0
-    limit: int = 50
-    offset: int = 0
+    executions: Annotated[list[Execution], BeforeValidator(lambda v: [] if v is None else v)] = Field(
+        default_factory=list)
 
 
-class LogRecord(_Model):
-    """One line of an execution's log."""
-
-    timestamp: datetime | None = None
-    level: str | None = None
-    node: str | None = None
-    message: str = ""
-
-
-class Event(_Model):
-    """One server-sent event of `Session.stream_events`: ``status``, ``round``, ``log`` or ``done``.
+class Event(BaseModel):
+    """One server-sent event of `Session.stream_events`: `status`, `round`, `log` or `done`.
 
     `data` is the decoded JSON payload (the raw text when it is not JSON).
     """
+
+    model_config = ConfigDict(extra="allow")
 
     event: str = "message"
     data: Any = None

@@ -1,12 +1,12 @@
 """Everything a training reports, done on the coordinator by one background thread fed by the
-server role's events, so neither the rounds nor the polls wait on it: MLflow (one batch per
-round), the execution's progress file, round checkpoints, and at the end the metrics CSV, the
-curves PNG and the final model (store + MLflow registry). The server role on its host holds no
-credential of any of these; the coordinator does."""
+server role's events, so neither the rounds nor the polls wait on it: each round stored once
+(tasks/rounds.py), MLflow (one batch per round, the round's `flat_metrics`), the execution's
+progress header, round checkpoints, and at the end the metrics CSV, the curves PNG and the
+final model (store + MLflow registry). The server role on its host holds no credential of any
+of these; the coordinator does."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -19,27 +19,9 @@ import numpy as np
 
 from blocks.store import StoreSpec
 from tasks.conventions import PROGRESS_FILE
+from tasks.rounds import RoundRecord, flat_metrics, rounds_csv, write_round
 
 logger = logging.getLogger("fedpe.flcore")
-
-#: Numbers in a round's entry that are not metrics of the model (MLflow's step is the round).
-NOT_METRICS = frozenset({"round", "ended_at"})
-
-
-def round_metrics(entry: dict) -> dict[str, float]:
-    """The metrics of a round's entry: its numbers, less bookkeeping."""
-    return {k: v for k, v in entry.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_METRICS}
-
-
-def tracked_metrics(entry: dict) -> dict[str, float]:
-    """What MLflow gets for a round (its step): the round's metrics and each client's, as
-    ``client.HOST.KEY``. The API's /metrics reads the same names from the progress file."""
-    metrics = round_metrics(entry)
-    for host, client_metrics in (entry.get("per_client") or {}).items():
-        for key, value in client_metrics.items():
-            metrics[f"client.{host}.{key}"] = value
-    return metrics
 
 
 def weights_to_npz(weights: list[np.ndarray]) -> bytes:
@@ -65,32 +47,20 @@ def state_file(model: str, state) -> tuple[str, bytes]:
     return ".npz", weights_to_npz(state)
 
 
-def history_csv(history: list[dict]) -> bytes:
-    keys: list[str] = []
-    for entry in history:
-        for key in entry:
-            if key not in keys and not isinstance(entry[key], (list, dict)):
-                keys.append(key)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(history)
-    return out.getvalue().encode()
-
-
-def curves_png(history: list[dict], title: str) -> bytes:
+def curves_png(records: list[RoundRecord], title: str) -> bytes:
+    """The validation quality (accuracy, or concordance for a survival model) and loss per round."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    quality = "accuracy" if any(h.get("accuracy") is not None for h in history) else "concordance"
-    shown = [h for h in history if h.get(quality) is not None]
-    rounds = [h["round"] for h in shown]
+    quality = "accuracy" if any("accuracy" in r.metrics for r in records) else "concordance"
+    shown = [r for r in records if quality in r.metrics]
+    rounds = [r.round for r in shown]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax1.plot(rounds, [h[quality] for h in shown], marker=".")
+    ax1.plot(rounds, [r.metrics[quality] for r in shown], marker=".")
     ax1.set(xlabel="round", ylabel=f"validation {quality}", title=quality)
-    ax2.plot(rounds, [h.get("loss") for h in shown], marker=".", color="tab:red")
+    ax2.plot(rounds, [r.metrics.get("loss", float("nan")) for r in shown], marker=".", color="tab:red")
     ax2.set(xlabel="round", ylabel="validation loss", title="loss")
     fig.suptitle(title)
     fig.tight_layout()
@@ -117,7 +87,7 @@ class RoundReporter:
     """Queue in, side effects out: the store on one thread, MLflow on another.
 
     MLflow gets a thread of its own because its first call costs seconds (its import, its first
-    run): the progress file and the checkpoints must not wait for it.
+    run): the stored rounds, the progress header and the checkpoints must not wait for it.
     """
 
     def __init__(self, *, store: StoreSpec, execution_id: str, host: str, tool: str, rounds: int,
@@ -133,7 +103,9 @@ class RoundReporter:
         self.rounds = rounds
         self.checkpoint_every = checkpoint_every
         self.log = log
+        #: The rounds' entries as the server role sent them (the flow's result carries them).
         self.history: list[dict] = []
+        self.records: list[RoundRecord] = []
         self.mlflow_run_id: str | None = None
         self.model_uri: str | None = None
         self.status = "running"
@@ -167,7 +139,7 @@ class RoundReporter:
         self._queue.put(("tags", tags, None))
 
     def paused(self, paused: bool) -> None:
-        """Say in the progress file that the rounds are held (between rounds) or go on again."""
+        """Say in the progress header that the rounds are held (between rounds) or go on again."""
         self._queue.put(("paused", paused, None))
 
     def finish(self, status: str, final: dict, state=None, model=None, labels=None,
@@ -227,12 +199,12 @@ class RoundReporter:
                 logger.exception("MLflow call %s failed", method)
 
     def _write_progress(self) -> None:
-        last = self.history[-1] if self.history else {}
+        """The progress header, of constant size: the rounds themselves are stored one by one."""
+        last = self.records[-1] if self.records else None
         progress = {
             "tool": self.tool, "execution_id": self.execution_id, "status": self.status, "paused": self.is_paused,
-            "round": last.get("round", 0), "rounds": self.rounds,
-            "metrics": round_metrics(last),
-            "history": self.history, "mlflow_run_id": self.mlflow_run_id, "model_uri": self.model_uri,
+            "round": last.round if last else 0, "rounds": self.rounds, "metrics": last.metrics if last else {},
+            "mlflow_run_id": self.mlflow_run_id, "model_uri": self.model_uri,
             "server": self.host, "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         }
         self.store.write_bytes(json.dumps(progress, default=float).encode(), self.execution_id, PROGRESS_FILE)
@@ -257,8 +229,11 @@ class RoundReporter:
                 logger.exception("reporting %s failed", kind)
 
     def _on_round(self, entry: dict, weights) -> None:
+        record = RoundRecord.from_entry(entry)
+        write_round(self.store, self.execution_id, entry)  # before the header that counts it
         self.history.append(entry)
-        self._track("log_metrics", tracked_metrics(entry), entry["round"])
+        self.records.append(record)
+        self._track("log_metrics", flat_metrics(record), record.round)
         if weights is not None and self.checkpoint_every and entry["round"] % self.checkpoint_every == 0:
             suffix, data = state_file(self.model, weights)
             self.store.write_bytes(data, self.execution_id, self.host, "checkpoints",
@@ -269,12 +244,12 @@ class RoundReporter:
         `model` is the trained model's plain description (its `plan`, `missing_indicators`)."""
         from tasks.report import render_report
 
-        history = [{k: v for k, v in h.items() if k != "per_client"} for h in self.history]
         test = final.get("test") or {}
         return render_report(
-            title=f"{self.tool} {self.execution_id} ({self.status})", parameters=self.params, history=history,
+            title=f"{self.tool} {self.execution_id} ({self.status})", parameters=self.params,
+            history=[{"round": r.round, **r.metrics} for r in self.records],
             final=test, per_client=final.get("per_client") or {}, confusion=test.get("confusion_matrix"),
-            labels=labels, participation={int(h["round"]): list(h.get("clients", [])) for h in self.history},
+            labels=labels, participation={r.round: r.clients for r in self.records},
             preparation={**model["plan"], "missing_indicators": model.get("missing_indicators"),
                          "impute": model.get("kind", "weights") == "weights"}
             if model and model.get("plan") else None,
@@ -286,12 +261,13 @@ class RoundReporter:
         ex, host = self.execution_id, self.host
         test = (final or {}).get("test") or {}
         # MLflow's share first: its thread logs and registers the model while this one draws.
-        self._track("log_metrics", {f"final_{k}": v for k, v in round_metrics(test).items()}, len(self.history))
+        # The tracker keeps the finite numbers only (not the confusion matrix).
+        self._track("log_metrics", {f"final_{k}": v for k, v in test.items()}, len(self.records))
         if payload.get("model") is not None and self.status == "completed":
             self._track("log_model", payload["model"], f"fedpe-{self.tool}")
-        csv_bytes = history_csv(self.history)
+        csv_bytes = rounds_csv(self.records).encode()
         self.store.write_bytes(csv_bytes, ex, host, "metrics.csv")
-        png = curves_png(self.history, f"{self.tool} {ex[:8]}") if self.history else None
+        png = curves_png(self.records, f"{self.tool} {ex[:8]}") if self.records else None
         if png:
             self.store.write_bytes(png, ex, host, "curves.png")
         if weights is not None and self.status != "failed":  # a failed run has no final model

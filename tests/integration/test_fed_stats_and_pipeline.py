@@ -9,6 +9,7 @@ import pytest
 from prefect.deployments import run_deployment
 
 from blocks.store import StoreSpec
+from tasks.conventions import RESULT_FILE
 
 pytestmark = pytest.mark.integration
 
@@ -85,5 +86,5 @@ def test_pipeline_stops_at_the_first_failure(stack):
 
     assert flow_run.state.is_failed()
     assert "part 0 (flcore)" in flow_run.state.message and "nope" in flow_run.state.message
-    parts = json.loads(StoreSpec(url=stack.config.store).read_bytes(str(flow_run.id), "_pipeline.json"))["parts"]
+    parts = json.loads(StoreSpec(url=stack.config.store).read_bytes(str(flow_run.id), RESULT_FILE))["parts"]
     assert [p["tool"] for p in parts] == ["flcore"]

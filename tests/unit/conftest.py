@@ -224,8 +224,12 @@ class Federation:
                 "per_client": {h: {"loss": round(0.71 - 0.05 * r + 0.01 * i, 6),
                                    "accuracy": round(0.59 + 0.03 * r - 0.01 * i, 6)} for i, h in enumerate(clients)},
             })
+        from tasks.rounds import write_round
+
+        for entry in history:  # as the coordinator stores them: each round its own object, then the header
+            write_round(self.store, execution_id, entry)
         progress = {"tool": "flcore", "execution_id": execution_id, "status": "running", "paused": paused,
-                    "round": done, "rounds": rounds, "metrics": {}, "history": history,
+                    "round": done, "rounds": rounds, "metrics": {},
                     "mlflow_run_id": mlflow_run_id, "model_uri": None, "server": "hospital-a"}
         self.store.write_bytes(json.dumps(progress).encode(), execution_id, "_progress.json")
         return history

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from fedpe.api import responses
 from fedpe.api.deps import CurrentUser, State
 from fedpe.api.schemas import FilesOfNode
 
@@ -26,8 +26,4 @@ async def list_files(state: State, user: CurrentUser, execution_id: str | None =
             summary="One output file, or all of a node's outputs as a zip (streamed)")
 async def download_files(state: State, user: CurrentUser, execution_id: str | None = None,
                          node: str | None = None, file: str | None = None):
-    chunks, name, media_type, size = await state.data.download(execution_id, user, node, file)
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    if size is not None:
-        headers["Content-Length"] = str(size)
-    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+    return responses.download(*await state.data.download(execution_id, user, node, file))

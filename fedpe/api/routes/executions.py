@@ -3,17 +3,16 @@ rename, delete, clone, and live streams (SSE and WebSocket)."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
+from fedpe.api import responses
 from fedpe.api.deps import CurrentUser, State, StreamUser, authenticate, get_state
 from fedpe.api.schemas import (AuditAnchor, CancelResponse, CloneResponse, ControlRequest, ControlResponse, DeleteResponse,
-                               Execution, ExecutionList, Metrics, Report, RenameRequest, StatusEntry)
-from fedpe.api.services.executions import metrics_csv
+                               Execution, ExecutionPage, ExecutionStatus, Metrics, Report, RenameRequest, TaskStatus)
 from fedpe.api.streams import event_stream
 from fedpe.errors import FedpeError
 
@@ -23,10 +22,10 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-@router.get("", response_model=ExecutionList, summary="Executions (yours; all for admins), filtered and paged")
+@router.get("", response_model=ExecutionPage, summary="Executions (yours; all for admins), filtered and paged")
 async def list_executions(
     state: State, user: CurrentUser,
-    status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None,
+    status: ExecutionStatus | None = None,
     tool: str | None = None, owner: str | None = None, limit: Limit = 50, offset: Offset = 0,
     sort: Annotated[str, Query(description="field[:asc|desc]: created_at, started_at, ended_at, name, status, "
                                            "tool, owner")] = "created_at:desc",
@@ -35,13 +34,13 @@ async def list_executions(
                                        sort=sort)
 
 
-@router.get("/status/{execution_id}", response_model=list[StatusEntry],
+@router.get("/status/{execution_id}", response_model=list[TaskStatus],
             summary="FEM status list: one entry per host task; the job is finished when no entry reads running",
             description="From submit until the execution ends, at least one entry's `status` reads `running` "
                         "(a role not yet started reads `running` with `state: pending`); then every entry reads "
                         "`completed`, `failed` or `cancelled`. Poll until no entry is `running`.")
 async def status(state: State, user: CurrentUser, execution_id: str):
-    return await state.executions.status(execution_id, user)
+    return Response(await state.executions.status_json(execution_id, user), media_type="application/json")
 
 
 @router.get("/cancel_run/{execution_id}", response_model=CancelResponse, summary="Cancel an execution (= abort)")
@@ -64,11 +63,7 @@ async def logs(
     offset: Offset = 0, limit: Limit = 1000,
 ):
     lines = await state.executions.logs(execution_id, user, node=node, level=level, offset=offset, limit=limit)
-    if format == "json":
-        return Response("".join(json.dumps(line) + "\n" for line in lines), media_type="application/x-ndjson")
-    text = "".join(f"{line['timestamp']} {line['level']:<8} [{line['node'] or 'flow'}] {line['message']}\n"
-                   for line in lines)
-    return PlainTextResponse(text)
+    return responses.logs(lines, format)
 
 
 @router.get("/report/{execution_id}", response_model=Report,
@@ -82,10 +77,7 @@ async def report(state: State, user: CurrentUser, execution_id: str):
             summary="One row per round: its metrics, each client's, and the dropped hosts (MLflow's numbers)")
 async def metrics(state: State, user: CurrentUser, execution_id: str, format: Literal["json", "csv"] = "json"):
     body = await state.executions.metrics(execution_id, user)
-    if format == "csv":
-        return Response(metrics_csv(body["rows"]), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{body["execution_id"]}-metrics.csv"'})
-    return body
+    return responses.metrics_download(body) if format == "csv" else body
 
 
 @router.get("/{execution_id}/audit", response_model=list[AuditAnchor],

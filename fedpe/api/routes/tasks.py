@@ -13,7 +13,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 @router.get("", response_model=list[Task], summary="Every task (role) of every tool")
 def list_tasks(_: CurrentUser):
-    return [t.model_dump() for t in service.tasks()]
+    return service.tasks()
 
 
 @router.get("/{task_id}", response_model=Task, summary="One task")

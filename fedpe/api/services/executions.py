@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from fedpe.api import status as fem
 from fedpe.api.status import STATES_BY_STATUS
@@ -20,7 +22,9 @@ from fedpe.api.services.outputs import Outputs
 from fedpe.api.services.scheduler import Scheduler
 from fedpe.auth.users import User
 from fedpe.errors import AuthorizationError, Conflict, InvalidArgument, JobNotFound
+from fedpe.schemas import EXECUTION_CONTROLS, TaskStatus
 from flows.conventions import control_event_name, parse_task_run_name, report_file
+from tasks.rounds import RoundRecord, rounds_csv
 
 logger = logging.getLogger("fedpe.api.executions")
 
@@ -42,6 +46,9 @@ def _iso(value) -> str | None:
 
 def _type(state_type) -> str:
     return str(getattr(state_type, "value", state_type) or "")
+
+#: The status list's schema, serialised once per snapshot (`Snapshot.status_json`).
+_STATUS_LIST = TypeAdapter(list[TaskStatus])
 
 
 @dataclass
@@ -85,6 +92,12 @@ class Snapshot:
         observed = [fem.Observed(task, host, _type(run.state_type), run.expected_start_time or run.created,
                                  run.end_time) for task, host, run in self.roles()]
         return fem.status_list(slots, observed, self.state_type, tools.roles())
+
+    @functools.cached_property
+    def status_json(self) -> bytes:
+        """`status_list()` as the status route sends it, made once per read of the execution: FEM
+        clients poll it, often many at once, and each answer is the same bytes until the next read."""
+        return _STATUS_LIST.dump_json(_STATUS_LIST.validate_python(self.status_list()))
 
     def hosts(self) -> list[str]:
         return sorted({e["node"] for e in self.status_list() if e["node"] != "*"})
@@ -172,6 +185,10 @@ class Executions:
     async def status(self, execution_id: str, user: User) -> list[dict]:
         return (await self.readable(execution_id, user)).status_list()
 
+    async def status_json(self, execution_id: str, user: User) -> bytes:
+        """The status list as JSON, serialised once per read of the execution (`Snapshot.status_json`)."""
+        return (await self.readable(execution_id, user)).status_json
+
     def summary(self, snap: Snapshot) -> dict[str, Any]:
         fr = snap.flow_run
         return {
@@ -183,7 +200,8 @@ class Executions:
 
     async def detail(self, execution_id: str, user: User) -> dict[str, Any]:
         snap = await self.readable(execution_id, user)
-        progress, result = await asyncio.gather(self.outputs.progress(snap.id), self.outputs.result(snap.id))
+        progress, result, history = await asyncio.gather(
+            self.outputs.progress(snap.id), self.outputs.result(snap.id), self.outputs.rounds(snap.id))
         progress, result = progress or {}, result or {}
         result.pop("history", None)  # given once, below
         fr = snap.flow_run
@@ -198,7 +216,7 @@ class Executions:
             "round": progress.get("round"),
             "rounds": progress.get("rounds"),
             "metrics": progress.get("metrics") or progress.get("latest") or {},
-            "history": progress.get("history") or [],
+            "history": history,
             "mlflow_run_id": progress.get("mlflow_run_id"),
             "model_uri": progress.get("model_uri"),
             "links": self.links(snap.id, progress.get("mlflow_run_id")),
@@ -214,12 +232,12 @@ class Executions:
         return {"prefect_flow_run": prefect, "mlflow_run": mlflow}
 
     async def metrics(self, execution_id: str, user: User) -> dict[str, Any]:
-        """One row per finished round, as the server role logged it to MLflow (reporter.tracked_metrics),
-        read from the execution's progress file: its metrics, each client's, who took part, who dropped."""
+        """One row per finished round (`tasks.rounds.RoundRecord.row`): its metrics, each client's, who
+        took part, who dropped; by name (`flat_metrics`), the numbers the server role logged to MLflow."""
         snap = await self.readable(execution_id, user)
-        progress = await self.outputs.progress(snap.id) or {}
-        rows = [metrics_row(entry) for entry in progress.get("history") or []
-                if isinstance(entry, dict) and isinstance(entry.get("round"), int)]
+        progress, entries = await asyncio.gather(self.outputs.progress(snap.id), self.outputs.rounds(snap.id))
+        progress = progress or {}
+        rows = [RoundRecord.from_entry(entry).row() for entry in entries]
         return {"execution_id": snap.id, "tool": snap.tool, "status": snap.status, "round": progress.get("round"),
                 "rounds": progress.get("rounds"), "mlflow_run_id": progress.get("mlflow_run_id"), "rows": rows}
 
@@ -367,7 +385,7 @@ class Executions:
             await self.scheduler.set_event(control_event_name(snap.id, "stop"), True)
             outcome, message = "stopping", "stops after the current round, writes its outputs and completes"
         else:
-            raise InvalidArgument("action: one of pause, resume, stop, abort", field="action")
+            raise InvalidArgument(f"action: one of {', '.join(EXECUTION_CONTROLS)}", field="action")
         return {"status": outcome, "action": action, "message": message, "reason": reason, "timestamp": now}
 
     async def rename(self, execution_id: str, user: User, name: str) -> dict[str, Any]:
@@ -448,59 +466,7 @@ def fem_hosts(snap: Snapshot) -> list[str]:
     return [s.host for s in fem.expected_slots(snap.tool, snap.flow_run.parameters or {}, tools.spec_of)]
 
 
-def _finite(value):
-    """JSON has no NaN or infinity (a diverged loss): they read as null."""
-    return value if not isinstance(value, float) or math.isfinite(value) else None
-
-
-def metrics_row(entry: dict) -> dict[str, Any]:
-    """A round of the progress history as /metrics gives it: the numbers MLflow got, split by client."""
-    from tasks.coordinator.reporter import round_metrics
-
-    per_client = entry.get("per_client") if isinstance(entry.get("per_client"), dict) else {}
-    return {
-        "round": entry.get("round"),
-        "metrics": {k: _finite(v) for k, v in round_metrics(entry).items()},
-        "per_client": {host: {k: _finite(v) for k, v in values.items()} for host, values in per_client.items()
-                       if isinstance(values, dict)},
-        "clients": list(entry.get("clients") or []),
-        "dropped": list(entry.get("dropped") or []),
-    }
-
-
-#: A cell a spreadsheet would read as a formula starts with one of these (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula, quoted with a leading `'`; numbers as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def metrics_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV, one line per round; the columns are MLflow's metric names
-    (`accuracy`, `client.HOST.loss`, ...), then `clients` and `dropped` (`;`-separated).
-
-    Metric names come from hosts: a text cell that starts like a formula is escaped (`csv_cell`)."""
-    import csv
-    import io
-
-    columns: list[str] = []
-    flat = []
-    for row in rows:
-        values = dict(row["metrics"])
-        for host, client in row["per_client"].items():
-            values.update({f"client.{host}.{k}": v for k, v in client.items()})
-        for key in values:
-            if key not in columns:
-                columns.append(key)
-        flat.append((row, values))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([csv_cell(c) for c in ("round", *columns, "clients", "dropped")])
-    for row, values in flat:
-        writer.writerow([csv_cell(c) for c in (row["round"], *("" if values.get(c) is None else values[c] for c in columns),
-                                               ";".join(row["clients"]), ";".join(row["dropped"]))])
-    return out.getvalue()
+    """`/metrics` rows as CSV (`tasks.rounds.rounds_csv`): one line per round, MLflow's metric names
+    as columns (`accuracy`, `client.HOST.loss`, ...), then `clients` and `dropped`."""
+    return rounds_csv(RoundRecord.from_row(row) for row in rows)

@@ -1,4 +1,4 @@
-"""The output store, read by the API: progress, resource reports, files, archives, removal.
+"""The output store, read by the API: progress, rounds, resource reports, files, archives, removal.
 
 Every path is resolved under ``{execution_id}/{host}/`` with components checked first; file
 bytes are streamed in chunks and archives are zipped on the fly, never held whole in memory.
@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import time
 import zipfile
+from collections import OrderedDict
 from typing import Iterator
 
 import anyio
@@ -21,8 +23,11 @@ from fedpe.errors import NoConnection, NotFound
 from flows.conventions import PROGRESS_FILE, REPORTS_DIR, RESULT_FILE, report_file
 from tasks.audit import parse_head
 from tasks.conventions import AUDIT_DIR
+from tasks.rounds import read_rounds
 
 CHUNK = 1 << 20
+#: Executions whose rounds are kept in memory once read (a stored round never changes).
+ROUND_CACHE_EXECUTIONS = 64
 #: An audit head file is about 200 bytes; one much larger is not one, and is not read.
 AUDIT_HEAD_MAX_BYTES = 4096
 logger = logging.getLogger("fedpe.api.outputs")
@@ -73,6 +78,8 @@ class _Pipe(io.RawIOBase):
 class Outputs:
     def __init__(self, spec: StoreSpec):
         self.spec = spec
+        self._round_cache: OrderedDict[str, dict[int, dict]] = OrderedDict()
+        self._round_cache_lock = threading.Lock()  # reads run on worker threads
 
     async def _io(self, fn, *args):
         try:
@@ -97,6 +104,19 @@ class Outputs:
 
     async def progress(self, execution_id: str) -> dict | None:
         return await self._io(self._read_json, execution_id, PROGRESS_FILE)
+
+    def _read_rounds(self, execution_id: str, after: int) -> list[dict]:
+        with self._round_cache_lock:
+            cache = self._round_cache.setdefault(execution_id, {})
+            self._round_cache.move_to_end(execution_id)
+            while len(self._round_cache) > ROUND_CACHE_EXECUTIONS:
+                self._round_cache.popitem(last=False)
+        return read_rounds(self.spec, execution_id, after=after, cache=cache)
+
+    async def rounds(self, execution_id: str, *, after: int = 0) -> list[dict]:
+        """The execution's finished rounds after `after`, as the server role sent them
+        (`tasks.rounds.read_rounds`); each is read from the store once, then kept."""
+        return await self._io(self._read_rounds, execution_id, after)
 
     async def result(self, execution_id: str) -> dict | None:
         """What the execution's flow returned, once it has ended (see tasks.conventions)."""
@@ -204,6 +224,8 @@ class Outputs:
             fs, _ = self.spec.filesystem()
             existed = fs.exists(self.spec.path(execution_id))
             self.spec.remove(execution_id)
+            with self._round_cache_lock:
+                self._round_cache.pop(execution_id, None)
             return existed
         return await self._io(rm)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from fedpe.errors import NotFound
+from fedpe.schemas import Task, Tool
 from flows import catalog
-from flows.spec import TaskSpec, ToolSpec
+from flows.spec import ToolSpec
 
 
 @functools.lru_cache(maxsize=None)
@@ -36,16 +36,17 @@ def get(tool_id: str) -> tuple[ToolSpec, dict]:
     return _tool(tool_id)
 
 
-def describe(tool_id: str) -> dict[str, Any]:
+def describe(tool_id: str) -> Tool:
+    """The tool as the API sends it: its spec with the parameter schema and the deployment's name."""
     spec, schema = get(tool_id)
-    return {**spec.model_dump(), "parameters": schema, "deployment": f"{tool_id}/default"}
+    return Tool.model_validate({**spec.model_dump(), "parameters": schema, "deployment": f"{tool_id}/default"})
 
 
-def all_tools() -> list[dict[str, Any]]:
+def all_tools() -> list[Tool]:
     return [describe(t) for t in tool_ids()]
 
 
-def by_name(name: str) -> dict[str, Any]:
+def by_name(name: str) -> Tool:
     wanted = name.strip().lower()
     for tool_id in tool_ids():
         spec, _ = get(tool_id)
@@ -54,14 +55,14 @@ def by_name(name: str) -> dict[str, Any]:
     raise NotFound(f"no tool named {name!r}", field="name")
 
 
-def tasks() -> list[TaskSpec]:
+def tasks() -> list[Task]:
     return [task for t in tool_ids() for task in get(t)[0].tasks]
 
 
-def task(task_id: str) -> dict[str, Any]:
+def task(task_id: str) -> Task:
     for t in tasks():
         if t.id == task_id:
-            return t.model_dump()
+            return t
     raise NotFound(f"no task {task_id!r} (tasks: {', '.join(sorted({t.id for t in tasks()}))})", field="task_id")
 
 

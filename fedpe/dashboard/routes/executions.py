@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Annotated, Literal
-from urllib.parse import quote, urlencode
+from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
+from fedpe.api import responses
 from fedpe.api.deps import State
 from fedpe.api.services import tools
-from fedpe.api.services.executions import SORTS, metrics_csv
+from fedpe.api.services.executions import SORTS
 from fedpe.api.status import STATES_BY_STATUS
 from fedpe.api.streams import event_stream
 from fedpe.dashboard import curves
 from fedpe.dashboard.deps import Form, PageUser, first, redirect, render
 from fedpe.errors import InvalidArgument
+from fedpe.schemas import EXECUTION_CONTROLS, Execution, ExecutionPage, ExecutionStatus
 
 router = APIRouter()
 PER_PAGE = 25
 DEFAULT_SORT = "created_at:desc"
-Status = Literal["pending", "running", "completed", "failed", "cancelled"]
 
 
 def _query(status, tool, owner, sort, page) -> dict:
@@ -33,11 +33,12 @@ def _query(status, tool, owner, sort, page) -> dict:
 
 
 async def _rows(state, user, status, tool, owner, sort, page) -> dict:
-    listed = await state.executions.list(user, status=status, tool=tool or None, owner=owner or None,
-                                         limit=PER_PAGE, offset=(page - 1) * PER_PAGE, sort=sort)
+    listed = ExecutionPage.model_validate(await state.executions.list(
+        user, status=status, tool=tool or None, owner=owner or None, limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+        sort=sort))
     query = _query(status, tool, owner, sort, page)
-    return {"rows": listed["executions"], "total": listed["total"], "page": page,
-            "pages": max(1, math.ceil(listed["total"] / PER_PAGE)), "query": query,
+    return {"rows": listed.executions, "total": listed.total, "page": page,
+            "pages": max(1, math.ceil(listed.total / PER_PAGE)), "query": query,
             "query_string": urlencode(query), "filters": {"status": status, "tool": tool, "owner": owner, "sort": sort}}
 
 
@@ -45,7 +46,7 @@ Page = Annotated[int, Query(ge=1, le=100_000)]
 
 
 @router.get("/executions")
-async def executions_page(request: Request, state: State, user: PageUser, status: Status | None = None,
+async def executions_page(request: Request, state: State, user: PageUser, status: ExecutionStatus | None = None,
                           tool: str | None = None, owner: str | None = None, sort: str = DEFAULT_SORT,
                           page: Page = 1):
     return render(request, "executions.html", {
@@ -54,7 +55,7 @@ async def executions_page(request: Request, state: State, user: PageUser, status
 
 
 @router.get("/executions/rows")
-async def executions_rows(request: Request, state: State, user: PageUser, status: Status | None = None,
+async def executions_rows(request: Request, state: State, user: PageUser, status: ExecutionStatus | None = None,
                           tool: str | None = None, owner: str | None = None, sort: str = DEFAULT_SORT,
                           page: Page = 1):
     return render(request, "_execution_rows.html", await _rows(state, user, status, tool, owner, sort, page))
@@ -62,23 +63,23 @@ async def executions_rows(request: Request, state: State, user: PageUser, status
 
 # one execution -------------------------------------------------------------------------------
 
-def _has_rounds(detail: dict) -> bool:
+def _has_rounds(detail: Execution) -> bool:
     """A training: its tool takes `rounds`, or its progress counts them (a pipeline's training step)."""
-    schema = tools.get(detail["tool"])[1] if detail["tool"] in tools.tool_ids() else {}
-    return "rounds" in (schema.get("properties") or {}) or detail.get("rounds") is not None
+    schema = tools.get(detail.tool)[1] if detail.tool in tools.tool_ids() else {}
+    return "rounds" in (schema.get("properties") or {}) or detail.rounds is not None
 
 
-def _controls(detail: dict) -> list[str]:
+def _controls(detail: Execution) -> list[str]:
     """The controls that apply now: abort while it lives; pause/resume/stop for trainings."""
-    if detail["status"] not in ("pending", "running"):
+    if detail.finished:
         return []
-    if detail["status"] == "pending" or not _has_rounds(detail):
+    if detail.status == "pending" or not _has_rounds(detail):
         return ["abort"]
-    return ["resume" if detail.get("paused") else "pause", "stop", "abort"]
+    return ["resume" if detail.paused else "pause", "stop", "abort"]
 
 
 async def _status(state, user, execution_id: str) -> dict:
-    detail = await state.executions.detail(execution_id, user)
+    detail = Execution.model_validate(await state.executions.detail(execution_id, user))
     return {"e": detail, "controls": _controls(detail), "has_rounds": _has_rounds(detail)}
 
 
@@ -141,32 +142,25 @@ async def events(state: State, user: PageUser, execution_id: str,
 
 @router.get("/executions/{execution_id}/metrics.csv")
 async def metrics_download(state: State, user: PageUser, execution_id: str):
-    body = await state.executions.metrics(execution_id, user)
-    return Response(metrics_csv(body["rows"]), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{body["execution_id"]}-metrics.csv"'})
+    return responses.metrics_download(await state.executions.metrics(execution_id, user))
 
 
 @router.get("/executions/{execution_id}/logs.txt")
 async def logs_download(state: State, user: PageUser, execution_id: str):
     lines = await state.executions.logs(execution_id, user, node=None, level=None, offset=0, limit=10_000)
-    return PlainTextResponse("".join(f"{line['timestamp']} {line['level']:<8} [{line['node'] or 'flow'}] "
-                                     f"{line['message']}\n" for line in lines))
+    return responses.log_text(lines)
 
 
 @router.get("/executions/{execution_id}/download")
 async def download(state: State, user: PageUser, execution_id: str, node: str | None = None, file: str | None = None):
-    chunks, name, media_type, size = await state.data.download(execution_id, user, node, file)
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    if size is not None:
-        headers["Content-Length"] = str(size)
-    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+    return responses.download(*await state.data.download(execution_id, user, node, file))
 
 
 @router.post("/executions/{execution_id}/control")
 async def control(request: Request, state: State, user: PageUser, execution_id: str, values: Form):
     action = first(values, "action")
-    if action not in ("pause", "resume", "stop", "abort"):
-        raise InvalidArgument("action: one of pause, resume, stop, abort", field="action")
+    if action not in EXECUTION_CONTROLS:
+        raise InvalidArgument(f"action: one of {', '.join(EXECUTION_CONTROLS)}", field="action")
     outcome = await state.executions.control(execution_id, user, action, f"from the dashboard by {user.name}")
     state.executions.forget(execution_id)
     return render(request, "_execution_status.html", {**await _status(state, user, execution_id),

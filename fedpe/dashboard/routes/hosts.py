@@ -8,13 +8,14 @@ from fedpe.api.deps import State
 from fedpe.api.services import hosts as service
 from fedpe.dashboard.deps import AdminPage, PageUser, render
 from fedpe.errors import NoConnection
+from fedpe.schemas import Host
 
 router = APIRouter()
 
 
 async def _table(state) -> dict:
     try:
-        return {"hosts": await service.hosts(state.scheduler), "problem": None}
+        return {"hosts": [Host.model_validate(h) for h in await service.hosts(state.scheduler)], "problem": None}
     except NoConnection as exc:  # the table says so and keeps polling
         return {"hosts": [], "problem": exc.message}
 

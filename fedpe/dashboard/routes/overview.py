@@ -7,14 +7,15 @@ from fastapi import APIRouter, Request
 from fedpe.api.deps import State
 from fedpe.api.services import health
 from fedpe.dashboard.deps import PageUser, render
+from fedpe.schemas import ExecutionPage, ExecutionSummary
 
 router = APIRouter()
 LATEST = 8
 
 
-async def _latest(state, user) -> list[dict]:
-    return (await state.executions.list(user, status=None, tool=None, owner=None, limit=LATEST, offset=0,
-                                        sort="created_at:desc"))["executions"]
+async def _latest(state, user) -> list[ExecutionSummary]:
+    return ExecutionPage.model_validate(await state.executions.list(
+        user, status=None, tool=None, owner=None, limit=LATEST, offset=0, sort="created_at:desc")).executions
 
 
 @router.get("/")

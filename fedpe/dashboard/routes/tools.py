@@ -13,6 +13,7 @@ from fedpe.api.services import tools as service
 from fedpe.dashboard import forms
 from fedpe.dashboard.deps import Form, PageUser, first, is_htmx, redirect, render
 from fedpe.errors import Conflict, FedpeError, NoConnection
+from fedpe.schemas import Execution, Host, Tool
 
 router = APIRouter()
 
@@ -20,17 +21,17 @@ router = APIRouter()
 async def _federation(state) -> dict:
     """What the pickers offer: usable hosts, every host with its state, datasets by name."""
     try:
-        hosts = await host_service.hosts(state.scheduler)
+        hosts = [Host.model_validate(h) for h in await host_service.hosts(state.scheduler)]
     except NoConnection as exc:
         return {"usable": [], "hosts": [], "datasets": {}, "federation_problem": exc.message}
-    usable = [h["name"] for h in hosts if h["state"] == "running"]
+    usable = [h.name for h in hosts if h.state == "running"]
     datasets: dict[str, dict] = {}
     for host in hosts:
-        if host["name"] not in usable:
+        if host.name not in usable:
             continue
-        for ds in host["datasets"]:
+        for ds in host.datasets:
             entry = datasets.setdefault(ds["name"], {"hosts": {}, "columns": []})
-            entry["hosts"][host["name"]] = ds.get("rows")
+            entry["hosts"][host.name] = ds.get("rows")
             for column in ds.get("columns") or []:
                 if column.get("name") not in entry["columns"]:
                     entry["columns"].append(column.get("name"))
@@ -52,7 +53,7 @@ async def catalogue(request: Request, _: PageUser):
     return render(request, "tools.html", {"tools": service.all_tools()})
 
 
-async def _page(request: Request, state, tool: dict, form_fields, values, problems, *, from_execution=None,
+async def _page(request: Request, state, tool: Tool, form_fields, values, problems, *, from_execution=None,
                 status_code: int = 200, submit_token: str | None = None):
     return render(request, "tool.html", {
         "tool": tool, "form_fields": form_fields, "values": values, "from_execution": from_execution,
@@ -63,17 +64,17 @@ async def _page(request: Request, state, tool: dict, form_fields, values, proble
 @router.get("/tools/{tool_id}")
 async def run_form(request: Request, state: State, user: PageUser, tool_id: str, from_execution: str | None = None):
     tool = service.describe(tool_id)
-    form_fields = forms.fields(tool["parameters"])
+    form_fields = forms.fields(tool.parameters)
     values = forms.initial(form_fields)
     if from_execution:  # "edit and run again": the form filled with that execution's parameters
-        detail = await state.executions.detail(from_execution, user)
-        values.update(forms.filled(form_fields, detail.get("parameters") or {}))
+        detail = Execution.model_validate(await state.executions.detail(from_execution, user))
+        values.update(forms.filled(form_fields, detail.parameters))
     return await _page(request, state, tool, form_fields, values, [], from_execution=from_execution)
 
 
 @router.post("/tools/{tool_id}/validate")
 async def validate(request: Request, state: State, user: PageUser, tool_id: str, values: Form):
-    form_fields = forms.fields(service.describe(tool_id)["parameters"])
+    form_fields = forms.fields(service.describe(tool_id).parameters)
     params, problems = forms.parameters(form_fields, values)
     if not problems:
         _, problems = await state.jobs.validate(user, tool_id, params)
@@ -83,7 +84,7 @@ async def validate(request: Request, state: State, user: PageUser, tool_id: str,
 @router.post("/tools/{tool_id}/run")
 async def run(request: Request, state: State, user: PageUser, tool_id: str, values: Form):
     tool = service.describe(tool_id)
-    form_fields = forms.fields(tool["parameters"])
+    form_fields = forms.fields(tool.parameters)
     params, problems = forms.parameters(form_fields, values)
     token = first(values, "submit_token") or None
     if not problems:

@@ -1,4 +1,4 @@
-"""GET /executions/{id}/metrics (JSON and CSV: MLflow's numbers from the progress file), the
+"""GET /executions/{id}/metrics (JSON and CSV: MLflow's numbers from the stored rounds), the
 execution's links, and the admin user endpoints."""
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from tasks.coordinator.reporter import tracked_metrics
+from tasks.rounds import RoundRecord, flat_metrics, read_rounds, write_round
+
+
+def tracked_metrics(entry: dict) -> dict:
+    """What the reporter logs to MLflow for a round (tasks/coordinator/reporter.py)."""
+    return flat_metrics(RoundRecord.from_entry(entry))
 
 
 @pytest.fixture
@@ -24,7 +29,7 @@ def api(app, federation):
 
 def test_metrics_has_one_row_per_round_with_the_numbers_mlflow_got(api, federation):
     execution_id = federation.training("alice", history=3, dropped={2: ["hospital-c"]})
-    history = json.loads(federation.store.read_bytes(execution_id, "_progress.json"))["history"]
+    history = read_rounds(federation.store, execution_id)
 
     body = api("alice").get(f"/api/v1/executions/{execution_id}/metrics").json()
 
@@ -54,9 +59,8 @@ def test_metrics_as_csv_has_mlflows_names_as_columns(api, federation):
 
 def test_metrics_of_a_diverged_round_read_null_not_an_error(api, federation):
     execution_id = federation.training("alice")
-    progress = {"rounds": 2, "round": 1, "history": [{"round": 1, "loss": math.nan, "accuracy": 0.5, "clients": ["a"],
-                                                      "per_client": {"a": {"loss": math.inf}}}]}
-    federation.store.write_bytes(json.dumps(progress).encode(), execution_id, "_progress.json")
+    write_round(federation.store, execution_id, {"round": 1, "loss": math.nan, "accuracy": 0.5, "clients": ["a"],
+                                                 "per_client": {"a": {"loss": math.inf}}})
 
     response = api("alice").get(f"/api/v1/executions/{execution_id}/metrics")
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from fedpe.api.services.outputs import audit_anchor
 from tasks.conventions import AUDIT_DIR
 from tasks.coordinator.remote import Relay
+from tasks.rounds import write_round
 
 
 def _digest(text: str) -> str:
@@ -171,11 +172,10 @@ def test_the_metric_chooser_lists_the_rounds_metrics_and_starts_on_accuracy(brow
 
 def test_the_metric_chooser_starts_on_concordance_for_a_survival_model(browser_for, federation):
     execution_id = federation.training("alice")
-    progress = {"rounds": 2, "round": 1, "history": [{"round": 1, "loss": 3.1, "concordance": 0.66, "n": 200,
-                                                      "concordance_pairs": 0.64, "num_examples": 200,
-                                                      "clients": ["hospital-b"], "per_client": {
-                                                          "hospital-b": {"loss": 3.0, "concordance": 0.7}}}]}
-    federation.store.write_bytes(json.dumps(progress).encode(), execution_id, "_progress.json")
+    write_round(federation.store, execution_id, {"round": 1, "loss": 3.1, "concordance": 0.66, "n": 200,
+                                                 "concordance_pairs": 0.64, "num_examples": 200,
+                                                 "clients": ["hospital-b"], "per_client": {
+                                                     "hospital-b": {"loss": 3.0, "concordance": 0.7}}})
 
     page = browser_for("alice").get(f"/executions/{execution_id}").text
 

@@ -20,3 +20,34 @@ def test_a_failing_finish_still_ends_the_reporter_at_once(tmp_path, monkeypatch)
 
     assert not reporter._thread.is_alive()
     assert time.monotonic() - started < 5  # not the join's 30 s: the flow's result is not held
+
+
+def test_each_round_is_stored_once_and_the_progress_header_stays_small(tmp_path):
+    import json
+
+    from tasks.rounds import read_rounds
+
+    store = StoreSpec(url=tmp_path.as_uri())
+    reporter = RoundReporter(store=store, execution_id="e1", host="hospital-a", tool="flcore", rounds=3,
+                             tracking_uri=None, experiment="flcore", tags={}, params={}, checkpoint_every=0)
+    sizes = []
+    for number in (1, 2, 3):
+        reporter.round_done({"round": number, "clients": ["hospital-b"], "dropped": [], "ended_at": 1.0e9,
+                             "accuracy": 0.5 + number / 10, "loss": 0.5,
+                             "per_client": {"hospital-b": {"accuracy": 0.6, "loss": 0.4}}}, None)
+        deadline = time.monotonic() + 10
+        while len(read_rounds(store, "e1")) < number and time.monotonic() < deadline:
+            time.sleep(0.02)
+        while time.monotonic() < deadline and json.loads(store.read_bytes("e1", "_progress.json"))["round"] < number:
+            time.sleep(0.02)
+        sizes.append(len(store.read_bytes("e1", "_progress.json")))
+    reporter.finish("completed", {"test": {"accuracy": 0.9}}, timeout_s=60)
+
+    header = json.loads(store.read_bytes("e1", "_progress.json"))
+    assert [e["round"] for e in read_rounds(store, "e1")] == [1, 2, 3]
+    assert "history" not in header and (header["status"], header["round"]) == ("completed", 3)
+    assert header["metrics"] == {"accuracy": 0.8, "loss": 0.5}
+    assert max(sizes) - min(sizes) < 10  # the header does not grow with the rounds
+    lines = store.read_bytes("e1", "hospital-a", "metrics.csv").decode().splitlines()
+    assert lines[0] == "round,accuracy,loss,client.hospital-b.accuracy,client.hospital-b.loss,clients,dropped"
+    assert len(lines) == 4
