@@ -275,7 +275,8 @@ def _start_hosts(stack: Stack, network: Network | None, services: dict[str, Chil
         for host in stack.hosts:
             link = network.links[host] if network else None
             argv, env = host_process(config, host, stack.data_dirs[host], link)
-            stack.children.append(spawn(f"host-{host}", argv, env=env, logs=config.home / "logs", role="host"))
+            stack.children.append(spawn(f"host-{host}", argv, env=env, logs=config.home / "logs", role="host",
+                                        nice=config.host_nice))
         stack.save()
 
         progress("waiting for Prefect")

@@ -61,13 +61,16 @@ def check_ports(host: str, ports: dict[str, int]) -> None:
         )
 
 
-def spawn(name: str, argv: list[str], *, env: dict[str, str], logs: Path, role: str = "service") -> Child:
+def spawn(name: str, argv: list[str], *, env: dict[str, str], logs: Path, role: str = "service",
+          nice: int = 0) -> Child:
+    """Start `argv` in a session of its own (so it and its children stop together), its output
+    in `logs/{name}.log`, `nice` steps below this process's CPU priority."""
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{name}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
     return Child(name=name, pid=proc.pid, log=str(log_path), role=role)
 

@@ -1,6 +1,6 @@
 """Everything a training reports, done on the coordinator by one background thread fed by the
 server role's events, so neither the rounds nor the polls wait on it: each round stored once
-(tasks/rounds.py), MLflow (one batch per round, the round's `flat_metrics`), the execution's
+(tasks/rounds.py), MLflow (one batch per round, the round's `tracked_metrics`), the execution's
 progress header, round checkpoints, and at the end the metrics CSV, the curves PNG and the
 final model (store + MLflow registry). The server role on its host holds no credential of any
 of these; the coordinator does."""
@@ -19,7 +19,7 @@ import numpy as np
 
 from blocks.store import StoreSpec
 from tasks.conventions import PROGRESS_FILE
-from tasks.rounds import RoundRecord, flat_metrics, rounds_csv, write_round
+from tasks.rounds import RoundRecord, rounds_csv, tracked_metrics, write_round
 
 logger = logging.getLogger("fedpe.flcore")
 
@@ -233,7 +233,7 @@ class RoundReporter:
         write_round(self.store, self.execution_id, entry)  # before the header that counts it
         self.history.append(entry)
         self.records.append(record)
-        self._track("log_metrics", flat_metrics(record), record.round)
+        self._track("log_metrics", tracked_metrics(record), record.round)
         if weights is not None and self.checkpoint_every and entry["round"] % self.checkpoint_every == 0:
             suffix, data = state_file(self.model, weights)
             self.store.write_bytes(data, self.execution_id, self.host, "checkpoints",

@@ -12,7 +12,7 @@ import pytest
 
 from blocks.store import StoreSpec
 from tasks.conventions import ROUNDS_DIR, round_file
-from tasks.rounds import RoundRecord, flat_metrics, metric_key, read_rounds, rounds_csv, write_round
+from tasks.rounds import RoundRecord, flat_metrics, metric_key, read_rounds, rounds_csv, tracked_metrics, write_round
 
 
 def _entry(number: int, **extra) -> dict:
@@ -107,3 +107,13 @@ def test_what_is_not_a_round_is_skipped(store, caplog):
 
     assert [e["round"] for e in read_rounds(store, "e1")] == [1]
     assert "not a round" in caplog.text
+
+
+def test_mlflow_gets_every_pooled_metric_and_of_each_client_its_loss_and_headline_quality():
+    record = RoundRecord.from_entry({"round": 3, "loss": 0.4, "accuracy": 0.9, "f1": 0.8, "per_client": {
+        "h1": {"loss": 0.5, "accuracy": 0.85, "f1": 0.7, "num_examples": 40},
+        "h2": {"loss": 0.3, "concordance": 0.7, "precision": 0.6}}})
+    assert tracked_metrics(record) == {"loss": 0.4, "accuracy": 0.9, "f1": 0.8,
+                                       "client.h1.loss": 0.5, "client.h1.accuracy": 0.85,
+                                       "client.h2.loss": 0.3, "client.h2.concordance": 0.7}
+    assert set(tracked_metrics(record)) <= set(flat_metrics(record))
