@@ -21,7 +21,7 @@ def tls_security(ca_file: str | os.PathLike, cert: str | os.PathLike, key: str |
     `Federation.security()` uses it for the flows, `fedpe.stack.tls.client_security` for the
     launcher, the CLI, the API and a host's checks before it joins. Peers are checked against
     the CA's CRL where one lies beside the CA's certificate (`crl.pem`, the coordinator's
-    case; tasks/wire/revocation.py reads the ``fedpe_crl`` connection argument).
+    case; tasks/wire/revocation.py reads the `fedpe_crl` connection argument).
     """
     from distributed import Security
 

@@ -1,9 +1,9 @@
 """The output store: one fsspec URL under which every execution keeps its per-host outputs.
 
-Layout: ``{url}/{execution_id}/{host}/{file}``. `StoreSpec` is the resolved value the
+Layout: `{url}/{execution_id}/{host}/{file}`. `StoreSpec` is the resolved value the
 coordinator's side opens; `OutputStore` is the Prefect block that saves it.
 
-The store's credentials (s3fs's ``key``, ``secret``, ``token``, and their like) never sit in a
+The store's credentials (s3fs's `key`, `secret`, `token`, and their like) never sit in a
 block's plain fields, where anyone who can read blocks reads them (Prefect shows a plain dict
 field as it is). They live in one Prefect `Secret` block, `fedpe-store-credentials`, whose value
 (a JSON object of storage options) Prefect hides; `OutputStore` references it, and so does
@@ -69,7 +69,7 @@ def parts_in_store(ref: str, store_url: str) -> list[str]:
     """The path components of `ref` inside the store at `store_url`.
 
     `ref` is either a full URL under the store or a path relative to it
-    (``EXECUTION_ID/HOST/checkpoints/round-0003.npz``). Raises ValueError for anything else:
+    (`EXECUTION_ID/HOST/checkpoints/round-0003.npz`). Raises ValueError for anything else:
     another scheme or bucket, a path that climbs out, empty components.
     """
     root = store_url.rstrip("/")

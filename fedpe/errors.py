@@ -1,7 +1,7 @@
 """The one exception tree of fedpe, shared by the tools, the API and the SDK.
 
-Every error has a stable ``code`` (listed in the API docs) and the HTTP status it maps to;
-the API turns an exception into ``{"error": {"code", "message", "details"}}`` and the SDK
+Every error has a stable `code` (listed in the API docs) and the HTTP status it maps to;
+the API turns an exception into `{"error": {"code", "message", "details"}}` and the SDK
 turns that body back into the same exception with `from_response`. Imports nothing heavy.
 
     FedpeError

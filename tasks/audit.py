@@ -1,6 +1,6 @@
 """A host's audit log: what ran on it, for whom, what it read and what left it, hash-chained.
 
-JSON lines under the host's data folder (``{data_dir}/.fedpe/audit.jsonl``), kept on the host,
+JSON lines under the host's data folder (`{data_dir}/.fedpe/audit.jsonl`), kept on the host,
 only ever appended to. Each line carries the hash of the line before it (`prev`) and its own
 (`hash`, SHA-256 of the line's canonical JSON without `hash`), so a line changed, removed or
 inserted afterwards breaks the chain at that line: `verify` names it. `fedpe host audit`
@@ -89,7 +89,7 @@ def _lines(path: Path) -> Iterator[dict]:
 
 
 def parse_head(text: str) -> dict:
-    """A head as `fedpe host audit --expect` takes it: ``SEQ:HASH``; ValueError otherwise."""
+    """A head as `fedpe host audit --expect` takes it: `SEQ:HASH`; ValueError otherwise."""
     seq, _, digest = text.partition(":")
     if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise ValueError(f"{text!r} is not SEQ:HASH (a line number and a 64-digit SHA-256 in hex)")

@@ -1,7 +1,7 @@
 """The hosts of a federation as the Dask scheduler knows them.
 
 A host is a Dask worker named after it; its agent publishes a record (datasets, resources,
-last seen) in the scheduler's metadata under ``fedpe-hosts/<name>``, which stays after the
+last seen) in the scheduler's metadata under `fedpe-hosts/<name>`, which stays after the
 host leaves so that a disconnected host can be listed with when it was last seen.
 """
 

@@ -2,19 +2,19 @@
 
 A host releases sufficient statistics, never records: its confusion counts and, per class,
 histograms of that class's predicted probability among its positives and its negatives on
-fixed edges (``bins`` equal bins on [0, 1]). Summing them over hosts gives the pooled
+fixed edges (`bins` equal bins on [0, 1]). Summing them over hosts gives the pooled
 confusion matrix exactly, so accuracy, balanced accuracy, precision, recall, specificity and
 F1 are exactly what scikit-learn computes on the pooled records; and the pooled histograms
 give ROC AUC as the Mann-Whitney probability that a positive outscores a negative (Hanley &
 McNeil 1982, Radiology 143:29-36), with pairs in one bin counted one half. That is within
-``auc_resolution`` (half the share of positive-negative pairs sharing a bin) of the exact
+`auc_resolution` (half the share of positive-negative pairs sharing a bin) of the exact
 AUC. An average of per-host AUCs would not be the pooled AUC; this is.
 
 Conventions follow scikit-learn: binary scores are for class 1 (precision, recall, F1 with
-``pos_label=1``; specificity is class 0's recall; AUC on class 1's probability); multiclass
+`pos_label=1`; specificity is class 0's recall; AUC on class 1's probability); multiclass
 scores are macro means over the labels present in the true or predicted classes, and AUC is
-the one-vs-rest macro mean over classes with both positives and negatives (``roc_auc_score(
-multi_class="ovr")``). A ratio with a zero denominator is 0, as ``zero_division=0``.
+the one-vs-rest macro mean over classes with both positives and negatives (`roc_auc_score(
+multi_class="ovr")`). A ratio with a zero denominator is 0, as `zero_division=0`.
 
 Cox models report Harrell's concordance per host and, pooled, its sample-weighted mean (and
 the pair-weighted ratio of summed counts, which pairs only records within a host).
@@ -38,8 +38,8 @@ Stats = dict[str, Any]
 def host_statistics(y_true: np.ndarray, proba: np.ndarray, n_classes: int, *, bins: int = DEFAULT_BINS) -> Stats:
     """What a host releases for pooled metrics: n, confusion counts, per-class score histograms.
 
-    ``confusion[i, j]`` counts records of true class i predicted as j (argmax of ``proba``);
-    ``positive[c]`` and ``negative[c]`` are histograms of ``proba[:, c]`` over records with
+    `confusion[i, j]` counts records of true class i predicted as j (argmax of `proba`);
+    `positive[c]` and `negative[c]` are histograms of `proba[:, c]` over records with
     and without true class c.
     """
     y = np.asarray(y_true)
@@ -95,7 +95,7 @@ def histogram_auc(positive: np.ndarray, negative: np.ndarray) -> float:
 
 
 def auc_resolution(positive: np.ndarray, negative: np.ndarray) -> float:
-    """Largest possible error of ``histogram_auc``: half the share of pairs that share a bin."""
+    """Largest possible error of `histogram_auc`: half the share of pairs that share a bin."""
     pos = np.asarray(positive, dtype=np.float64)
     neg = np.asarray(negative, dtype=np.float64)
     total = pos.sum() * neg.sum()
@@ -112,7 +112,7 @@ def scores(stats: Stats) -> dict[str, Any]:
     """Accuracy, balanced accuracy, precision, recall, specificity, F1, ROC AUC and the confusion matrix.
 
     Binary: for class 1 (specificity: class 0's recall). Multiclass: macro means; AUC is
-    one-vs-rest macro. ``roc_auc`` is NaN when no class has both positives and negatives.
+    one-vs-rest macro. `roc_auc` is NaN when no class has both positives and negatives.
     """
     confusion = np.asarray(stats["confusion"], dtype=np.int64)
     k = confusion.shape[0]
@@ -148,7 +148,7 @@ def scores(stats: Stats) -> dict[str, Any]:
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, n_classes: int,
                            *, bins: int = DEFAULT_BINS) -> dict[str, Any]:
-    """``scores`` of one host's predictions (what a per-client row shows)."""
+    """`scores` of one host's predictions (what a per-client row shows)."""
     return scores(host_statistics(y_true, proba, n_classes, bins=bins))
 
 
@@ -171,7 +171,7 @@ def concordance_statistics(time: np.ndarray, event: np.ndarray, risk: np.ndarray
 def combine_concordance(stats: Sequence[Stats]) -> dict[str, float]:
     """Pooled concordance: the sample-weighted mean of the hosts' C (hosts with comparable pairs).
 
-    ``concordance_pairs`` is the ratio of summed counts, weighting hosts by their pairs
+    `concordance_pairs` is the ratio of summed counts, weighting hosts by their pairs
     instead; neither compares records across hosts, which would need their times and risks.
     """
     if not stats:

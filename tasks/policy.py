@@ -1,6 +1,6 @@
 """A host's policy: what it runs, for whom, on which data, under which floors; decided on the host.
 
-One YAML file, given to ``fedpe host start --policy FILE``, read once when the host starts and
+One YAML file, given to `fedpe host start --policy FILE`, read once when the host starts and
 checked here against every role before the role reads any data (as vantage6's node
 configuration lists allowed algorithms and users, and NVFlare's site authorisation policy
 does). The host advertises it (`summary`) so the API can refuse early, but the decision that

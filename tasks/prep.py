@@ -1,18 +1,18 @@
 """Federated data preparation: which columns, how to fill their gaps, how to encode categories.
 
-Three pure steps, the way scikit-learn's ``SimpleImputer(strategy="mean",
-add_indicator=True)`` and ``OneHotEncoder(handle_unknown="ignore")`` prepare a table,
+Three pure steps, the way scikit-learn's `SimpleImputer(strategy="mean",
+add_indicator=True)` and `OneHotEncoder(handle_unknown="ignore")` prepare a table,
 split so that no record leaves a host:
 
-1. ``host_profile`` on every host: per numeric column the sum and count of its non-missing
+1. `host_profile` on every host: per numeric column the sum and count of its non-missing
    values (and the count of missing ones); per categorical column the set of values it holds.
-   Anything counting fewer than ``min_count`` records is suppressed on the host, as in
-   ``tasks.stats``: a small column releases no sum, a rare category's name is not released.
-2. ``combine_profiles`` on the server: exact federated means (summed sums over summed
-   counts) and the union of the released categories, as a ``PrepPlan``.
-3. ``transform`` on every host with that plan: a float matrix with missing numbers set to
-   the federated mean, optional ``{col}__missing`` indicator columns (for columns where some
-   host released missing values), and one ``{col}={value}`` column per category of the union;
+   Anything counting fewer than `min_count` records is suppressed on the host, as in
+   `tasks.stats`: a small column releases no sum, a rare category's name is not released.
+2. `combine_profiles` on the server: exact federated means (summed sums over summed
+   counts) and the union of the released categories, as a `PrepPlan`.
+3. `transform` on every host with that plan: a float matrix with missing numbers set to
+   the federated mean, optional `{col}__missing` indicator columns (for columns where some
+   host released missing values), and one `{col}={value}` column per category of the union;
    a value outside the union, or a missing category, is all zeros.
 
 Indicators are off unless asked for: on the demo data with 10% of cells blanked at random
@@ -20,9 +20,9 @@ Indicators are off unless asked for: on the demo data with 10% of cells blanked 
 accuracy points centrally and federated (logreg on breast-cancer, mlp on digits, 3 seeds),
 where mean imputation alone stayed within about 2 points of the complete data.
 
-``parse_features`` reads FEM's ``train_labels`` (a list, or one space-separated string);
-``select_features`` turns that and the target into the checked list of columns to train on.
-Tree models may skip the imputation: ``transform(..., impute=False)`` keeps NaN.
+`parse_features` reads FEM's `train_labels` (a list, or one space-separated string);
+`select_features` turns that and the target into the checked list of columns to train on.
+Tree models may skip the imputation: `transform(..., impute=False)` keeps NaN.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ MISSING_SUFFIX = "__missing"
 
 
 def parse_features(value: str | Sequence[str] | None) -> list[str] | None:
-    """FEM's ``train_labels``: None/empty -> None (all but the target); "a b c" or ["a", "b"] -> a list.
+    """FEM's `train_labels`: None/empty -> None (all but the target); "a b c" or ["a", "b"] -> a list.
 
     A string is split on whitespace and commas; duplicates are dropped, first one kept.
     """
@@ -60,10 +60,10 @@ def parse_features(value: str | Sequence[str] | None) -> list[str] | None:
 
 
 def select_features(columns: Sequence[str], target: str | Sequence[str], features: Sequence[str] | None = None) -> list[str]:
-    """The columns to train on: ``features`` as given, or every column but the target(s).
+    """The columns to train on: `features` as given, or every column but the target(s).
 
-    ``target`` may name several columns (a survival target is ``duration`` and ``event``).
-    Raises ValueError naming ``features`` or ``target`` when a column is absent.
+    `target` may name several columns (a survival target is `duration` and `event`).
+    Raises ValueError naming `features` or `target` when a column is absent.
     """
     present = list(columns)
     targets = [target] if isinstance(target, str) else list(target)
@@ -91,11 +91,11 @@ def _check_min_count(min_count: int) -> None:
 
 
 def host_profile(frame: pd.DataFrame, features: Sequence[str], *, min_count: int) -> dict[str, Any]:
-    """What a host releases to plan the preparation; cells under ``min_count`` stay on the host.
+    """What a host releases to plan the preparation; cells under `min_count` stay on the host.
 
-    Numeric: ``{"sum", "count", "missing"}``, or ``{"suppressed": True}`` when fewer than
-    ``min_count`` values are present; ``missing`` is None when 0 < missing < min_count.
-    Categorical: ``{"values": [...]}`` holding only values seen at least ``min_count`` times.
+    Numeric: `{"sum", "count", "missing"}`, or `{"suppressed": True}` when fewer than
+    `min_count` values are present; `missing` is None when 0 < missing < min_count.
+    Categorical: `{"values": [...]}` holding only values seen at least `min_count` times.
     """
     _check_min_count(min_count)
     numeric: dict[str, dict[str, Any]] = {}
@@ -150,8 +150,8 @@ class PrepPlan(BaseModel):
 
 def combine_profiles(profiles: Sequence[dict[str, Any]], features: Sequence[str],
                      medians: dict[str, float | None] | None = None) -> PrepPlan:
-    """Exact federated means and the union of categories, from every host's ``host_profile``;
-    with ``medians`` (``federated_medians``), numeric gaps are filled with those instead.
+    """Exact federated means and the union of categories, from every host's `host_profile`;
+    with `medians` (`federated_medians`), numeric gaps are filled with those instead.
 
     A column numeric on one host and categorical on another is refused, naming it.
     """
@@ -187,7 +187,7 @@ def combine_profiles(profiles: Sequence[dict[str, Any]], features: Sequence[str]
 
 
 def federated_medians(summaries: Sequence[dict[str, Any]], edges: dict[str, list[float]]) -> dict[str, float | None]:
-    """Each column's median from the hosts' histograms on common ``edges`` (``tasks.stats``'
+    """Each column's median from the hosts' histograms on common `edges` (`tasks.stats`'
     two-pass quantiles, good to about one bin); None where every host's column was suppressed."""
     from tasks.stats import combine_summaries
 
@@ -197,9 +197,9 @@ def federated_medians(summaries: Sequence[dict[str, Any]], edges: dict[str, list
 
 def transform(frame: pd.DataFrame, plan: PrepPlan, *, missing_indicators: bool = False,
               impute: bool = True) -> np.ndarray:
-    """The host's float matrix under ``plan``: imputed numbers, one-hot categories, indicators.
+    """The host's float matrix under `plan`: imputed numbers, one-hot categories, indicators.
 
-    Column order is ``plan.columns(missing_indicators=...)``. ``impute=False`` leaves NaN in
+    Column order is `plan.columns(missing_indicators=...)`. `impute=False` leaves NaN in
     numeric columns, for models that take missing values natively (forests, XGBoost). The
     registered model applies the same function to raw rows (tasks/export/matrix.py).
     """

@@ -1,7 +1,7 @@
 """User-level differential privacy: client-side clipping, server-side noise.
 
-Follows Flower's ``DifferentialPrivacyClientSideFixedClipping`` and
-``...ClientSideAdaptiveClipping``:
+Follows Flower's `DifferentialPrivacyClientSideFixedClipping` and
+`...ClientSideAdaptiveClipping`:
 
 * Fixed clipping + Gaussian noise on the average — DP-FedAvg of McMahan,
   Ramage, Talwar, Zhang (2018), "Learning Differentially Private Recurrent
@@ -10,11 +10,11 @@ Follows Flower's ``DifferentialPrivacyClientSideFixedClipping`` and
   McMahan, Ramaswamy (2021), "Differentially Private Learning with Adaptive
   Clipping", NeurIPS 2021, arXiv:1905.03871.
 
-Flow: each client clips its update ``w_local - w_global`` with
-:func:`clip_update` and reports whether it clipped; the server averages the
+Flow: each client clips its update `w_local - w_global` with
+`clip_update` and reports whether it clipped; the server averages the
 clipped updates *unweighted* over the expected number of clients, adds
-:func:`add_gaussian_noise`, and (adaptive) moves the clipping norm with
-:func:`adaptive_clip_norm`. :class:`PrivacyAccountant` turns the noise
+`add_gaussian_noise`, and (adaptive) moves the clipping norm with
+`adaptive_clip_norm`. `PrivacyAccountant` turns the noise
 multiplier, the client sampling rate and the round count into epsilon.
 """
 
@@ -31,11 +31,11 @@ Weights = list[np.ndarray]
 
 
 class DPConfig(BaseModel):
-    """DP settings; the flow holds ``dp: DPConfig | None = None`` (None = off).
+    """DP settings; the flow holds `dp: DPConfig | None = None` (None = off).
 
-    ``noise_multiplier`` is the *overall* z the accountant charges for. With
+    `noise_multiplier` is the *overall* z the accountant charges for. With
     adaptive clipping part of the budget goes to the clipped-count query, so the
-    update itself gets :func:`effective_noise_multiplier` (slightly more noise).
+    update itself gets `effective_noise_multiplier` (slightly more noise).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -75,7 +75,7 @@ class DPConfig(BaseModel):
     ] = 1e-5
 
     def count_stddev(self, expected_clients: float) -> float:
-        """sigma_b: ``expected_clients / 20`` as the paper recommends, but at least z.
+        """sigma_b: `expected_clients / 20` as the paper recommends, but at least z.
 
         Andrew et al. (Sec. 3) and Flower scale sigma_b with the number of
         clients per round: the count's noise only needs to be small relative to
@@ -103,11 +103,11 @@ def _global_norm(arrays: Weights) -> float:
 
 
 def clip_update(update: Weights, clipping_norm: float) -> tuple[Weights, bool]:
-    """Scale ``update`` to L2 norm ``<= clipping_norm`` over all arrays jointly.
+    """Scale `update` to L2 norm `<= clipping_norm` over all arrays jointly.
 
     Joint ("flat") clipping bounds one client's whole contribution, which is
     the sensitivity the Gaussian mechanism needs. Returns new arrays and
-    whether scaling happened (``False`` is the paper's b_i = 1 for adaptive
+    whether scaling happened (`False` is the paper's b_i = 1 for adaptive
     clipping); a norm exactly at the bound is not clipped.
     """
     if clipping_norm <= 0:
@@ -135,7 +135,7 @@ def add_gaussian_noise(
     """Add N(0, (z*C/m)^2) to every coordinate of the *average* of m clipped updates.
 
     One client changes the sum by at most C, hence the mean by C/m; the
-    Gaussian mechanism with multiplier z then needs stddev z*C/m. ``m`` must be
+    Gaussian mechanism with multiplier z then needs stddev z*C/m. `m` must be
     the expected clients per round fixed in advance, not the number that
     happened to answer, or the denominator itself would leak.
     """
@@ -163,9 +163,9 @@ def adaptive_clip_norm(
     num_clients: int,
     rng: np.random.Generator,
 ) -> float:
-    """Next round's clipping norm: ``C * exp(-eta * (b_bar - gamma))``.
+    """Next round's clipping norm: `C * exp(-eta * (b_bar - gamma))`.
 
-    ``b_bar`` is the noisy fraction of clients whose update was *not* clipped
+    `b_bar` is the noisy fraction of clients whose update was *not* clipped
     (the paper's b_i = 1[||Delta_i|| <= C]). If more than gamma went unclipped,
     C is larger than the gamma-quantile and shrinks; the geometric form moves
     C by a constant factor so it finds the right scale in few rounds whatever
@@ -231,7 +231,7 @@ class PrivacyAccountant:
     """Epsilon spent after some rounds, by Renyi-DP accounting (dp_accounting).
 
     Each round is a Poisson-subsampled Gaussian mechanism with rate
-    ``sampling_rate`` = clients per round / total clients. With fixed-size
+    `sampling_rate` = clients per round / total clients. With fixed-size
     sampling (our usual case below rate 1) Poisson accounting is the customary
     approximation; at rate 1 (every client every round) it is exact.
     """
@@ -249,7 +249,7 @@ class PrivacyAccountant:
         self._cache: dict[int, float] = {0: 0.0}
 
     def epsilon(self, rounds: int) -> float:
-        """Epsilon after ``rounds`` rounds (0 rounds cost nothing; z = 0 is inf)."""
+        """Epsilon after `rounds` rounds (0 rounds cost nothing; z = 0 is inf)."""
         if rounds < 0:
             raise ValueError(f"rounds must be >= 0, got {rounds}")
         if rounds not in self._cache:
@@ -275,7 +275,7 @@ class PrivacyAccountant:
         return float(accountant.get_epsilon(self.delta))
 
     def rounds_within(self, target_epsilon: float, max_rounds: int = 1_000_000) -> int:
-        """Largest round count whose epsilon is ``<= target_epsilon`` (0 if none).
+        """Largest round count whose epsilon is `<= target_epsilon` (0 if none).
 
         Lets the flow stop cleanly before the budget is exceeded. Epsilon grows
         monotonically with rounds, so an exponential then binary search needs

@@ -1,9 +1,9 @@
 """An execution's training report as one self-contained HTML string.
 
-Everything is inline (CSS in a ``<style>``, charts as inline ``<svg>`` without a namespace
-URL, which HTML5 does not need), so ``report.html`` opens from a file or an MLflow artifact
+Everything is inline (CSS in a `<style>`, charts as inline `<svg>` without a namespace
+URL, which HTML5 does not need), so `report.html` opens from a file or an MLflow artifact
 with no network, in the spirit of the "single-file" reports of tools such as
-pytest-html's ``--self-contained-html``. Parts: the parameters, curves of loss and quality
+pytest-html's `--self-contained-html`. Parts: the parameters, curves of loss and quality
 per round, the final metrics global and per client, the confusion matrix, and which hosts
 took part in which round. Every text is escaped.
 """
@@ -155,12 +155,12 @@ def render_report(
 ) -> str:
     """The whole report as one HTML document.
 
-    ``history`` has one mapping per round with ``round`` and any of ``loss`` and the
-    ``QUALITY_METRICS`` (and optionally ``hosts``, the round's participants, used when
-    ``participation`` is not given). ``final`` and each ``per_client`` value are metric
-    mappings as ``tasks.metrics.scores`` returns; ``confusion`` defaults to
-    ``final["confusion_matrix"]``. ``preparation`` is the federation's plan (tasks.prep.PrepPlan
-    as plain data) with the run's ``missing_indicators``.
+    `history` has one mapping per round with `round` and any of `loss` and the
+    `QUALITY_METRICS` (and optionally `hosts`, the round's participants, used when
+    `participation` is not given). `final` and each `per_client` value are metric
+    mappings as `tasks.metrics.scores` returns; `confusion` defaults to
+    `final["confusion_matrix"]`. `preparation` is the federation's plan (tasks.prep.PrepPlan
+    as plain data) with the run's `missing_indicators`.
     """
     per_client = per_client or {}
     if participation is None:

@@ -1,17 +1,17 @@
 """Federated descriptive statistics: what a host may release, and how releases are pooled.
 
-Privacy rule: any cell built from fewer than ``min_count`` records is suppressed ON THE HOST,
+Privacy rule: any cell built from fewer than `min_count` records is suppressed ON THE HOST,
 before anything leaves it. No single record's value leaves either: a column's min and max are
-released as the mean of its ``extremes_k`` smallest and largest values (`_extremes`), only for
-a column with count >= min_count. ``extremes_k`` is the host's floor alone, never the
+released as the mean of its `extremes_k` smallest and largest values (`_extremes`), only for
+a column with count >= min_count. `extremes_k` is the host's floor alone, never the
 requester's choice: two requests averaging k and k+1 extremes would give the (k+1)-th value
 exactly by differencing. Suppressed cells are OMITTED from pooled totals, never guessed:
 pooled figures that touch a suppressed cell are lower bounds and are flagged so. The host's
-policy sets the floor of ``min_count`` (tasks/policy.py); a requester may raise it.
+policy sets the floor of `min_count` (tasks/policy.py); a requester may raise it.
 
 Two passes make quantiles agree across hosts:
-  1. ``local_ranges`` on every host -> ``global_edges`` on the coordinator (common bin edges);
-  2. ``local_summary`` on every host with those edges -> ``combine_summaries``.
+  1. `local_ranges` on every host -> `global_edges` on the coordinator (common bin edges);
+  2. `local_summary` on every host with those edges -> `combine_summaries`.
 The pooled histogram is then the exact bin-wise sum, and quantiles are interpolated in it.
 
 Local summary shape (JSON-serialisable; category values become strings)::
@@ -111,8 +111,8 @@ def local_ranges(df: pd.DataFrame, columns: list[str] | None, min_count: int,
                  extremes_k: int | None = None) -> dict[str, dict[str, Any]]:
     """Per numeric column, the host's count/min/max, so the coordinator can fix common edges.
 
-    ``columns=None`` means every numeric (non-bool) column. A column with fewer than
-    ``min_count`` non-missing values releases {"count": None, "min": None, "max": None}.
+    `columns=None` means every numeric (non-bool) column. A column with fewer than
+    `min_count` non-missing values releases {"count": None, "min": None, "max": None}.
     """
     _check_min_count(min_count)
     names = [str(c) for c in df.columns if _is_numeric(df[c])] if columns is None else list(columns)
@@ -216,10 +216,10 @@ def local_summary(
 ) -> dict[str, Any]:
     """What one host releases: suppressed moments/histograms/category counts over common edges.
 
-    Numeric columns are those in ``edges`` (a column absent from this host is left out).
-    Categorical columns are ``categorical`` if given (integer columns are categorical only if
+    Numeric columns are those in `edges` (a column absent from this host is left out).
+    Categorical columns are `categorical` if given (integer columns are categorical only if
     listed), else every bool/category/object/string column. Category values seen fewer than
-    ``min_count`` times, or beyond the ``max_categories`` most frequent, are not named: their
+    `min_count` times, or beyond the `max_categories` most frequent, are not named: their
     records are pooled into "other" (itself suppressed if small).
     """
     _check_min_count(min_count)
@@ -274,15 +274,23 @@ def _hist_quantiles(hist: np.ndarray, col_edges: np.ndarray, lo: float, hi: floa
     return out
 
 
-def _combine_numeric(col: str, entries: list[dict[str, Any]], col_edges: list[float] | None) -> dict[str, Any]:
+def _contributing(kind: str, entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The hosts' entries of one column that were not suppressed, and the combined entry's head,
+    which counts both (and is itself suppressed when no host released the column)."""
     released = [e for e in entries if not e.get("suppressed", False)]
-    result: dict[str, Any] = {
-        "kind": "numeric",
+    head: dict[str, Any] = {
+        "kind": kind,
         "hosts_contributing": len(released),
         "hosts_suppressed": len(entries) - len(released),
     }
     if not released:
-        result["suppressed"] = True
+        head["suppressed"] = True
+    return released, head
+
+
+def _combine_numeric(col: str, entries: list[dict[str, Any]], col_edges: list[float] | None) -> dict[str, Any]:
+    released, result = _contributing("numeric", entries)
+    if not released:
         return result
     count = sum(int(e["count"]) for e in released)
     total = sum(float(e["sum"]) for e in released)
@@ -331,14 +339,8 @@ def _combine_numeric(col: str, entries: list[dict[str, Any]], col_edges: list[fl
 
 
 def _combine_categorical(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    released = [e for e in entries if not e.get("suppressed", False)]
-    result: dict[str, Any] = {
-        "kind": "categorical",
-        "hosts_contributing": len(released),
-        "hosts_suppressed": len(entries) - len(released),
-    }
+    released, result = _contributing("categorical", entries)
     if not released:
-        result["suppressed"] = True
         return result
     counts: dict[str, int] = {}
     for e in released:

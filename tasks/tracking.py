@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def _pinned(*distributions: str) -> list[str]:
-    """``name==version`` of the installed distributions (MLflow's own inference is slow and offline)."""
+    """`name==version` of the installed distributions (MLflow's own inference is slow and offline)."""
     def version(name: str) -> str:
         for candidate in (name, f"{name}-cpu"):  # xgboost installs as xgboost-cpu here
             try:
@@ -53,7 +53,7 @@ def _pickled_by_value() -> Iterator[None]:
 
 
 def _native_form(model: FederatedModel, flavor: str) -> Any:
-    """The sklearn Pipeline or the prepared booster of ``model`` (None for fedpe's own pyfunc)."""
+    """The sklearn Pipeline or the prepared booster of `model` (None for fedpe's own pyfunc)."""
     from tasks.export.packaging import prepared_booster, sklearn_pipeline
 
     if flavor == "sklearn":

@@ -3,7 +3,7 @@
 One SGD loop serves FedAvg, FedProx and SCAFFOLD: the strategies differ only in
 the extra term added to every gradient step (a proximal pull towards the
 global weights, or a control-variate correction), so the client role calls
-``local_train`` with different keyword arguments rather than different loops.
+`local_train` with different keyword arguments rather than different loops.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from tasks.models.base import Model, Weights
 class TrainResult:
     """What strategies need back from a client besides the new weights.
 
-    ``loss_before`` is the data loss at the starting (global) weights, which
-    q-FFL uses; ``steps`` is the number of SGD steps, which SCAFFOLD uses to
+    `loss_before` is the data loss at the starting (global) weights, which
+    q-FFL uses; `steps` is the number of SGD steps, which SCAFFOLD uses to
     update its control variates. Losses exclude the proximal term.
     """
 
@@ -32,7 +32,7 @@ class TrainResult:
 
 
 def _check_like(name: str, weights: Weights, reference: Weights) -> Weights:
-    """Return float64 copies of ``weights`` after checking they match ``reference`` in count and shape."""
+    """Return float64 copies of `weights` after checking they match `reference` in count and shape."""
     if len(weights) != len(reference):
         raise ValueError(f"{name} has {len(weights)} arrays, the model has {len(reference)}")
     out: Weights = []
@@ -57,14 +57,14 @@ def local_train(
     global_weights: Weights | None = None,
     correction: Weights | None = None,
 ) -> TrainResult:
-    """Run mini-batch SGD on ``model`` in place, starting from its current weights.
+    """Run mini-batch SGD on `model` in place, starting from its current weights.
 
-    Each step uses ``g = grad(batch) + mu * (w - global_weights) + correction``
-    (FedProx when ``proximal_mu > 0``, SCAFFOLD when ``correction`` = c - c_i).
-    ``batch_size=None`` (or >= n) is full-batch gradient descent; otherwise the
-    data are reshuffled with ``rng`` every epoch and the last, smaller batch is
-    kept, so ``steps == epochs * ceil(n / batch_size)``. Note plain SGD on the
-    proximal term is only stable when ``learning_rate * proximal_mu < 2``.
+    Each step uses `g = grad(batch) + mu * (w - global_weights) + correction`
+    (FedProx when `proximal_mu > 0`, SCAFFOLD when `correction` = c - c_i).
+    `batch_size=None` (or >= n) is full-batch gradient descent; otherwise the
+    data are reshuffled with `rng` every epoch and the last, smaller batch is
+    kept, so `steps == epochs * ceil(n / batch_size)`. Note plain SGD on the
+    proximal term is only stable when `learning_rate * proximal_mu < 2`.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -129,7 +129,7 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def standardize(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Return ``(X - mean) / std`` with zero std treated as 1, so constant features become 0 not NaN."""
+    """Return `(X - mean) / std` with zero std treated as 1, so constant features become 0 not NaN."""
     X = np.asarray(X, dtype=np.float64)
     mean = np.asarray(mean, dtype=np.float64)
     std = np.asarray(std, dtype=np.float64)
@@ -150,11 +150,11 @@ def feature_sums(X: np.ndarray) -> dict[str, Any]:
 
 
 def combine_feature_sums(sums: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """Exact pooled mean and population std (ddof=0) from per-host ``feature_sums``.
+    """Exact pooled mean and population std (ddof=0) from per-host `feature_sums`.
 
     A variance below 1e-12 of the mean square is cancellation noise of the
     sumsq/n - mean^2 formula (e.g. a constant feature) and is returned as 0,
-    so ``standardize`` maps that feature to 0 instead of amplifying noise.
+    so `standardize` maps that feature to 0 instead of amplifying noise.
     """
     if not sums:
         raise ValueError("combine_feature_sums needs at least one shard")

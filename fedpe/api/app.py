@@ -1,6 +1,6 @@
 """The FastAPI application: routers under /api/v1, one error format, no 500 from a known failure.
 
-Every error answers ``{"error": {"code", "message", "details"}}``; `details.field` names the bad
+Every error answers `{"error": {"code", "message", "details"}}`; `details.field` names the bad
 field of a 422. Exceptions map in one place (`_error_for`): fedpe's own tree, then Prefect's
 and the transports' failures (as 404, 422 or 503).
 """

@@ -1,7 +1,7 @@
 """Dependencies of the routes: the app state and the caller.
 
-Credentials: ``Authorization: Bearer <access token or API key>``. Browsers that cannot set
-headers (EventSource, WebSocket) pass ``?access_token=``, on the event streams only
+Credentials: `Authorization: Bearer <access token or API key>`. Browsers that cannot set
+headers (EventSource, WebSocket) pass `?access_token=`, on the event streams only
 (`StreamUser`): a credential in a URL lands in logs and histories, and a link that carries one
 must never be able to change anything (cancel a run, delete it). Both header schemes appear in
 the OpenAPI document, so /docs's Authorize button offers the password flow and a plain bearer key.
@@ -70,10 +70,15 @@ def stream_user(
     return authenticate(get_state(request), credential)
 
 
-def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+def require_admin(user: User) -> User:
+    """The user, if an admin; one rule for the API's `AdminUser` and the dashboard's `AdminPage`."""
     if not user.is_admin:
         raise AuthorizationError("admins only")
     return user
+
+
+def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    return require_admin(user)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

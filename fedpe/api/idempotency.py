@@ -1,6 +1,6 @@
 """Submit tokens: the same token and request give the same execution, never a second run.
 
-Table ``submit_tokens`` (UNIQUE(user, token)) in the API database keeps the sha256 of the
+Table `submit_tokens` (UNIQUE(user, token)) in the API database keeps the sha256 of the
 canonical request; the same token with another request is a 409. A row is claimed before the
 flow run is created, so two concurrent submissions with one token create one run.
 """

@@ -1,12 +1,12 @@
 """The FEM status list of an execution: one entry per (part, role, host), pure functions only.
 
 The rule (DESIGN.md "Status list (FEM)"), as FEM's own clients read it: they treat a job as
-finished when no entry's `status` reads ``running``, and never look for ``pending``. So every
-entry exists from submit, and while the flow run lives `status` reads ``running`` for every role
+finished when no entry's `status` reads `running`, and never look for `pending`. So every
+entry exists from submit, and while the flow run lives `status` reads `running` for every role
 that has not ended and for the server entry; when all roles have ended but the flow still works,
-the last role to end reads ``running``. A role's own progress is in `state` (``pending`` until
+the last role to end reads `running`. A role's own progress is in `state` (`pending` until
 its task run starts). Entries left unfinished when the flow run ends take its final state;
-Paused and Cancelling read as ``running``, Crashed as ``failed``.
+Paused and Cancelling read as `running`, Crashed as `failed`.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def status_list(slots: Iterable[Slot], observed: Iterable[Observed], flow_state_
     Task runs are matched to slots by (task, host) in start order, so a pipeline that runs the
     same role twice on one host fills its parts in turn; task runs no slot expected (a run that
     chose its hosts itself) are appended. Each entry carries FEM's `status` and the role's own
-    `state` (its task run's, ``pending`` until it starts).
+    `state` (its task run's, `pending` until it starts).
     """
     roles = roles or {}
     slots = list(slots)

@@ -1,15 +1,15 @@
 """Live events of an execution for SSE and the WebSocket: one poller per execution, shared.
 
-Events: ``status`` (the overall state, whether the rounds are paused, and the status list, when
-any of it changes), ``round`` (one per stored round, as a `/metrics` row, `RoundRecord.row()`,
-with the number of rounds), ``log`` (each new log line) and a final ``done``. A subscriber that
+Events: `status` (the overall state, whether the rounds are paused, and the status list, when
+any of it changes), `round` (one per stored round, as a `/metrics` row, `RoundRecord.row()`,
+with the number of rounds), `log` (each new log line) and a final `done`. A subscriber that
 joins late gets the latest status, every round so far and the recent log lines.
 
 Every event carries an id, a `Cursor`: the poller that numbered it and its number, plus the last
 round and the newest log line sent so far. A subscriber that gives back the id of the last event
-it got (SSE's ``Last-Event-ID``) gets only what came after it: by number from the same poller
+it got (SSE's `Last-Event-ID`) gets only what came after it: by number from the same poller
 (pollers linger `LINGER_S` after their last subscriber leaves, longer than a browser's `RETRY_MS`),
-by round and log time from any other (the API restarted). The id of ``done`` says so, and a
+by round and log time from any other (the API restarted). The id of `done` says so, and a
 stream resumed after it has nothing more to send.
 """
 
@@ -212,7 +212,7 @@ class Hub:
 
     async def subscribe(self, execution_id: str, after: Cursor | None = None) -> AsyncIterator[dict]:
         """Events of one execution until `done`, those after `after` only (the caller has checked
-        access already). Each is ``{"event", "data", "id"}``."""
+        access already). Each is `{"event", "data", "id"}`."""
         poller = self._poller(execution_id)
         queue: asyncio.Queue = asyncio.Queue(maxsize=BACKLOG * 2)
         for item in poller.backlog():
@@ -242,7 +242,7 @@ class Hub:
 def event_stream(hub: Hub, execution_id: str, last_event_id: str | None):
     """The SSE response of an execution's events for the API and the dashboard: `id:` on every
     event, `retry:` on the first, only what came after `Last-Event-ID`, and the end after
-    ``done``. A client that got ``done`` already (its Last-Event-ID says so) gets 204 No Content,
+    `done`. A client that got `done` already (its Last-Event-ID says so) gets 204 No Content,
     which tells a browser's EventSource to stop reconnecting."""
     import json
 

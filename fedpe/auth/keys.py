@@ -1,4 +1,4 @@
-"""API keys: ``fpk_<prefix>_<secret>``; the prefix is stored in clear to find the row."""
+"""API keys: `fpk_<prefix>_<secret>`; the prefix is stored in clear to find the row."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Access tokens: HS256 JWTs that expire, signed with a secret kept in ``FEDPE_HOME`` (0600).
+"""Access tokens: HS256 JWTs that expire, signed with a secret kept in `FEDPE_HOME` (0600).
 
-``iat`` keeps its fraction of a second (RFC 7519 allows it): `UserStore.active` compares it with
+`iat` keeps its fraction of a second (RFC 7519 allows it): `UserStore.active` compares it with
 the moment a user was revoked or given a new key, which may fall in the same second.
 """
 

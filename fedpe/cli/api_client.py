@@ -1,10 +1,10 @@
 """How the CLI reaches the API: which URL and key, `fedpe login`, and the session factory.
 
-The URL is the first of ``FEDPE_API_URL``, the one `fedpe login` saved in
-``FEDPE_HOME/credentials.json`` (mode 0600), and the local stack's (``FEDPE_HOME/stack.json``,
-``urls.api``). The key is ``FEDPE_API_KEY``, else the saved one when it was saved for that URL.
+The URL is the first of `FEDPE_API_URL`, the one `fedpe login` saved in
+`FEDPE_HOME/credentials.json` (mode 0600), and the local stack's (`FEDPE_HOME/stack.json`,
+`urls.api`). The key is `FEDPE_API_KEY`, else the saved one when it was saved for that URL.
 Commands get their session from `open_session`, which calls `session_factory`: tests replace
-it with one sending through an ``httpx.MockTransport``.
+it with one sending through an `httpx.MockTransport`.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _default_factory(url: str, api_key: str | None = None, **login: Any) -> "Ses
 
 
 session_factory: Callable[..., "Session"] = _default_factory
-"""``(url, api_key=None, *, username=None, password=None) -> Session``; tests swap it."""
+"""`(url, api_key=None, *, username=None, password=None) -> Session`; tests swap it."""
 
 
 def open_session() -> "Session":
@@ -102,7 +102,7 @@ def open_session() -> "Session":
 
 def save_credentials(url: str, api_key: str, kind: str, username: str | None = None,
                      folder: Path | None = None) -> Path:
-    """Write ``credentials.json`` readable by its owner only (created 0600, replaced atomically)."""
+    """Write `credentials.json` readable by its owner only (created 0600, replaced atomically)."""
     folder = folder or home()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / CREDENTIALS_FILE

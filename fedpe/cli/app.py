@@ -1,6 +1,6 @@
 """The root of the `fedpe` command: subcommand groups and the one place errors become exit codes.
 
-Every error is one line on stderr, ``Error: …`` as click words it: exit 2 when the input was
+Every error is one line on stderr, `Error: …` as click words it: exit 2 when the input was
 wrong (a usage error, an invalid argument, an id or name that names nothing), 1 for everything
 else (a service that cannot be reached, an execution that failed, credentials refused).
 """
@@ -42,7 +42,7 @@ def _register() -> None:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print ``Error: message`` on one line of stderr and exit with `code`."""
+    """Print `Error: message` on one line of stderr and exit with `code`."""
     err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 

@@ -39,11 +39,11 @@ _FULL_ID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-
 _HEX_PREFIX = re.compile(r"^[0-9a-f][0-9a-f-]*$")
 
 NOT_METRICS = frozenset({"round", "rounds", "time", "timestamp"})
-"""Numbers among an execution's metrics that are bookkeeping, not metrics (as are ``*_at`` times)."""
+"""Numbers among an execution's metrics that are bookkeeping, not metrics (as are `*_at` times)."""
 FIRST_METRICS = ("accuracy", "loss")
 WATCHED_METRICS = 2  # on the live progress line: accuracy and loss when the tool has them
 TEST_METRICS = (("accuracy", "test accuracy"), ("loss", "test loss"), ("num_examples", "test records"))
-"""flcore's final test figures (``result.final_metrics``) and how `show` labels them."""
+"""flcore's final test figures (`result.final_metrics`) and how `show` labels them."""
 
 
 def _styled(status: str) -> str:
@@ -52,7 +52,7 @@ def _styled(status: str) -> str:
 
 
 def _status(job: "Execution") -> str:
-    """``running (paused)`` while a pause holds the rounds, else the status and the Prefect state."""
+    """`running (paused)` while a pause holds the rounds, else the status and the Prefect state."""
     if job.paused and job.status == "running":
         return f"{_styled(job.status)} (paused)"
     return f"{_styled(job.status)} ({job.prefect_state or '-'})"
@@ -77,7 +77,7 @@ def _rank(key: str) -> int:
 
 
 def _metrics(metrics: dict[str, Any], limit: int = 4) -> str:
-    """``accuracy=0.9  loss=0.25 …``: the numbers that are metrics, accuracy and loss first."""
+    """`accuracy=0.9  loss=0.25 …`: the numbers that are metrics, accuracy and loss first."""
     numbers = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                and k not in NOT_METRICS and not k.endswith("_at")]
     shown = sorted(numbers, key=lambda item: _rank(item[0]))[:limit]
@@ -158,7 +158,7 @@ def check_host(session: "Session", job_id: str, host: str | None) -> None:
 # Following one execution live
 
 class _RoundColumn(ProgressColumn):
-    """``3/10`` rounds for tools with rounds; nothing for the others (health-check, fed-stats)."""
+    """`3/10` rounds for tools with rounds; nothing for the others (health-check, fed-stats)."""
 
     def __init__(self) -> None:
         super().__init__(table_column=Column(no_wrap=True))
@@ -289,7 +289,7 @@ def _health(result: dict[str, Any]) -> list[RenderableType]:
 
 
 def _suppressed(column: dict[str, Any]) -> str:
-    """``yes`` when every host suppressed the column, ``partly`` when some hosts or bins were."""
+    """`yes` when every host suppressed the column, `partly` when some hosts or bins were."""
     if column.get("suppressed"):
         return "yes"
     return "partly" if column.get("hosts_suppressed") or column.get("hist_suppressed_bins") else "no"
@@ -383,7 +383,7 @@ def _show(job: "Execution") -> None:
 
 
 def log_line(record: "LogRecord") -> str:
-    """One log line as the API's text log writes it: ISO time, level, ``[host]`` (``[flow]`` off the hosts)."""
+    """One log line as the API's text log writes it: ISO time, level, `[host]` (`[flow]` off the hosts)."""
     stamp = record.timestamp.isoformat() if record.timestamp else "-"
     return f"{stamp} {(record.level or '-'):<8} [{record.node or 'flow'}] {record.message}"
 

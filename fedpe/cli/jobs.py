@@ -22,8 +22,8 @@ HOST_STYLE = {"running": "green", "disconnected": "red", "disabled": "yellow"}
 # Parameters from the command line
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
-    """``-p key=value`` pairs as a dict: values read as JSON when they parse, else as strings;
-    dotted keys nest (``strategy.mu=0.1`` gives ``{"strategy": {"mu": 0.1}}``); a later pair wins."""
+    """`-p key=value` pairs as a dict: values read as JSON when they parse, else as strings;
+    dotted keys nest (`strategy.mu=0.1` gives `{"strategy": {"mu": 0.1}}`); a later pair wins."""
     params: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
@@ -49,7 +49,7 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def split_hosts(values: list[str] | None) -> list[str] | None:
-    """``--clients A,B --clients C`` as ``[A, B, C]`` (None when not given)."""
+    """`--clients A,B --clients C` as `[A, B, C]` (None when not given)."""
     if not values:
         return None
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
@@ -154,7 +154,7 @@ def _kind(prop: dict[str, Any], schema: dict[str, Any]) -> str:
 
 
 def _resources(resources: dict[str, Any]) -> str:
-    """``2 cpu, 17.5/25.3G mem`` from the usual keys; a few ``key=value`` otherwise."""
+    """`2 cpu, 17.5/25.3G mem` from the usual keys; a few `key=value` otherwise."""
     def gb(value: Any) -> str:
         return f"{value / 1024 ** 3:.1f}G" if isinstance(value, (int, float)) else "?"
 

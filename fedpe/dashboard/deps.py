@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from fedpe import __version__
-from fedpe.api.deps import State, get_state
+from fedpe.api.deps import State, get_state, require_admin
 from fedpe.auth.users import User
 from fedpe.dashboard import format as fmt
 from fedpe.dashboard.session import COOKIE, CSRF_FIELD, CSRF_HEADER, LOGIN_COOKIE, Session, Sessions
@@ -74,9 +74,7 @@ async def page_user(request: Request, state: State) -> User:
 
 
 def admin_page(user: Annotated[User, Depends(page_user)]) -> User:
-    if not user.is_admin:
-        raise AuthorizationError("admins only")
-    return user
+    return require_admin(user)
 
 
 PageUser = Annotated[User, Depends(page_user)]

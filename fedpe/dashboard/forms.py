@@ -6,7 +6,7 @@ several, `dataset` a pick from the hosts' catalogues; an enum a row of tabs (few
 list; a union of objects told apart by a constant `name` (the strategies) one tab per member
 with that member's own fields; an optional object (`dp`) a switch that shows its fields; a list
 of strings a comma-separated line; numbers, whole numbers and switches as such; anything else
-JSON. ``x-shown-when: {"model": "mlp"}`` in a property shows it only under that tab.
+JSON. `x-shown-when: {"model": "mlp"}` in a property shows it only under that tab.
 
 Form names are the parameter paths, with the member's name inside a union's
 (`strategy.fedprox.mu`), so members that share a field keep their own values; problems name the

@@ -1,16 +1,16 @@
 """The dashboard's sign-in session and its CSRF tokens.
 
-A session is a row in the API database (``dashboard_sessions``: the sha256 of its id, the user,
-when it started, when it expires, when it was ended) and a cookie ``fedpe_session`` =
-``<id>.<expiry>.<signature>``, signed with a key derived from the API's signing secret
+A session is a row in the API database (`dashboard_sessions`: the sha256 of its id, the user,
+when it started, when it expires, when it was ended) and a cookie `fedpe_session` =
+`<id>.<expiry>.<signature>`, signed with a key derived from the API's signing secret
 (`fedpe.auth.tokens.derived_key`), HttpOnly, SameSite=Strict, Secure over https, gone at its expiry.
 Signing out ends the row, so a copied cookie stops working too; revoking the user or giving them a
 new key ends every session of theirs (`UserStore.active`, as for access tokens).
 
-CSRF: every state-changing request carries a token, in the ``X-CSRF-Token`` header (htmx sends
-it from the page's ``hx-headers``) or the ``csrf_token`` form field. Signed in, the token is an
+CSRF: every state-changing request carries a token, in the `X-CSRF-Token` header (htmx sends
+it from the page's `hx-headers`) or the `csrf_token` form field. Signed in, the token is an
 HMAC of the session id; on the sign-in form, an HMAC of a nonce kept in a short-lived cookie
-``fedpe_login`` (so a foreign site cannot sign a browser in to its own account either).
+`fedpe_login` (so a foreign site cannot sign a browser in to its own account either).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Installed by the host's preload on its Dask worker. Every inbound comm is judged by the
 certificate at its other end (tasks/wire/identity.py):
 
-- the scheduler (``fedpe-scheduler``) may use the worker's Dask handlers, except those that
+- the scheduler (`fedpe-scheduler`) may use the worker's Dask handlers, except those that
   run code on it outside a task or add plugins (`BLOCKED`);
-- the coordinator (``fedpe-coordinator``) and other hosts may only close the comm: role calls
+- the coordinator (`fedpe-coordinator`) and other hosts may only close the comm: role calls
   reach a host over its own line to the scheduler's relay (tasks/host/relay_line.py), and the
   worker listens on its loopback only (fedpe/host/start.py). What they send is read strictly
   (tasks/wire/transport.py): no pickle is ever loaded from them;

@@ -31,7 +31,7 @@ API_PREFIX = "/api/v1"
 
 
 def api_url(url: str) -> str:
-    """The API's base URL: ``http://host:8000`` becomes ``http://host:8000/api/v1``; a trailing / goes."""
+    """The API's base URL: `http://host:8000` becomes `http://host:8000/api/v1`; a trailing / goes."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidArgument("the API URL is missing", field="url")
     url = url.strip().rstrip("/")
@@ -134,14 +134,14 @@ class Session(_BaseSession, SessionSpec):
     """A connection to the fedpe API.
 
     Args:
-        url: the API, e.g. ``http://127.0.0.1:8000/api/v1`` (``/api/v1`` is added to a bare host URL).
-        api_key: an API key (or a token from ``POST /token``), sent as ``Authorization: Bearer``.
-        username: log in with a username and password instead (``POST /token``); the token is
+        url: the API, e.g. `http://127.0.0.1:8000/api/v1` (`/api/v1` is added to a bare host URL).
+        api_key: an API key (or a token from `POST /token`), sent as `Authorization: Bearer`.
+        username: log in with a username and password instead (`POST /token`); the token is
             renewed once when the API answers 401.
         password: the password of `username`.
         timeout: seconds to wait for the API on each request (event streams have no read timeout).
-        transport: an httpx transport to send through (tests use ``httpx.MockTransport``).
-        verify: TLS verification as httpx takes it (True, False, an ``ssl.SSLContext``).
+        transport: an httpx transport to send through (tests use `httpx.MockTransport`).
+        verify: TLS verification as httpx takes it (True, False, an `ssl.SSLContext`).
 
     Use it as a context manager, or call `close`.
     """
@@ -190,58 +190,58 @@ class Session(_BaseSession, SessionSpec):
     # Hosts and tools
 
     def hosts(self) -> list[Host]:
-        """The federation's hosts (``GET /hosts``)."""
+        """The federation's hosts (`GET /hosts`)."""
         return self._call(endpoints.hosts())
 
     def host(self, name: str) -> Host:
-        """One host by name (``GET /hosts/{name}``)."""
+        """One host by name (`GET /hosts/{name}`)."""
         return self._call(endpoints.host(name))
 
     def resources(self, hosts: HostNames | None = None) -> dict[str, dict[str, Any]]:
-        """Resources per host (``GET /hosts/resources``)."""
+        """Resources per host (`GET /hosts/resources`)."""
         return self._call(endpoints.resources(hosts))
 
     def heartbeat(self, host: str) -> dict[str, Any]:
-        """A host's last sign of life (``GET /hosts/heartbeat``)."""
+        """A host's last sign of life (`GET /hosts/heartbeat`)."""
         return self._call(endpoints.heartbeat(host))
 
     def datasets(self) -> dict[str, list[Any]]:
-        """Datasets per host (``GET /hosts/datasets``)."""
+        """Datasets per host (`GET /hosts/datasets`)."""
         return self._call(endpoints.datasets())
 
     def tools(self) -> list[Tool]:
-        """The tools that can be run (``GET /tools``)."""
+        """The tools that can be run (`GET /tools`)."""
         return self._call(endpoints.tools())
 
     def tool(self, tool_id: str) -> Tool:
-        """One tool and its parameter schema (``GET /tools/{id}``)."""
+        """One tool and its parameter schema (`GET /tools/{id}`)."""
         return self._call(endpoints.tool(tool_id))
 
     # Submitting
 
     def validate(self, tool: str, server: str | None = None, clients: HostNames | None = None,
                  params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Check a submission without running it; returns the parameters with defaults (``POST /validate``)."""
+        """Check a submission without running it; returns the parameters with defaults (`POST /validate`)."""
         return self._call(endpoints.validate(tool, server, clients, params))
 
     def submit_job(self, tool: str, server: str | None = None, clients: HostNames | None = None,
                    params: dict[str, Any] | None = None, submit_token: str | None = None) -> str:
-        """Start an execution and return its id (``POST /tools/job/{tool}``)."""
+        """Start an execution and return its id (`POST /tools/job/{tool}`)."""
         return self._call(endpoints.submit_job(tool, server, clients, params, submit_token))
 
     # Following
 
     def list_jobs(self, status: str | None = None, tool: str | None = None, owner: str | None = None,
                   limit: int = 50, offset: int = 0, sort: str | None = "created_at:desc") -> ExecutionPage:
-        """One page of executions (``GET /executions``)."""
+        """One page of executions (`GET /executions`)."""
         return self._call(endpoints.list_jobs(status, tool, owner, limit, offset, sort))
 
     def get_job(self, job_id: str) -> Execution:
-        """One execution (``GET /executions/{id}``); raises `JobNotFound`."""
+        """One execution (`GET /executions/{id}`); raises `JobNotFound`."""
         return self._call(endpoints.get_job(job_id))
 
     def job_status(self, job_id: str) -> list[TaskStatus]:
-        """Each role's status on each host (``GET /executions/status/{id}``)."""
+        """Each role's status on each host (`GET /executions/status/{id}`)."""
         return self._call(endpoints.job_status(job_id))
 
     def monitor_job(self, job_id: str, cb: MonitorCallback | None = None, timeout: float = 0,
@@ -264,7 +264,7 @@ class Session(_BaseSession, SessionSpec):
         return last[-1]
 
     def stream_events(self, job_id: str) -> Iterator[Event]:
-        """Server-sent events of an execution until ``done`` (``GET /executions/{id}/stream``)."""
+        """Server-sent events of an execution until `done` (`GET /executions/{id}/stream`)."""
         return self._events(endpoints.stream_events(job_id))
 
     def _events(self, call: Call) -> Iterator[Event]:
@@ -282,56 +282,56 @@ class Session(_BaseSession, SessionSpec):
     # Acting
 
     def abort_job(self, job_id: str) -> Any:
-        """Cancel an execution (``POST /executions/cancel_run/{id}``)."""
+        """Cancel an execution (`POST /executions/cancel_run/{id}`)."""
         return self._call(endpoints.abort_job(job_id))
 
     def control_job(self, job_id: str, action: str, reason: str | None = None) -> dict[str, Any]:
-        """``pause``, ``resume``, ``stop`` or ``abort`` an execution (``POST /executions/{id}/control``)."""
+        """`pause`, `resume`, `stop` or `abort` an execution (`POST /executions/{id}/control`)."""
         return self._call(endpoints.control_job(job_id, action, reason))
 
     def clone_job(self, job_id: str) -> str:
-        """Run an execution again; returns the new id (``POST /executions/{id}/clone``)."""
+        """Run an execution again; returns the new id (`POST /executions/{id}/clone`)."""
         return self._call(endpoints.clone_job(job_id))
 
     def delete_job(self, job_id: str) -> Any:
-        """Delete an execution (``DELETE /executions/{id}``)."""
+        """Delete an execution (`DELETE /executions/{id}`)."""
         return self._call(endpoints.delete_job(job_id))
 
     def rename_job(self, job_id: str, name: str) -> Any:
-        """Rename an execution (``PATCH /executions/{id}``)."""
+        """Rename an execution (`PATCH /executions/{id}`)."""
         return self._call(endpoints.rename_job(job_id, name))
 
     # Results
 
     def get_job_logs(self, job_id: str, host: str | None = None, level: str | None = None) -> str:
-        """The log as text (``GET /executions/logs/{id}``)."""
+        """The log as text (`GET /executions/logs/{id}`)."""
         return self._call(endpoints.get_job_logs(job_id, host, level, None, None))
 
     def log_records(self, job_id: str, host: str | None = None, level: str | None = None, offset: int = 0,
                     limit: int | None = None) -> list[LogRecord]:
-        """The log as records from `offset` on (``GET /executions/logs/{id}?format=json``)."""
+        """The log as records from `offset` on (`GET /executions/logs/{id}?format=json`)."""
         return self._call(endpoints.log_records(job_id, host, level, offset, limit))
 
     def report(self, job_id: str) -> dict[str, Any]:
-        """Resources used per role and in total (``GET /executions/report/{id}``)."""
+        """Resources used per role and in total (`GET /executions/report/{id}`)."""
         return self._call(endpoints.report(job_id))
 
     def audit(self, job_id: str) -> list[dict[str, Any]]:
-        """The heads of the hosts' audit logs as each role ended (``GET /executions/{id}/audit``):
+        """The heads of the hosts' audit logs as each role ended (`GET /executions/{id}/audit`):
         `host`, `task`, `seq`, `hash` and `expect`, the value `fedpe host audit --expect` checks a log against."""
         return self._call(endpoints.audit(job_id))
 
     def list_files(self, job_id: str, host: str | None = None) -> dict[str, list[Any]]:
-        """Output files per host (``GET /data/list_files``)."""
+        """Output files per host (`GET /data/list_files`)."""
         return self._call(endpoints.list_files(job_id, host))
 
     def file_sizes(self, job_id: str, host: str | None = None) -> dict[str, dict[str, int | None]]:
-        """Output files per host with their sizes in bytes (``GET /data/list_files``)."""
+        """Output files per host with their sizes in bytes (`GET /data/list_files`)."""
         return self._call(endpoints.list_files(job_id, host, sizes=True))
 
     def download_job_result(self, job_id: str, destination: str | PathLike[str], host: str | None = None,
                             file: str | None = None) -> Path:
-        """Download outputs into ``destination/{host}/`` (see `SessionSpec.download_job_result`)."""
+        """Download outputs into `destination/{host}/` (see `SessionSpec.download_job_result`)."""
         destination = Path(destination)
         destination.mkdir(parents=True, exist_ok=True)
         listing = None if host else self.list_files(job_id)
@@ -362,7 +362,7 @@ class Session(_BaseSession, SessionSpec):
 
 def _download_targets(job_id: str, destination: Path, host: str | None, file: str | None,
                       listing: dict[str, list[Any]] | None) -> list[tuple[str, Path]]:
-    """(host, where its download goes): ``destination/{host}/{file}`` or the folder ``destination/{host}``."""
+    """(host, where its download goes): `destination/{host}/{file}` or the folder `destination/{host}`."""
     if host:
         nodes = [host]
     elif file is None:
@@ -378,7 +378,7 @@ def _download_targets(job_id: str, destination: Path, host: str | None, file: st
 class AsyncSession(_BaseSession):
     """`Session` for asyncio: the same verbs as coroutines, `stream_events` as an async iterator.
 
-    A username/password login happens on the first request. Use ``async with`` or `aclose`.
+    A username/password login happens on the first request. Use `async with` or `aclose`.
     """
 
     def __init__(self, url: str, api_key: str | None = None, *, username: str | None = None,
@@ -493,7 +493,7 @@ class AsyncSession(_BaseSession):
         return last[-1]
 
     def stream_events(self, job_id: str) -> AsyncIterator[Event]:
-        """Server-sent events of an execution until ``done``."""
+        """Server-sent events of an execution until `done`."""
         return self._events(endpoints.stream_events(job_id))
 
     async def _events(self, call: Call) -> AsyncIterator[Event]:
@@ -513,7 +513,7 @@ class AsyncSession(_BaseSession):
         return await self._call(endpoints.abort_job(job_id))
 
     async def control_job(self, job_id: str, action: str, reason: str | None = None) -> dict[str, Any]:
-        """``pause``, ``resume``, ``stop`` or ``abort`` an execution."""
+        """`pause`, `resume`, `stop` or `abort` an execution."""
         return await self._call(endpoints.control_job(job_id, action, reason))
 
     async def clone_job(self, job_id: str) -> str:
@@ -555,7 +555,7 @@ class AsyncSession(_BaseSession):
 
     async def download_job_result(self, job_id: str, destination: str | PathLike[str], host: str | None = None,
                                   file: str | None = None) -> Path:
-        """Download outputs into ``destination/{host}/``."""
+        """Download outputs into `destination/{host}/`."""
         destination = Path(destination)
         destination.mkdir(parents=True, exist_ok=True)
         listing = None if host else await self.list_files(job_id)

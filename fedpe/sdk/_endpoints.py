@@ -1,7 +1,7 @@
 """The API's endpoints as data: each SDK verb is a `Call` (what to send, how to read the answer).
 
 Nothing here does I/O, so `Session` and `AsyncSession` share every request and every parser;
-they differ only in how they send. Paths are relative to the session's ``.../api/v1`` URL.
+they differ only in how they send. Paths are relative to the session's `.../api/v1` URL.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def validate(tool_id: str, server: str | None, clients: str | Iterable[str] | No
 
 
 def _validated(response: httpx.Response) -> dict[str, Any]:
-    """The parameters of a valid submission; an invalid one (a 200 with ``valid: false``) raises."""
+    """The parameters of a valid submission; an invalid one (a 200 with `valid: false`) raises."""
     body = decode_json(response)
     with unexpected_shape(response):
         if body.get("valid") is False:
@@ -248,7 +248,7 @@ def _files(response: httpx.Response) -> dict[str, list[Any]]:
 
 
 def _file_sizes(response: httpx.Response) -> dict[str, dict[str, int | None]]:
-    """``{node: {path: bytes}}`` from ``{node: {"files": [path], "sizes": {path: bytes}}}`` (None: size not given)."""
+    """`{node: {path: bytes}}` from `{node: {"files": [path], "sizes": {path: bytes}}}` (None: size not given)."""
     body = decode_json(response)
     out: dict[str, dict[str, int | None]] = {}
     with unexpected_shape(response):

@@ -13,14 +13,14 @@ from fedpe.errors import FedpeError, InvalidArgument
 
 
 def file_name(entry: Any) -> str:
-    """The path of one `list_files` entry (a string, or an object with ``path`` or ``name``)."""
+    """The path of one `list_files` entry (a string, or an object with `path` or `name`)."""
     if isinstance(entry, dict):
         return str(entry.get("path") or entry.get("name") or entry.get("file") or "")
     return str(entry)
 
 
 def inside(folder: Path, relative: str) -> Path:
-    """``folder/relative``, refusing paths that would leave `folder` (absolute, ``..``)."""
+    """`folder/relative`, refusing paths that would leave `folder` (absolute, `..`)."""
     parts = PurePosixPath(relative.replace("\\", "/")).parts
     if not parts or relative.startswith("/") or any(part in ("..", "") for part in parts):
         raise InvalidArgument(f"refusing to write {relative!r} outside {folder}", field="file")
@@ -28,13 +28,13 @@ def inside(folder: Path, relative: str) -> Path:
 
 
 def attachment_name(content_disposition: str | None, default: str) -> str:
-    """The file name a ``Content-Disposition`` header gives, without folders."""
+    """The file name a `Content-Disposition` header gives, without folders."""
     match = re.search(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', content_disposition or "")
     return PurePosixPath(unquote(match[1])).name if match else default
 
 
 class PartFile:
-    """Write to ``{path}.part`` and move into place only when complete."""
+    """Write to `{path}.part` and move into place only when complete."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

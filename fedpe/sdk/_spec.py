@@ -1,4 +1,4 @@
-"""What a fedpe session can do, apart from how it does it (NVFlare's ``SessionSpec`` beside ``Session``).
+"""What a fedpe session can do, apart from how it does it (NVFlare's `SessionSpec` beside `Session`).
 
 Every verb raises the `fedpe.errors` tree: `AuthenticationError` (401), `AuthorizationError`
 (403), `JobNotFound` / `NotFound` (404), `Conflict` (409), `InvalidArgument` (422 or a bad
@@ -19,7 +19,7 @@ HostNames = str | Iterable[str]
 """Host names as a list or as one comma-separated string."""
 
 MonitorCallback = Callable[..., bool]
-"""``cb(session, job_id, job_meta: Execution) -> bool``: return False to stop monitoring."""
+"""`cb(session, job_id, job_meta: Execution) -> bool`: return False to stop monitoring."""
 
 
 class SessionSpec(ABC):
@@ -47,15 +47,15 @@ class SessionSpec(ABC):
 
     @abstractmethod
     def resources(self, hosts: HostNames | None = None) -> dict[str, dict[str, Any]]:
-        """Resources (CPU, memory, disk…) of the given hosts, every host when None: ``{host: resources}``."""
+        """Resources (CPU, memory, disk…) of the given hosts, every host when None: `{host: resources}`."""
 
     @abstractmethod
     def heartbeat(self, host: str) -> dict[str, Any]:
-        """The last sign of life of `host`: ``{"node", "state", "last_seen"}``."""
+        """The last sign of life of `host`: `{"node", "state", "last_seen"}`."""
 
     @abstractmethod
     def datasets(self) -> dict[str, list[Any]]:
-        """The datasets each host offers: ``{host: [dataset, …]}``."""
+        """The datasets each host offers: `{host: [dataset, …]}`."""
 
     @abstractmethod
     def tools(self) -> list[Tool]:
@@ -73,7 +73,7 @@ class SessionSpec(ABC):
         """Check a submission without running it.
 
         Args:
-            tool: the tool id, e.g. ``"flcore"``.
+            tool: the tool id, e.g. `"flcore"`.
             server: the host of the server role (None for single-role tools).
             clients: the client hosts (the hosts themselves for single-role tools).
             params: the tool's parameters.
@@ -82,7 +82,7 @@ class SessionSpec(ABC):
             The parameters as the tool will see them (defaults filled in).
 
         Raises:
-            InvalidArgument: a parameter or host is refused; ``details["field"]`` names it.
+            InvalidArgument: a parameter or host is refused; `details["field"]` names it.
         """
 
     @abstractmethod
@@ -107,7 +107,7 @@ class SessionSpec(ABC):
     @abstractmethod
     def list_jobs(self, status: str | None = None, tool: str | None = None, owner: str | None = None,
                   limit: int = 50, offset: int = 0, sort: str | None = "created_at:desc") -> ExecutionPage:
-        """One page of executions, filtered by status, tool and owner, sorted by ``field:asc|desc``."""
+        """One page of executions, filtered by status, tool and owner, sorted by `field:asc|desc`."""
 
     @abstractmethod
     def get_job(self, job_id: str) -> Execution:
@@ -124,7 +124,7 @@ class SessionSpec(ABC):
 
         Args:
             job_id: the execution id.
-            cb: called after each poll as ``cb(session, job_id, job_meta)`` with the `Execution`;
+            cb: called after each poll as `cb(session, job_id, job_meta)` with the `Execution`;
                 it returns True to go on monitoring, False to stop.
             timeout: seconds before giving up; 0 waits for ever.
             poll_interval: seconds between polls.
@@ -137,7 +137,7 @@ class SessionSpec(ABC):
     def wait_for_job(self, job_id: str, timeout: float = 0, poll_interval: float = 1.0) -> Execution:
         """Wait until an execution is completed, failed or cancelled and return it.
 
-        A failed execution is returned, not raised: look at ``status``.
+        A failed execution is returned, not raised: look at `status`.
 
         Raises:
             JobTimeout: `timeout` seconds (0: never) passed first.
@@ -145,9 +145,9 @@ class SessionSpec(ABC):
 
     @abstractmethod
     def stream_events(self, job_id: str) -> Iterator[Event]:
-        """The execution's server-sent events as they happen: ``status``, ``round``, ``log``, ``done``.
+        """The execution's server-sent events as they happen: `status`, `round`, `log`, `done`.
 
-        The iterator ends after ``done`` (or when the server closes the stream); the request is
+        The iterator ends after `done` (or when the server closes the stream); the request is
         sent on the first iteration.
         """
 
@@ -159,7 +159,7 @@ class SessionSpec(ABC):
 
     @abstractmethod
     def control_job(self, job_id: str, action: str, reason: str | None = None) -> dict[str, Any]:
-        """Pause, resume or stop (between rounds) or abort an execution; returns ``{"status", "message"}``."""
+        """Pause, resume or stop (between rounds) or abort an execution; returns `{"status", "message"}`."""
 
     @abstractmethod
     def clone_job(self, job_id: str) -> str:
@@ -182,7 +182,7 @@ class SessionSpec(ABC):
     @abstractmethod
     def log_records(self, job_id: str, host: str | None = None, level: str | None = None, offset: int = 0,
                     limit: int | None = None) -> list[LogRecord]:
-        """The execution's log as records ``{timestamp, level, node, message}``, from record `offset` on."""
+        """The execution's log as records `{timestamp, level, node, message}`, from record `offset` on."""
 
     @abstractmethod
     def report(self, job_id: str) -> dict[str, Any]:
@@ -190,17 +190,17 @@ class SessionSpec(ABC):
 
     @abstractmethod
     def list_files(self, job_id: str, host: str | None = None) -> dict[str, list[Any]]:
-        """The output files of an execution per host: ``{host: [file, …]}``."""
+        """The output files of an execution per host: `{host: [file, …]}`."""
 
     @abstractmethod
     def file_sizes(self, job_id: str, host: str | None = None) -> dict[str, dict[str, int | None]]:
-        """The output files of an execution per host with their sizes: ``{host: {file: bytes}}``
+        """The output files of an execution per host with their sizes: `{host: {file: bytes}}`
         (None where the API gives no size)."""
 
     @abstractmethod
     def download_job_result(self, job_id: str, destination: str | PathLike[str], host: str | None = None,
                             file: str | None = None) -> Path:
-        """Download an execution's outputs into ``destination/{host}/``.
+        """Download an execution's outputs into `destination/{host}/`.
 
         Args:
             job_id: the execution id.

@@ -1,7 +1,7 @@
-"""Server-sent events (``text/event-stream``) decoded line by line, without I/O.
+"""Server-sent events (`text/event-stream`) decoded line by line, without I/O.
 
-The rules are the WHATWG ones: ``field: value`` lines (one leading space dropped), ``data``
-lines joined with newlines, comments start with ``:``, a blank line dispatches the event,
+The rules are the WHATWG ones: `field: value` lines (one leading space dropped), `data`
+lines joined with newlines, comments start with `:`, a blank line dispatches the event,
 an event with no data is not dispatched, an unfinished event at the end of the stream is
 dropped. The data of an event is decoded as JSON when it parses.
 """

@@ -50,7 +50,7 @@ def not_fedpe(response: httpx.Response) -> NoConnection:
 
 
 def _is_error_body(body: Any) -> bool:
-    """The fedpe API's error body, or FastAPI's ``{"detail": ...}`` (read by `from_response` too)."""
+    """The fedpe API's error body, or FastAPI's `{"detail": ...}` (read by `from_response` too)."""
     return isinstance(body, dict) and (isinstance(body.get("error"), dict) or "detail" in body)
 
 

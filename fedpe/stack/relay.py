@@ -1,9 +1,9 @@
 """The role relay in the scheduler: role calls travel over the connections hosts opened.
 
 Hosts only dial out. Each host's runtime keeps one *line* to the scheduler
-(``fedpe-relay-attach``, tasks/host/relay_line.py) on which requests come in and answers go
+(`fedpe-relay-attach`, tasks/host/relay_line.py) on which requests come in and answers go
 out. A caller (the coordinator following a role, or a server role calling its clients) sends
-``fedpe-relay-call`` naming the host by name; the relay writes the request on that host's line
+`fedpe-relay-call` naming the host by name; the relay writes the request on that host's line
 with the caller's identity as the caller's certificate names it (never as the message says),
 and hands the answer back on the caller's own comm, to nobody else. Which methods a caller may
 call is the host runtime's decision (a client answers only its execution's server).

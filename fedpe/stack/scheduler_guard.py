@@ -1,13 +1,13 @@
 """The scheduler's guard (`dask scheduler --preload fedpe.stack.scheduler_guard`): a host can
 serve its roles and nothing more.
 
-Bytes are made safe below this module: every comm of the scheduler is a ``fedpe://`` comm
+Bytes are made safe below this module: every comm of the scheduler is a `fedpe://` comm
 (tasks/wire/transport.py), which reads a host's messages with the strict decoder before Dask
 sees them, the handshake included, and which a revoked certificate cannot open (the CRL is
 checked in the TLS handshake). This guard decides what the decoded messages may *mean*, per
 comm, by the certificate at its other end (tasks/wire/identity.py):
 
-- the coordinator (``fedpe-coordinator``: the runner's flows, the API, the admin CLI) may use
+- the coordinator (`fedpe-coordinator`: the runner's flows, the API, the admin CLI) may use
   the whole scheduler, clients included;
 - a host (any other name the CA signed) is who its certificate says and nothing else: it may
   register one worker, under its own name, at one address, once; every later message that

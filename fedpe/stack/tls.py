@@ -5,7 +5,7 @@ Hospitals join over real networks, so the scheduler and every party that talks t
 one federation CA signed: mutual TLS, always (plain TCP is refused). `distributed.Security`
 checks the chain to the CA on both ends and not the host names (it turns `check_hostname`
 off); who a peer *is* comes from its certificate's CN, which the scheduler's and the hosts'
-guards read (tasks/wire/identity.py): ``fedpe-scheduler``, ``fedpe-coordinator``, or the host's
+guards read (tasks/wire/identity.py): `fedpe-scheduler`, `fedpe-coordinator`, or the host's
 own name.
 
 Files, under `{FEDPE_HOME}/tls/` (keys 0600, the folder 0700)::

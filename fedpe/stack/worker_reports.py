@@ -1,7 +1,7 @@
 """What a host's worker may tell the scheduler about itself, as schemas (pydantic).
 
 Dask's scheduler trusts the shape of a worker's `register-worker` and `heartbeat_worker`
-messages: a registration whose metrics lack ``bandwidth`` fails half-way and leaves a worker
+messages: a registration whose metrics lack `bandwidth` fails half-way and leaves a worker
 without a stream in the scheduler's tables (seen here: every later memory check raised), and
 heartbeat `extensions` are handed to scheduler extensions as they come. The scheduler's guard
 (fedpe/stack/scheduler_guard.py) therefore rewrites both messages from these models: every

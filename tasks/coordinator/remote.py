@@ -3,7 +3,7 @@
 A flow (in the runner, holding the coordinator's certificate and the services' credentials)
 starts each role as a plain Dask task pinned to its host (`RemoteRoles.start`, no Prefect on the
 host), then follows it in one Prefect task per role (`follow_role`: the Prefect UI and FEM's
-status list show one task run per role and host, named ``{task}[{host}]``). Following is
+status list show one task run per role and host, named `{task}[{host}]`). Following is
 polling the host's role runtime: each poll brings the role's new events (log lines go to the
 Prefect task run's log, files to the store, rounds to the reporter) and takes the execution's
 control flags (stop, pause, cancel) to the role. The Dask task's own result is never gathered:
@@ -215,7 +215,7 @@ def follow_role(task_id: str, host: str, roles: RemoteRoles, run: RoleRun, relay
 
 
 def follow(roles: RemoteRoles, run: RoleRun, relay: Relay):
-    """Submit `follow_role` for `run` under the role's own task name (``{task}[{host}]``)."""
+    """Submit `follow_role` for `run` under the role's own task name (`{task}[{host}]`)."""
     from prefect.utilities.annotations import quote
 
     # quote: Prefect must not walk these objects (a Dask client, futures, arrays) for futures.

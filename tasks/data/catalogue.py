@@ -171,7 +171,7 @@ def scan_catalogue(data_dir: str | Path) -> list[DatasetInfo]:
 
     Folders without a train file (and hidden folders) are skipped. A dataset whose files
     cannot be read is logged and skipped, so one broken file does not hide the others.
-    Raises FileNotFoundError if ``data_dir`` itself is missing: an empty catalogue would
+    Raises FileNotFoundError if `data_dir` itself is missing: an empty catalogue would
     hide a misconfigured host.
     """
     import pyarrow as pa  # imported late: flow processes import this module (pandas only for CSV files)

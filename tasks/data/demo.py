@@ -1,20 +1,20 @@
 """Demo federation data: bundled data sets written as one shard per host.
 
-Classification: scikit-learn's breast-cancer and digits, label column ``target``. Survival:
+Classification: scikit-learn's breast-cancer and digits, label column `target`. Survival:
 GBSG2, the German Breast Cancer Study Group 2 trial (Schumacher et al. 1994, J Clin Oncol
 12:2086-2093; 686 patients, recurrence-free survival) as scikit-survival ships it, with
-``duration`` (days) and ``event`` (1 = recurrence or death) columns and its categorical
+`duration` (days) and `event` (1 = recurrence or death) columns and its categorical
 columns coded as numbers (horth: hormone therapy yes=1; menostat: post-menopausal=1; tgrade:
-I/II/III = 1/2/3), so every demo dataset is numeric unless ``missing`` asks otherwise.
+I/II/III = 1/2/3), so every demo dataset is numeric unless `missing` asks otherwise.
 
-``missing > 0`` makes the demo messy on purpose, as clinical tables are: a categorical
-column ``band`` (the tertile, "low"/"mid"/"high", of the feature with the largest variance)
+`missing > 0` makes the demo messy on purpose, as clinical tables are: a categorical
+column `band` (the tertile, "low"/"mid"/"high", of the feature with the largest variance)
 is added, then that share of the feature cells (never the target, duration or event) is
-blanked at random, seeded, before the split, so hosts and ``central_split`` agree.
+blanked at random, seeded, before the split, so hosts and `central_split` agree.
 
 A global, stratified held-out test set is split off first; the remaining training pool is
 partitioned over hosts (IID or Dirichlet label skew) and the held-out set is partitioned
-IID, so every host has its own train and test file. ``central_split`` returns the same pooled
+IID, so every host has its own train and test file. `central_split` returns the same pooled
 train pool and test set, so quality tests can compare federated training against a central
 model scored on exactly the same held-out records.
 """
@@ -37,12 +37,12 @@ from tasks.data.partition import partition_dirichlet, partition_iid
 DEMO_DATASETS: tuple[str, ...] = ("breast-cancer", "digits", "gbsg2")
 
 SURVIVAL_DATASETS: tuple[str, ...] = ("gbsg2",)
-"""Demo datasets whose target is (``duration``, ``event``) instead of ``target``."""
+"""Demo datasets whose target is (`duration`, `event`) instead of `target`."""
 
 DURATION_COLUMN = "duration"
 EVENT_COLUMN = "event"
 CATEGORY_COLUMN = "band"
-"""The categorical column ``missing > 0`` adds."""
+"""The categorical column `missing > 0` adds."""
 
 #: scikit-learn's loaders by name, imported when a file is written (`fedpe up` on a home that
 #: has its demo data, and every host, never import scikit-learn for them).
@@ -62,7 +62,7 @@ def _clean_column(name: object) -> str:
 
 
 def target_columns(dataset: str) -> list[str]:
-    """The label column(s) of a demo dataset: ``[target]``, or ``[duration, event]`` for survival."""
+    """The label column(s) of a demo dataset: `[target]`, or `[duration, event]` for survival."""
     return [DURATION_COLUMN, EVENT_COLUMN] if dataset in SURVIVAL_DATASETS else [LABEL_COLUMN]
 
 
@@ -91,7 +91,7 @@ def _load_gbsg2() -> pd.DataFrame:
 
 
 def _make_messy(frame: pd.DataFrame, dataset: str, missing: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Add the ``band`` category column, then blank ``missing`` of the feature cells."""
+    """Add the `band` category column, then blank `missing` of the feature cells."""
     labels = target_columns(dataset)
     features = [c for c in frame.columns if c not in labels]
     widest = max(features, key=lambda c: (float(frame[c].astype(np.float64).var()), c))
@@ -141,8 +141,8 @@ def central_split(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The pooled global (train pool, held-out test set) that write_demo_data shards over hosts.
 
-    Stratified on ``target`` (``event`` for survival) and seeded, so the same arguments always
-    give the same records; ``missing`` blanks cells exactly as the hosts' files have them.
+    Stratified on `target` (`event` for survival) and seeded, so the same arguments always
+    give the same records; `missing` blanks cells exactly as the hosts' files have them.
     Both frames have a fresh 0..n-1 index.
     """
     _check_fraction(test_fraction)
@@ -197,11 +197,11 @@ def write_demo_data(
     missing: float = 0.0,
     datasets: Sequence[str] = DEMO_DATASETS,
 ) -> dict[str, Path]:
-    """Write ``{root}/{host}/{dataset}/train.{fmt}`` and ``test.{fmt}`` for each of ``datasets``.
+    """Write `{root}/{host}/{dataset}/train.{fmt}` and `test.{fmt}` for each of `datasets`.
 
     Deterministic in its arguments (rewriting gives byte-identical files). With
-    ``partition="dirichlet"`` each host gets at least min(10, pool // (2 * hosts)) training
-    records (label skew on ``event`` for survival data). ``missing`` adds the ``band``
+    `partition="dirichlet"` each host gets at least min(10, pool // (2 * hosts)) training
+    records (label skew on `event` for survival data). `missing` adds the `band`
     column and blanks that share of feature cells. Returns {host: that host's data dir}.
     """
     host_list = list(hosts)

@@ -5,7 +5,7 @@ Layout::
     {data_dir}/{dataset}/train.{parquet|csv}   # the pool the host trains/validates on
     {data_dir}/{dataset}/test.{parquet|csv}    # held-out test file, never read by training
 
-The label column is called ``target``. If both formats exist for a split, parquet wins.
+The label column is called `target`. If both formats exist for a split, parquet wins.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ FORMATS: tuple[FileFormat, ...] = ("parquet", "csv")
 
 
 def is_safe_name(name: str) -> bool:
-    """True if ``name`` is a plain folder name, so a request cannot escape the data dir."""
+    """True if `name` is a plain folder name, so a request cannot escape the data dir."""
     return (
         bool(name)
         and name not in {".", ".."}
@@ -37,12 +37,12 @@ def is_safe_name(name: str) -> bool:
 
 
 def dataset_dir(data_dir: str | Path, name: str) -> Path:
-    """Folder of dataset ``name`` inside ``data_dir`` (no existence check)."""
+    """Folder of dataset `name` inside `data_dir` (no existence check)."""
     return Path(data_dir) / name
 
 
 def split_filename(split: Split, fmt: FileFormat) -> str:
-    """File name of one split in one format, e.g. ``train.parquet``."""
+    """File name of one split in one format, e.g. `train.parquet`."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if fmt not in FORMATS:
@@ -51,7 +51,7 @@ def split_filename(split: Split, fmt: FileFormat) -> str:
 
 
 def find_split_file(data_dir: str | Path, name: str, split: Split) -> Path | None:
-    """Path of the existing file for ``split`` of dataset ``name``, or None if absent."""
+    """Path of the existing file for `split` of dataset `name`, or None if absent."""
     if not is_safe_name(name):
         return None
     folder = dataset_dir(data_dir, name)
@@ -73,10 +73,10 @@ def file_format(path: str | Path) -> FileFormat:
 
 
 def host_names(n: int) -> list[str]:
-    """Names of ``n`` demo hosts: "hospital-a" ... "hospital-z", then "hospital-27", "hospital-28", ...
+    """Names of `n` demo hosts: "hospital-a" ... "hospital-z", then "hospital-27", "hospital-28", ...
 
     Letters for the first 26 keep demos readable; beyond that the 1-based position is used,
-    so names stay unique and sort-stable for any ``n``.
+    so names stay unique and sort-stable for any `n`.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")

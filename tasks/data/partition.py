@@ -1,7 +1,7 @@
 """Splitting records over hosts: IID for the easy case, Dirichlet label skew for the realistic one.
 
-Both functions return index arrays (sorted, disjoint, together covering ``range(n)``), so the
-caller decides what to slice; ``rng`` is a ``numpy.random.Generator`` (or a seed) for
+Both functions return index arrays (sorted, disjoint, together covering `range(n)`), so the
+caller decides what to slice; `rng` is a `numpy.random.Generator` (or a seed) for
 reproducibility.
 """
 
@@ -21,7 +21,7 @@ def _check_parts(num_parts: int) -> None:
 
 
 def partition_iid(n: int, num_parts: int, rng: np.random.Generator | int | None) -> list[np.ndarray]:
-    """Shuffle ``range(n)`` and cut it into ``num_parts`` parts whose sizes differ by at most 1."""
+    """Shuffle `range(n)` and cut it into `num_parts` parts whose sizes differ by at most 1."""
     _check_parts(num_parts)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -44,7 +44,7 @@ def partition_dirichlet(
     (as in FedMA / NIID-Bench): small alpha gives parts dominated by few classes, large
     alpha approaches IID. A part that already holds its fair share (n / num_parts) gets no
     more of the next class, which keeps part sizes from collapsing. The draw is repeated
-    until every part has at least ``min_size`` records.
+    until every part has at least `min_size` records.
     """
     _check_parts(num_parts)
     try:

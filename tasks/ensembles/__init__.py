@@ -1,8 +1,8 @@
 """Ensemble models (forests, boosters): grown and combined, never weight-averaged.
 
-The seam beside ``tasks.strategies``: ``base`` has the client/server contract, ``forest``
-and ``xgb`` one algorithm each, ``registry`` the names. The read-only mapping lives at
-``tasks.ensembles.registry.registry``.
+The seam beside `tasks.strategies`: `base` has the client/server contract, `forest`
+and `xgb` one algorithm each, `registry` the names. The read-only mapping lives at
+`tasks.ensembles.registry.registry`.
 """
 
 from tasks.ensembles.base import EnsembleAggregator, EnsembleFitResult, EnsembleModel

@@ -1,10 +1,10 @@
 """The ensemble seam: models whose global state is a set of trees, not a weight vector.
 
-Weight strategies (``tasks.strategies``) average arrays of fixed shape; a forest or a booster
+Weight strategies (`tasks.strategies`) average arrays of fixed shape; a forest or a booster
 cannot be averaged, it is grown and combined. So ensembles have their own two halves, as
-Flower keeps ``fedxgb_bagging.py`` beside ``fedavg.py`` (Beutel et al. 2020,
-arXiv:2007.14390): an ``EnsembleModel`` on every client that grows new trees from the
-global ensemble on its data, and an ``EnsembleAggregator`` on the server that combines what
+Flower keeps `fedxgb_bagging.py` beside `fedavg.py` (Beutel et al. 2020,
+arXiv:2007.14390): an `EnsembleModel` on every client that grows new trees from the
+global ensemble on its data, and an `EnsembleAggregator` on the server that combines what
 the clients sent. What travels (the *payload*) is plain data: NumPy node tables for a
 forest, the booster's JSON bytes for XGBoost; never a pickled estimator.
 """
@@ -34,7 +34,7 @@ class EnsembleFitResult:
 
 @runtime_checkable
 class EnsembleModel(Protocol):
-    """What the client role calls on an ensemble (the counterpart of ``tasks.models.base.Model``)."""
+    """What the client role calls on an ensemble (the counterpart of `tasks.models.base.Model`)."""
 
     name: ClassVar[str]
     n_features: int
@@ -45,7 +45,7 @@ class EnsembleModel(Protocol):
                   validation: tuple[np.ndarray, np.ndarray] | None = None) -> Payload:
         """Grow this round's trees from the global ensemble on local data; return what travels.
 
-        ``validation`` is the client's validation split (X, y), for rules that score what they grew."""
+        `validation` is the client's validation split (X, y), for rules that score what they grew."""
         ...
 
     def set_payload(self, payload: Payload) -> None:
@@ -73,7 +73,7 @@ class EnsembleAggregator(ABC):
     """Server half: picks the round's clients and combines their payloads into the global one.
 
     Stateful where the rule needs it (the forest's seeded rng), so one instance lives for the
-    whole training run, like a ``Strategy``.
+    whole training run, like a `Strategy`.
     """
 
     name: ClassVar[str]

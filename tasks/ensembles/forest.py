@@ -1,29 +1,29 @@
 """Federated random forest: clients grow trees, the server keeps a sample-weighted forest.
 
-Each round every selected client grows ``trees_per_round`` trees on its own records, each
-on a bootstrap sample with ``max_features`` candidates per split, exactly as a tree of
+Each round every selected client grows `trees_per_round` trees on its own records, each
+on a bootstrap sample with `max_features` candidates per split, exactly as a tree of
 Breiman's random forest (2001, Machine Learning 45:5-32) and scikit-learn's
-``RandomForestClassifier`` does (bootstrap counts as sample weights; ``class_weight``
+`RandomForestClassifier` does (bootstrap counts as sample weights; `class_weight`
 applied to them). The server then draws this round's trees from all the clients' trees
 with probability proportional to each client's sample count (each of a client's trees gets
-``n_client / trees_sent``), without replacement, appends them to the global forest and
-keeps the newest ``n_estimators``: the default aggregation of the real flcore's random
+`n_client / trees_sent`), without replacement, appends them to the global forest and
+keeps the newest `n_estimators`: the default aggregation of the real flcore's random
 forest (trees chosen "according to a probability distribution" of centre sizes), with a
 seeded rng.
 
-Trees travel as their node tables (``children_left``, ``children_right``, ``feature``,
-``threshold``, ``missing_go_to_left``, ``value``), plain NumPy arrays, never pickles;
-``tree_predict_proba`` walks those tables without any scikit-learn object and gives the
-same probabilities as ``DecisionTreeClassifier.predict_proba``.
+Trees travel as their node tables (`children_left`, `children_right`, `feature`,
+`threshold`, `missing_go_to_left`, `value`), plain NumPy arrays, never pickles;
+`tree_predict_proba` walks those tables without any scikit-learn object and gives the
+same probabilities as `DecisionTreeClassifier.predict_proba`.
 
-``weighted_random_forest`` is the same forest with each tree's vote weighted by its
+`weighted_random_forest` is the same forest with each tree's vote weighted by its
 accuracy on its client's validation split (the real flcore's weighted random forest): the
 client scores every tree it grew on records the tree never trained on and sends the score
-with the tree (an optional ``weight`` entry of its table); the server selects trees as above
+with the tree (an optional `weight` entry of its table); the server selects trees as above
 and the soft vote becomes a weighted mean.
 
 Missing values are taken natively: scikit-learn's trees (>= 1.3) learn at each split where
-NaN goes (``missing_go_to_left``; a split that saw no NaN in training sends it to the child
+NaN goes (`missing_go_to_left`; a split that saw no NaN in training sends it to the child
 with more samples), and the node tables carry that, so hosts need not impute for a forest.
 """
 
@@ -36,7 +36,7 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from tasks.ensembles.base import EnsembleAggregator, EnsembleFitResult, check_results
-from tasks.models.base import check_dimensions
+from tasks.models.base import check_X, check_dimensions
 
 TreeTable = dict[str, np.ndarray]
 TREE_FIELDS: tuple[str, ...] = (
@@ -51,7 +51,7 @@ MaxFeatures = Literal["sqrt", "log2"] | float | None
 
 
 def tree_to_table(tree: DecisionTreeClassifier, n_classes: int) -> TreeTable:
-    """A fitted tree's node table, with leaf class fractions widened to all ``n_classes`` columns.
+    """A fitted tree's node table, with leaf class fractions widened to all `n_classes` columns.
 
     A host that lacks some class grows trees over fewer classes; the global columns keep
     every table the same width.
@@ -77,7 +77,7 @@ def tree_to_table(tree: DecisionTreeClassifier, n_classes: int) -> TreeTable:
 
 
 def check_table(table: TreeTable, n_features: int, n_classes: int, *, source: str = "tree") -> TreeTable:
-    """Validate a node table that arrived from another host; raise ValueError naming ``source``."""
+    """Validate a node table that arrived from another host; raise ValueError naming `source`."""
     if not isinstance(table, dict) or set(table) - {WEIGHT_FIELD} != set(TREE_FIELDS):
         got = sorted(table) if isinstance(table, dict) else type(table).__name__
         raise ValueError(f"{source}: a tree table has the fields {list(TREE_FIELDS)} (and optionally "
@@ -109,7 +109,7 @@ def check_table(table: TreeTable, n_features: int, n_classes: int, *, source: st
 
 
 def tree_predict_proba(table: TreeTable, X: np.ndarray) -> np.ndarray:
-    """Class fractions of the leaf each record reaches; NaN follows ``missing_go_to_left``.
+    """Class fractions of the leaf each record reaches; NaN follows `missing_go_to_left`.
 
     X is rounded to float32 first, as scikit-learn's trees compare float32 inputs with their
     float64 thresholds, so the same records take the same branches.
@@ -130,7 +130,7 @@ def tree_predict_proba(table: TreeTable, X: np.ndarray) -> np.ndarray:
 
 
 def tree_weight(table: TreeTable) -> float:
-    """A tree's vote weight: its ``weight`` entry, 1 for a plain forest's tree."""
+    """A tree's vote weight: its `weight` entry, 1 for a plain forest's tree."""
     return float(table.get(WEIGHT_FIELD, 1.0))
 
 
@@ -149,7 +149,7 @@ def forest_predict_proba(forest: list[TreeTable], X: np.ndarray, n_classes: int)
 
 
 def weigh_by_accuracy(tables: list[TreeTable], X: np.ndarray, y: np.ndarray) -> list[TreeTable]:
-    """Each table with its ``weight``: the tree's accuracy on (X, y), a client's validation split.
+    """Each table with its `weight`: the tree's accuracy on (X, y), a client's validation split.
 
     With no validation records every tree weighs 1 (nothing to tell them apart)."""
     y = np.asarray(y).astype(np.int64)
@@ -172,10 +172,10 @@ def grow_trees(
     max_features: MaxFeatures = "sqrt",
     bootstrap: bool = True,
 ) -> list[TreeTable]:
-    """Grow ``n_trees`` random-forest trees on (X, y) and return their node tables.
+    """Grow `n_trees` random-forest trees on (X, y) and return their node tables.
 
-    As ``RandomForestClassifier`` does: a bootstrap draw becomes per-record counts used as
-    sample weights, multiplied by the ``class_weight`` weights of the host's full label set.
+    As `RandomForestClassifier` does: a bootstrap draw becomes per-record counts used as
+    sample weights, multiplied by the `class_weight` weights of the host's full label set.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
@@ -205,11 +205,11 @@ def select_trees(
     rng: np.random.Generator,
     per_round: int | None = None,
 ) -> list[TreeTable]:
-    """The new global forest: ``forest`` plus trees drawn from ``offers`` by sample count.
+    """The new global forest: `forest` plus trees drawn from `offers` by sample count.
 
-    ``offers`` holds (a client's trees, its sample count). ``per_round`` trees (default: the
+    `offers` holds (a client's trees, its sample count). `per_round` trees (default: the
     most any client sent) are drawn without replacement, each with probability
-    ``n_client / trees_sent``, normalised; the forest keeps its newest ``n_estimators``.
+    `n_client / trees_sent`, normalised; the forest keeps its newest `n_estimators`.
     """
     if int(n_estimators) != n_estimators or n_estimators < 1:
         raise ValueError(f"n_estimators must be an integer >= 1, got {n_estimators!r}")
@@ -257,7 +257,7 @@ class ForestAggregator(EnsembleAggregator):
 
 
 class RandomForest:
-    """Client half: holds the global forest, grows ``trees_per_round`` trees a round."""
+    """Client half: holds the global forest, grows `trees_per_round` trees a round."""
 
     name: ClassVar[str] = "random_forest"
 
@@ -308,10 +308,7 @@ class RandomForest:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Soft vote of the forest's trees."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n, {self.n_features}), got {X.shape}")
-        return forest_predict_proba(self._forest, X, self.n_classes)
+        return forest_predict_proba(self._forest, check_X(X, self.n_features), self.n_classes)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class with the highest mean fraction."""
@@ -330,7 +327,7 @@ class WeightedRandomForest(RandomForest):
 
     def fit_round(self, global_payload: list[TreeTable] | None, X: np.ndarray, y: np.ndarray, *,
                   server_round: int, rng: np.random.Generator, validation=None) -> list[TreeTable]:
-        """The round's new trees, each weighed on ``validation`` (X_val, y_val) before it travels."""
+        """The round's new trees, each weighed on `validation` (X_val, y_val) before it travels."""
         tables = super().fit_round(global_payload, X, y, server_round=server_round, rng=rng)
         X_val, y_val = validation if validation is not None else (np.empty((0, self.n_features)), np.empty(0))
         return weigh_by_accuracy(tables, X_val, y_val)

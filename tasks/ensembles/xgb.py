@@ -1,20 +1,20 @@
 """Federated XGBoost: bagging (FedXgbBagging) and cyclic (FedXgbCyclic) training.
 
-Both follow Flower's XGBoost strategies (``flwr/server/strategy/fedxgb_bagging.py`` and
-``fedxgb_cyclic.py``; Beutel et al. 2020, arXiv:2007.14390) over XGBoost (Chen & Guestrin
+Both follow Flower's XGBoost strategies (`flwr/server/strategy/fedxgb_bagging.py` and
+`fedxgb_cyclic.py`; Beutel et al. 2020, arXiv:2007.14390) over XGBoost (Chen & Guestrin
 2016, "XGBoost: A Scalable Tree Boosting System", arXiv:1603.02754):
 
-- **bagging**: every selected client loads the global booster, boosts ``local_rounds`` more
+- **bagging**: every selected client loads the global booster, boosts `local_rounds` more
   rounds on its records and sends only those new trees; the server appends every client's
   new trees to the global booster (so after R rounds with M clients it holds about
-  M * R * local_rounds tree rounds). Flower's ``aggregate`` handles one tree per round;
-  ``append_trees`` here appends whole boosting rounds, so multiclass (one tree per class per
+  M * R * local_rounds tree rounds). Flower's `aggregate` handles one tree per round;
+  `append_trees` here appends whole boosting rounds, so multiclass (one tree per class per
   round) works too.
 - **cyclic**: one client a round, round robin; it boosts on top of the global booster and
   sends the whole booster back, which becomes the global one.
 
-The booster travels as its JSON bytes (``Booster.save_raw("json")``), never a pickle.
-``base_score`` is fixed at 0.5 so every client boosts from the same intercept (XGBoost >= 2
+The booster travels as its JSON bytes (`Booster.save_raw("json")`), never a pickle.
+`base_score` is fixed at 0.5 so every client boosts from the same intercept (XGBoost >= 2
 would otherwise estimate one from each client's labels). Missing values are native: NaN in
 X goes down each split's learned default branch.
 """
@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from tasks.ensembles.base import EnsembleAggregator, EnsembleFitResult, check_results
-from tasks.models.base import check_dimensions
+from tasks.models.base import check_X, check_dimensions
 
 Training = Literal["bagging", "cyclic"]
 
@@ -59,7 +59,7 @@ def booster_to_bytes(booster: Any) -> bytes:
 
 
 def booster_from_bytes(payload: bytes, params: dict[str, Any] | None = None) -> Any:
-    """Load a booster from its JSON bytes (``params`` sets e.g. nthread for later training)."""
+    """Load a booster from its JSON bytes (`params` sets e.g. nthread for later training)."""
     xgb = _xgb()
     booster = xgb.Booster(params=params or {})
     booster.load_model(bytearray(payload))
@@ -76,7 +76,7 @@ def num_rounds(payload: bytes | None) -> int:
 
 def boost(global_payload: bytes | None, X: np.ndarray, y: np.ndarray, *, params: dict[str, Any],
           local_rounds: int) -> Any:
-    """Boost ``local_rounds`` rounds on (X, y) on top of the global booster (or from scratch)."""
+    """Boost `local_rounds` rounds on (X, y) on top of the global booster (or from scratch)."""
     xgb = _xgb()
     if int(local_rounds) != local_rounds or local_rounds < 1:
         raise ValueError(f"local_rounds must be an integer >= 1, got {local_rounds!r}")
@@ -86,7 +86,7 @@ def boost(global_payload: bytes | None, X: np.ndarray, y: np.ndarray, *, params:
 
 
 def new_trees(booster: Any, local_rounds: int) -> bytes:
-    """Only the last ``local_rounds`` boosting rounds of ``booster``, as JSON bytes (bagging)."""
+    """Only the last `local_rounds` boosting rounds of `booster`, as JSON bytes (bagging)."""
     end = booster.num_boosted_rounds()
     return booster_to_bytes(booster[end - int(local_rounds):end])
 
@@ -96,9 +96,9 @@ def _model(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def append_trees(global_payload: bytes | None, client_payload: bytes) -> bytes:
-    """Bagging aggregation: the global booster with every boosting round of ``client_payload`` appended.
+    """Bagging aggregation: the global booster with every boosting round of `client_payload` appended.
 
-    Tree ids are renumbered and ``tree_info`` (a tree's class) and ``iteration_indptr`` (where
+    Tree ids are renumbered and `tree_info` (a tree's class) and `iteration_indptr` (where
     each round's trees start) are extended, so multiclass boosters stay valid. The two
     boosters must agree on objective, classes and features.
     """
@@ -177,7 +177,7 @@ class XGBoostCyclic(EnsembleAggregator):
 
 
 class XGBoost:
-    """Client half: boosts ``local_rounds`` rounds on the global booster each round."""
+    """Client half: boosts `local_rounds` rounds on the global booster each round."""
 
     name: ClassVar[str] = "xgboost"
 
@@ -210,7 +210,7 @@ class XGBoost:
 
     def fit_round(self, global_payload: bytes | None, X: np.ndarray, y: np.ndarray, *,
                   server_round: int, rng: np.random.Generator | None = None, validation=None) -> bytes:
-        """Bagging sends the new trees only; cyclic sends the whole booster (``validation`` is unused)."""
+        """Bagging sends the new trees only; cyclic sends the whole booster (`validation` is unused)."""
         X = self._check_X(X)
         booster = boost(global_payload, X, y, params=self.params, local_rounds=self.local_rounds)
         if self.training == "bagging":
@@ -228,10 +228,7 @@ class XGBoost:
         return self._payload
 
     def _check_X(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n, {self.n_features}), got {X.shape}")
-        return X
+        return check_X(X, self.n_features)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities of the held booster."""
@@ -242,5 +239,5 @@ class XGBoost:
         return self.predict_proba(X).argmax(axis=1)
 
     def aggregator(self) -> EnsembleAggregator:
-        """Bagging or cyclic, as ``training`` says."""
+        """Bagging or cyclic, as `training` says."""
         return XGBoostBagging() if self.training == "bagging" else XGBoostCyclic()

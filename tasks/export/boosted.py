@@ -1,8 +1,8 @@
 """The federated booster with the preparation in front, as an MLflow pyfunc without fedpe.
 
-MLflow's xgboost flavour stores a bare ``Booster``: it cannot carry the one-hot encoding of
+MLflow's xgboost flavour stores a bare `Booster`: it cannot carry the one-hot encoding of
 the raw columns. So the booster is logged in that flavour beside the registered model, and
-the registered model is this pyfunc: the booster's JSON text and a ``RawColumnsPreparation``,
+the registered model is this pyfunc: the booster's JSON text and a `RawColumnsPreparation`,
 pickled by value with this module, so it loads with xgboost, pandas and scikit-learn alone.
 """
 
@@ -41,7 +41,7 @@ class PreparedBooster(PythonModel):
         return self._booster
 
     def predict_proba(self, frame: Any) -> np.ndarray:
-        """Class probabilities, columns in ``labels`` order."""
+        """Class probabilities, columns in `labels` order."""
         import xgboost
 
         X = self.preparation.transform(frame)

@@ -1,20 +1,20 @@
-"""scikit-learn estimators rebuilt from the federated state, for ``mlflow.sklearn``.
+"""scikit-learn estimators rebuilt from the federated state, for `mlflow.sklearn`.
 
-Linear models (``logreg``, ``elastic_net``, ``linear_svm``) hold ``[W (d, k), b (k,)]`` and
-predict the argmax of ``X W + b``. scikit-learn's linear classifiers keep ``coef_`` (k, d) and
-``intercept_`` (k,), and for two classes one row, the margin of class 1 over class 0; so
-``coef_ = W[:, 1] - W[:, 0]`` gives the same labels and, for ``LogisticRegression``, the same
+Linear models (`logreg`, `elastic_net`, `linear_svm`) hold `[W (d, k), b (k,)]` and
+predict the argmax of `X W + b`. scikit-learn's linear classifiers keep `coef_` (k, d) and
+`intercept_` (k,), and for two classes one row, the margin of class 1 over class 0; so
+`coef_ = W[:, 1] - W[:, 0]` gives the same labels and, for `LogisticRegression`, the same
 probabilities (a two-column softmax is the sigmoid of the difference).
 
 Forests are sound to rebuild: a tree's node table (children, feature, threshold,
-``missing_go_to_left``, leaf class fractions) is exactly what scikit-learn's own pickle of
-``tree_`` holds (``Tree.__getstate__``), so ``Tree.__setstate__`` restores the tree; only the
-training statistics (impurity, sample counts) are absent, so ``feature_importances_`` means
-nothing. ``RandomForestClassifier.predict_proba`` is the plain mean of its trees'
-``predict_proba``, which in scikit-learn >= 1.4 return the leaf values unnormalised; a
-weighted forest's vote weights ``w`` are folded into its trees' leaves (scaled by
-``w_i * T / sum(w)``), so the forest's mean is fedpe's weighted vote exactly. Its single
-trees' ``predict_proba`` then do not sum to 1; the forest's do. ``check_same_predictions``
+`missing_go_to_left`, leaf class fractions) is exactly what scikit-learn's own pickle of
+`tree_` holds (`Tree.__getstate__`), so `Tree.__setstate__` restores the tree; only the
+training statistics (impurity, sample counts) are absent, so `feature_importances_` means
+nothing. `RandomForestClassifier.predict_proba` is the plain mean of its trees'
+`predict_proba`, which in scikit-learn >= 1.4 return the leaf values unnormalised; a
+weighted forest's vote weights `w` are folded into its trees' leaves (scaled by
+`w_i * T / sum(w)`), so the forest's mean is fedpe's weighted vote exactly. Its single
+trees' `predict_proba` then do not sum to 1; the forest's do. `check_same_predictions`
 compares every rebuilt estimator with fedpe's own predictor on synthetic probes before it is
 logged, so a scikit-learn that behaves otherwise is caught, not shipped.
 """
@@ -36,8 +36,8 @@ FOREST_MODELS = ("random_forest", "weighted_random_forest")
 
 def linear_estimator(name: str, weights: list[np.ndarray], labels: list[Any],
                      options: dict[str, Any] | None = None) -> LogisticRegression | LinearSVC:
-    """A fitted ``LogisticRegression`` (logreg, elastic_net) or ``LinearSVC`` (linear_svm) from
-    the federated ``[W, b]``; its hyperparameters only describe the training, they are not used."""
+    """A fitted `LogisticRegression` (logreg, elastic_net) or `LinearSVC` (linear_svm) from
+    the federated `[W, b]`; its hyperparameters only describe the training, they are not used."""
     options = options or {}
     W, b = (np.asarray(w, dtype=np.float64) for w in weights)
     classes = np.asarray(labels)
@@ -72,7 +72,7 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
 
 def tree_estimator(table: dict[str, np.ndarray], n_features: int, n_classes: int,
                    scale: float = 1.0) -> DecisionTreeClassifier:
-    """A fitted ``DecisionTreeClassifier`` over class indices 0..n_classes-1 from a node table."""
+    """A fitted `DecisionTreeClassifier` over class indices 0..n_classes-1 from a node table."""
     left = np.asarray(table["children_left"], dtype=np.int64)
     nodes = np.zeros(left.size, dtype=NODE_DTYPE)
     nodes["left_child"] = left
@@ -97,7 +97,7 @@ def tree_estimator(table: dict[str, np.ndarray], n_features: int, n_classes: int
 
 def forest_estimator(tables: list[dict[str, np.ndarray]], n_features: int, labels: list[Any],
                      options: dict[str, Any] | None = None) -> RandomForestClassifier:
-    """A fitted ``RandomForestClassifier`` whose ``estimators_`` are the federated trees; tree
+    """A fitted `RandomForestClassifier` whose `estimators_` are the federated trees; tree
     vote weights (a weighted forest's) are folded into the leaves, see the module docstring."""
     options = options or {}
     classes = np.asarray(labels)
@@ -133,7 +133,7 @@ def probes(n_features: int, tables: list[dict[str, np.ndarray]] | None = None, *
 
 
 def check_same_predictions(estimator: Any, predictor: Any, X: np.ndarray) -> None:
-    """Raise ValueError unless ``estimator`` scores ``X`` as fedpe's ``predictor`` does (label
+    """Raise ValueError unless `estimator` scores `X` as fedpe's `predictor` does (label
     indices, and probabilities or margins to 1e-9)."""
     if isinstance(estimator, LinearSVC):
         ours = predictor.decision_function(X)

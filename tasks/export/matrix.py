@@ -1,7 +1,7 @@
 """Raw rows -> the float matrix a model trains on: the one implementation of the preparation.
 
-Every host applies it during training (``tasks.prep.transform``) and the registered model
-applies it to a user's raw rows (``tasks.export.preparation``), so both must be the same code.
+Every host applies it during training (`tasks.prep.transform`) and the registered model
+applies it to a user's raw rows (`tasks.export.preparation`), so both must be the same code.
 It imports nothing of fedpe's (numpy and pandas only): MLflow pickles it by value with the
 model (tasks/tracking.py), so a registered model loads where fedpe is not installed.
 """
@@ -27,9 +27,9 @@ def is_categorical(series: pd.Series) -> bool:
 def prepared_matrix(frame: pd.DataFrame, features: Sequence[str], fills: Mapping[str, float],
                     categories: Mapping[str, Sequence[str]], indicators: Sequence[str], *,
                     missing_indicators: bool = False, impute: bool = True) -> np.ndarray:
-    """Imputed numbers (each gap filled with ``fills[col]``), one-hot categories (a value outside
-    ``categories[col]``, or a missing one, is all zeros), then ``{col}__missing`` indicator
-    columns when asked; ``impute=False`` leaves NaN for models that route it themselves."""
+    """Imputed numbers (each gap filled with `fills[col]`), one-hot categories (a value outside
+    `categories[col]`, or a missing one, is all zeros), then `{col}__missing` indicator
+    columns when asked; `impute=False` leaves NaN for models that route it themselves."""
     blocks: list[np.ndarray] = []
     gaps_of: dict[str, np.ndarray] = {}
     for col in features:

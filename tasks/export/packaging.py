@@ -2,11 +2,11 @@
 
 | model | registered as |
 |---|---|
-| logreg, elastic_net | ``mlflow.sklearn``: Pipeline(preparation, LogisticRegression) |
-| linear_svm | ``mlflow.sklearn``: Pipeline(preparation, LinearSVC) |
-| random_forest, weighted_random_forest | ``mlflow.sklearn``: Pipeline(preparation, RandomForestClassifier) |
-| xgboost | ``mlflow.pyfunc``: PreparedBooster (no fedpe needed), and the bare booster in ``mlflow.xgboost`` beside it |
-| mlp, torch_mlp, cox | ``mlflow.pyfunc``: fedpe's ``FederatedModel`` (needs fedpe) |
+| logreg, elastic_net | `mlflow.sklearn`: Pipeline(preparation, LogisticRegression) |
+| linear_svm | `mlflow.sklearn`: Pipeline(preparation, LinearSVC) |
+| random_forest, weighted_random_forest | `mlflow.sklearn`: Pipeline(preparation, RandomForestClassifier) |
+| xgboost | `mlflow.pyfunc`: PreparedBooster (no fedpe needed), and the bare booster in `mlflow.xgboost` beside it |
+| mlp, torch_mlp, cox | `mlflow.pyfunc`: fedpe's `FederatedModel` (needs fedpe) |
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ SKLEARN_MODELS = LINEAR_MODELS + FOREST_MODELS
 
 
 def flavor_of(name: str) -> str:
-    """"sklearn", "xgboost" or "pyfunc": the flavour the model kind ``name`` is registered in."""
+    """"sklearn", "xgboost" or "pyfunc": the flavour the model kind `name` is registered in."""
     return "sklearn" if name in SKLEARN_MODELS else "xgboost" if name == "xgboost" else "pyfunc"
 
 
@@ -41,7 +41,7 @@ def preparation(model: dict[str, Any]) -> RawColumnsPreparation:
 
 def sklearn_pipeline(model: dict[str, Any], state: Any, predictor: Any) -> Any:
     """Pipeline(preparation, estimator) rebuilt from the federated state; raises ValueError when
-    the estimator does not score synthetic probes exactly as fedpe's ``predictor`` does."""
+    the estimator does not score synthetic probes exactly as fedpe's `predictor` does."""
     from sklearn.pipeline import Pipeline
 
     name, n_features = model["name"], int(model["n_features"])

@@ -1,9 +1,9 @@
 """The federation's data preparation as a scikit-learn transformer over raw rows.
 
-The hosts' own preparation (``tasks.export.matrix.prepared_matrix``: imputation, one-hot over
+The hosts' own preparation (`tasks.export.matrix.prepared_matrix`: imputation, one-hot over
 the plan's categories, optional missing indicators), then the pooled scaling of weight models,
 from the plan's plain parameters. It imports nothing of fedpe's but that module: MLflow
-pickles both by value (``cloudpickle.register_pickle_by_value``), so the registered model
+pickles both by value (`cloudpickle.register_pickle_by_value`), so the registered model
 loads where fedpe is not installed.
 """
 
@@ -17,12 +17,12 @@ from tasks.export.matrix import prepared_matrix
 
 
 class RawColumnsPreparation(TransformerMixin, BaseEstimator):
-    """Raw columns -> the float matrix the model was trained on; fitted federatedly, so ``fit``
+    """Raw columns -> the float matrix the model was trained on; fitted federatedly, so `fit`
     learns nothing.
 
-    ``categories`` names the categorical columns; every other feature is numeric, its gaps filled
-    with ``fills`` (the federated mean or median). ``impute=False``
-    keeps NaN (trees route it themselves); ``mean``/``std`` are None for tree models.
+    `categories` names the categorical columns; every other feature is numeric, its gaps filled
+    with `fills` (the federated mean or median). `impute=False`
+    keeps NaN (trees route it themselves); `mean`/`std` are None for tree models.
     """
 
     def __init__(self, features: list[str], fills: dict[str, float], categories: dict[str, list[str]],

@@ -2,9 +2,9 @@
 
 Records never leave the hosts, so the coordinator has none to infer a signature or an input
 example from: the plan says which raw columns the model takes, the hosts' described dtypes
-(``int64``, ``float64``, ``object``...) their MLflow types (without them numeric columns are
-``double``, categorical ones ``string``), and the labels what it returns. An integer column
-must be ``long``: MLflow refuses int64 input for a ``double`` column (precision).
+(`int64`, `float64`, `object`...) their MLflow types (without them numeric columns are
+`double`, categorical ones `string`), and the labels what it returns. An integer column
+must be `long`: MLflow refuses int64 input for a `double` column (precision).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def column_type(dtype: str | None, categorical: bool) -> str:
 
 
 def raw_input_schema(plan: Any, dtypes: dict[str, str] | None = None) -> Any:
-    """An MLflow ``Schema`` of the raw columns the model takes, in the plan's order."""
+    """An MLflow `Schema` of the raw columns the model takes, in the plan's order."""
     from mlflow.types import ColSpec, Schema
 
     from tasks.prep import PrepPlan

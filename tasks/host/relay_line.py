@@ -1,8 +1,8 @@
 """A host's line to the role relay: the one way role calls reach it, over a connection it opened.
 
-The host dials the scheduler, says ``fedpe-relay-attach``, and from then on reads requests
-(``{"id", "caller", "caller_kind", "execution", "role", "method", "payload"}``) and writes
-answers (``{"id", "status", "payload"|"message"}``). The caller's identity is the scheduler's
+The host dials the scheduler, says `fedpe-relay-attach`, and from then on reads requests
+(`{"id", "caller", "caller_kind", "execution", "role", "method", "payload"}`) and writes
+answers (`{"id", "status", "payload"|"message"}`). The caller's identity is the scheduler's
 word, taken from the caller's certificate (fedpe/stack/relay.py); the runtime decides on it
 (tasks/host/runtime.py). The line is dialed again, with a growing pause, whenever it drops.
 """

@@ -4,13 +4,13 @@ The shape of dask's `WorkerPlugin`: a subclass overrides the hooks it needs, and
 (tasks/host/runtime.py) calls them in this order, on the host, once the host's policy has
 allowed the role:
 
-- ``__init__(context)``: read what the role needs (its data) before anyone may call it;
-- ``run()``: the role's life, on its Dask task's thread; what it returns is the role's outcome;
-- ``close()``: always, after ``run`` returned or raised: let go of what the role holds.
+- `__init__(context)`: read what the role needs (its data) before anyone may call it;
+- `run()`: the role's life, on its Dask task's thread; what it returns is the role's outcome;
+- `close()`: always, after `run` returned or raised: let go of what the role holds.
 
-While ``run`` runs, the runtime passes each call that reaches the host over its relay line to
-the method of that name, if ``methods_for(caller)`` lists it; the answers of
-``AUDITED_METHODS`` (what the host's data gave) are written to the host's audit log before
+While `run` runs, the runtime passes each call that reaches the host over its relay line to
+the method of that name, if `methods_for(caller)` lists it; the answers of
+`AUDITED_METHODS` (what the host's data gave) are written to the host's audit log before
 they leave.
 """
 

@@ -7,7 +7,7 @@ thread. While it runs, the host answers role calls, which reach it over the one 
 scheduler's relay that it opened itself (tasks/host/relay_line.py; hosts only dial out), each
 naming its caller as the caller's certificate does:
 
-- ``poll`` (the coordinator only): the role's new events, the coordinator's control flags in;
+- `poll` (the coordinator only): the role's new events, the coordinator's control flags in;
 - a role method (those `Role.methods_for` the caller lists: the role's `COORDINATOR_METHODS` for
   the coordinator, its `PEER_METHODS` for the one host named as its server): the method's
   answer, in the wire codec. The hooks a role has are tasks/host/role.py's.

@@ -1,7 +1,7 @@
 """Weight models with explicit gradients (FedProx and SCAFFOLD need them): NumPy, and one PyTorch.
 
-The read-only name->class mapping lives at ``tasks.models.registry.registry``;
-it is deliberately not re-exported here, so ``tasks.models.registry`` stays the
+The read-only name->class mapping lives at `tasks.models.registry.registry`;
+it is deliberately not re-exported here, so `tasks.models.registry` stays the
 module and is not shadowed by the mapping.
 """
 

@@ -1,10 +1,10 @@
 """The model contract every federated strategy relies on, plus a NumPy base class.
 
-FedAvg only needs ``get_weights``/``set_weights``; FedProx and SCAFFOLD also need
-``grad`` so that the training loop can add proximal and control-variate terms to
+FedAvg only needs `get_weights`/`set_weights`; FedProx and SCAFFOLD also need
+`grad` so that the training loop can add proximal and control-variate terms to
 every step. That is why models are small NumPy classes and not sklearn
-estimators. ``Model`` is a structural ``Protocol``: any class with these members
-(for example a later PyTorch wrapper) can be registered in ``registry.py``.
+estimators. `Model` is a structural `Protocol`: any class with these members
+(for example a later PyTorch wrapper) can be registered in `registry.py`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Model(Protocol):
         ...
 
     def grad(self, X: np.ndarray, y: np.ndarray) -> Weights:
-        """Gradient of ``loss``; same shapes and order as ``get_weights()``."""
+        """Gradient of `loss`; same shapes and order as `get_weights()`."""
         ...
 
     def num_parameters(self) -> int:
@@ -61,6 +61,14 @@ def check_dimensions(n_features: int, n_classes: int | None = None) -> None:
         raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
     if n_classes is not None and (int(n_classes) != n_classes or n_classes < 2):
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+
+
+def check_X(X: np.ndarray, n_features: int) -> np.ndarray:
+    """`X` as float64 records of `n_features` columns, or a ValueError naming the shape it has."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise ValueError(f"X must have shape (n, {n_features}), got {X.shape}")
+    return X
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -137,10 +145,7 @@ class SoftmaxModel(ABC):
 
     # ---- inputs ----------------------------------------------------------
     def _check_X(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n, {self.n_features}), got {X.shape}")
-        return X
+        return check_X(X, self.n_features)
 
     def _check_y(self, y: np.ndarray, n: int) -> np.ndarray:
         y = np.asarray(y)
@@ -190,7 +195,7 @@ class SoftmaxModel(ABC):
         return float(losses.mean()) + self._penalty()
 
     def grad(self, X: np.ndarray, y: np.ndarray) -> Weights:
-        """(Sub)gradient of ``loss`` w.r.t. every weight, in ``get_weights()`` order."""
+        """(Sub)gradient of `loss` w.r.t. every weight, in `get_weights()` order."""
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
         n = X.shape[0]

@@ -1,10 +1,10 @@
 """One pydantic schema per model, shared by the Prefect form, the API and the SDK (like strategies).
 
-Each carries only its own options; ``ModelConfig`` is a plain ``Union`` so Prefect draws one tab
-per model and pydantic picks the member by its ``name``. A bare model name (``"logreg"``) is
+Each carries only its own options; `ModelConfig` is a plain `Union` so Prefect draws one tab
+per model and pydantic picks the member by its `name`. A bare model name (`"logreg"`) is
 accepted too (`ModelName`, the last tab), meaning that model with its defaults: it is how FEM's
 jobs and earlier callers name a model. `model_config_of` turns either into a config, and
-`TrainingSpec` gets ``(name, options)`` from it (`as_training`).
+`TrainingSpec` gets `(name, options)` from it (`as_training`).
 """
 
 from __future__ import annotations
@@ -66,12 +66,10 @@ class CoxConfig(_ModelConfigBase):
     newton_steps: Annotated[int, Field(ge=1, le=50, description="Newton steps per client per round.")] = 1
 
 
-class TorchMlpConfig(_ModelConfigBase):
+class TorchMlpConfig(MlpConfig):
     """The one-hidden-layer net in PyTorch on the CPU (needs the `torch` extra)."""
 
     name: Literal["torch_mlp"] = "torch_mlp"
-    hidden: Hidden = 64
-    l2: L2 = 0.0
 
 
 class RandomForestConfig(_ModelConfigBase):

@@ -3,17 +3,17 @@
 Cox (1972, "Regression models and life-tables", JRSS-B 34:187-220) with Breslow's handling
 of tied event times (Breslow 1974, Biometrics 30:89-99): every event at time t shares the
 full risk set {j : t_j >= t}. The loss is the negative log partial likelihood divided by the
-number of records (so hosts of different sizes give comparable numbers and an ``l2`` means
-the same on all of them) plus ``l2/2 * ||beta||^2``. There is no intercept: the baseline
+number of records (so hosts of different sizes give comparable numbers and an `l2` means
+the same on all of them) plus `l2/2 * ||beta||^2`. There is no intercept: the baseline
 hazard absorbs it.
 
-Clients train with Newton steps (``newton_steps``), not SGD: the partial likelihood is
+Clients train with Newton steps (`newton_steps`), not SGD: the partial likelihood is
 smooth and convex, and a few Newton steps reach the local optimum where SGD would need
 hundreds; the server then averages the coefficients by sample count (FedAvg). The target
-``y`` is a structured array with fields ``event`` (bool) and ``duration`` (float), built by
-``survival_target``; scikit-survival's ``Surv`` arrays (one bool and one float field) work too.
+`y` is a structured array with fields `event` (bool) and `duration` (float), built by
+`survival_target`; scikit-survival's `Surv` arrays (one bool and one float field) work too.
 
-``concordance_index`` is Harrell's C (Harrell et al. 1982, JAMA 247:2543-2546) with
+`concordance_index` is Harrell's C (Harrell et al. 1982, JAMA 247:2543-2546) with
 scikit-survival's conventions: a pair is comparable when the earlier time is an event (or
 both times are equal and only the first is an event); higher risk should mean earlier
 events; risks within 1e-8 count one half.
@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from tasks.models.base import Weights, check_dimensions
+from tasks.models.base import Weights, check_X, check_dimensions
 
 SURVIVAL_DTYPE = np.dtype([("event", "?"), ("duration", "<f8")])
 """The structured dtype of a survival target: did the event happen, and when (or censoring)."""
@@ -35,7 +35,7 @@ RISK_TIE_TOLERANCE = 1e-8
 
 
 def survival_target(duration: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """Pack durations and event flags into one structured array, the ``y`` of a Cox model."""
+    """Pack durations and event flags into one structured array, the `y` of a Cox model."""
     duration = np.asarray(duration, dtype=np.float64)
     event = np.asarray(event)
     if duration.ndim != 1 or event.shape != duration.shape:
@@ -95,7 +95,7 @@ def concordance_index(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> 
 
 @dataclass
 class NewtonResult:
-    """What a client reports after its local Newton steps (the fields of ``TrainResult``)."""
+    """What a client reports after its local Newton steps (the fields of `TrainResult`)."""
 
     num_examples: int
     steps: int
@@ -104,9 +104,9 @@ class NewtonResult:
 
 
 class CoxPH:
-    """Linear predictor ``eta = X beta``; weights ``[beta (d,)]``; risk = ``exp(eta)``.
+    """Linear predictor `eta = X beta`; weights `[beta (d,)]`; risk = `exp(eta)`.
 
-    ``n_classes`` and ``seed`` are accepted so the registry builds every model alike; the
+    `n_classes` and `seed` are accepted so the registry builds every model alike; the
     init is zeros and depends on neither.
     """
 
@@ -143,17 +143,14 @@ class CoxPH:
 
     # ---- predictions ----------------------------------------------------
     def _check_X(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n, {self.n_features}), got {X.shape}")
-        return X
+        return check_X(X, self.n_features)
 
     def predict_risk(self, X: np.ndarray) -> np.ndarray:
-        """The linear predictor ``X beta``: higher means an earlier event (log relative hazard)."""
+        """The linear predictor `X beta`: higher means an earlier event (log relative hazard)."""
         return self._check_X(X) @ self._beta
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Risk scores, as scikit-survival's ``CoxPHSurvivalAnalysis.predict`` returns them."""
+        """Risk scores, as scikit-survival's `CoxPHSurvivalAnalysis.predict` returns them."""
         return self.predict_risk(X)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -191,14 +188,14 @@ class CoxPH:
         return -loglik / X.shape[0] + 0.5 * self.l2 * float(self._beta @ self._beta)
 
     def grad(self, X: np.ndarray, y: np.ndarray) -> Weights:
-        """Gradient of ``loss``: -(1/n) sum over events of (x_i - risk-weighted mean of x), + l2 beta."""
+        """Gradient of `loss`: -(1/n) sum over events of (x_i - risk-weighted mean of x), + l2 beta."""
         X = self._check_X(X)
         Xs, _, ds, _, mean_x, _, _ = self._risk_sets(X, y)
         g = -(Xs[ds] - mean_x[ds]).sum(axis=0) / X.shape[0] + self.l2 * self._beta
         return [g]
 
     def hessian(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Hessian of ``loss``: (1/n) sum over events of the risk-set covariance of x, + l2 I.
+        """Hessian of `loss`: (1/n) sum over events of the risk-set covariance of x, + l2 I.
 
         Computed as X^T diag(w c) X - M^T M over events (O(n d^2), no (n, d, d) tensor), where
         c_j sums 1/S0 over the events at or before t_j.
@@ -221,9 +218,9 @@ class CoxPH:
         proximal_mu: float = 0.0,
         global_weights: Weights | None = None,
     ) -> NewtonResult:
-        """Take ``steps`` damped Newton steps in place; what the client calls instead of SGD.
+        """Take `steps` damped Newton steps in place; what the client calls instead of SGD.
 
-        With ``proximal_mu > 0`` the objective gains FedProx's ``mu/2 * ||beta - beta_global||^2``
+        With `proximal_mu > 0` the objective gains FedProx's `mu/2 * ||beta - beta_global||^2`
         (gradient and Hessian both). A step is halved (up to 30 times) until the objective does
         not rise, so a flat or badly conditioned likelihood cannot throw beta far away.
         """

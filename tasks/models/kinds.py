@@ -1,10 +1,10 @@
 """Which models are weight vectors and which are ensembles, and which strategies each accepts.
 
-The rule, one table: every weight strategy in ``tasks.strategies`` aggregates arrays of a
+The rule, one table: every weight strategy in `tasks.strategies` aggregates arrays of a
 fixed shape, so it applies to weight models only; an ensemble (forest, booster) is combined
-by its own rule in ``tasks.ensembles`` and runs under ``fedavg`` alone, which for it means
-"the ensemble's own sample-weighted combination" (Flower's ``FedXgbBagging`` and
-``FedXgbCyclic`` are ``FedAvg`` subclasses in the same sense). Within weight models:
+by its own rule in `tasks.ensembles` and runs under `fedavg` alone, which for it means
+"the ensemble's own sample-weighted combination" (Flower's `FedXgbBagging` and
+`FedXgbCyclic` are `FedAvg` subclasses in the same sense). Within weight models:
 
 - SGD models (logreg, mlp, linear_svm, elastic_net, torch_mlp) accept every strategy;
 - cox trains with Newton steps, so it refuses what needs SGD's step count and learning rate
@@ -13,8 +13,8 @@ by its own rule in ``tasks.ensembles`` and runs under ``fedavg`` alone, which fo
 
 DP (clipped, noised updates) needs a weight vector: refused for ensembles.
 
-``combination_problem`` is pure and cheap, so the flow's validator and the API can refuse a
-mismatch before anything starts; it returns (field, message) like ``strategy_problem``.
+`combination_problem` is pure and cheap, so the flow's validator and the API can refuse a
+mismatch before anything starts; it returns (field, message) like `strategy_problem`.
 """
 
 from __future__ import annotations
@@ -88,10 +88,10 @@ def _dp_on(dp: object) -> bool:
 
 
 def combination_problem(model: str, strategy: object = None, dp: object = None) -> tuple[str, str] | None:
-    """What is wrong with training ``model`` under ``strategy`` with ``dp``, as (field, message); None if fine.
+    """What is wrong with training `model` under `strategy` with `dp`, as (field, message); None if fine.
 
-    ``strategy`` may be a name, a dict with "name" or a strategy config; ``dp`` None/False
-    for off, or a DP config (a dict or object whose ``enabled`` is false also counts as off).
+    `strategy` may be a name, a dict with "name" or a strategy config; `dp` None/False
+    for off, or a DP config (a dict or object whose `enabled` is false also counts as off).
     """
     if model not in _KINDS:
         return "model", f"unknown model {model!r} (one of: {', '.join(_KINDS)})"
@@ -111,7 +111,7 @@ def combination_problem(model: str, strategy: object = None, dp: object = None) 
 
 
 def dependency_problem(model: str) -> tuple[str, str] | None:
-    """("model", how to install it) when ``model`` needs an optional extra that is absent here."""
+    """("model", how to install it) when `model` needs an optional extra that is absent here."""
     import importlib.util
 
     extra = OPTIONAL_EXTRAS.get(model)

@@ -1,12 +1,12 @@
 """A linear support vector machine in NumPy: multiclass hinge loss with an l2 penalty.
 
-Two multiclass rules, as scikit-learn's ``LinearSVC(multi_class=...)`` offers them:
-``"ovr"`` sums one binary hinge per class (Vapnik's soft margin, one class against the rest)
-and ``"crammer_singer"`` takes one hinge on the gap between the true class and the best
+Two multiclass rules, as scikit-learn's `LinearSVC(multi_class=...)` offers them:
+`"ovr"` sums one binary hinge per class (Vapnik's soft margin, one class against the rest)
+and `"crammer_singer"` takes one hinge on the gap between the true class and the best
 other class (Crammer & Singer 2001, "On the Algorithmic Implementation of Multiclass
 Kernel-based Vector Machines", JMLR 2:265-292). The hinge is not differentiable at the
-margin, so ``grad`` returns a subgradient (0 at the kink), which is what SGD on the SVM
-primal uses (Shalev-Shwartz et al. 2007, "Pegasos"). ``predict_proba`` is a softmax of the
+margin, so `grad` returns a subgradient (0 at the kink), which is what SGD on the SVM
+primal uses (Shalev-Shwartz et al. 2007, "Pegasos"). `predict_proba` is a softmax of the
 margins: not calibrated probabilities, but monotone in them, so ROC AUC and the other
 metrics work on it.
 """
@@ -24,9 +24,9 @@ MultiClass = Literal["ovr", "crammer_singer"]
 
 
 class LinearSVM(LinearSoftmax):
-    """Margins ``X W + b`` with weights ``[W (d, k), b (k,)]``; l2 applies to W only.
+    """Margins `X W + b` with weights `[W (d, k), b (k,)]`; l2 applies to W only.
 
-    The loss is the mean hinge over records plus ``l2/2 * ||W||^2``; zero init, like logreg,
+    The loss is the mean hinge over records plus `l2/2 * ||W||^2`; zero init, like logreg,
     so every host starts from the same point without sharing a seed.
     """
 

@@ -15,8 +15,8 @@ from tasks.models.base import SoftmaxModel, Weights
 
 
 class LinearSoftmax(SoftmaxModel):
-    """The linear layer the linear models share: scores ``X W + b`` with weights
-    ``[W (d, k), b (k,)]``, l2 on W only, zero init (every host starts from the same point
+    """The linear layer the linear models share: scores `X W + b` with weights
+    `[W (d, k), b (k,)]`, l2 on W only, zero init (every host starts from the same point
     without sharing a seed). Logreg, the linear SVM and the elastic net differ in their loss only.
     """
 
@@ -40,9 +40,9 @@ class LinearSoftmax(SoftmaxModel):
 
 
 class LogisticRegression(LinearSoftmax):
-    """Softmax regression with weights ``[W (d, k), b (k,)]``; k=2 uses two columns too.
+    """Softmax regression with weights `[W (d, k), b (k,)]`; k=2 uses two columns too.
 
-    ``seed`` is accepted so every model has the same constructor shape for the
+    `seed` is accepted so every model has the same constructor shape for the
     registry; the init is all zeros and does not depend on it.
     """
 

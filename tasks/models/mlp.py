@@ -1,7 +1,7 @@
 """One-hidden-layer ReLU network with a softmax output, in NumPy.
 
 The non-convex model, so strategies are also exercised where client drift
-matters. Init comes only from ``np.random.default_rng(seed)``, so every host
+matters. Init comes only from `np.random.default_rng(seed)`, so every host
 that builds it with the same seed starts from identical weights.
 """
 
@@ -14,8 +14,30 @@ import numpy as np
 from tasks.models.base import SoftmaxModel, Weights
 
 
+def check_hidden(hidden: int) -> int:
+    """`hidden` as an int; ValueError unless it is a positive integer."""
+    if int(hidden) != hidden or hidden < 1:
+        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+    return int(hidden)
+
+
+def initial_weights(n_features: int, hidden: int, n_classes: int, seed: int) -> Weights:
+    """`[W1, b1, W2, b2]` drawn only from `default_rng(seed)`: He-normal matrices, zero biases.
+
+    One draw for the NumPy `MLP` and the `TorchMLP`, so both start from the same weights.
+    """
+    rng = np.random.default_rng(seed)
+    d, h, k = n_features, hidden, n_classes
+    return [
+        rng.standard_normal((d, h)) * np.sqrt(2.0 / d),
+        np.zeros(h, dtype=np.float64),
+        rng.standard_normal((h, k)) * np.sqrt(2.0 / h),
+        np.zeros(k, dtype=np.float64),
+    ]
+
+
 class MLP(SoftmaxModel):
-    """``X -> ReLU(X W1 + b1) -> W2 + b2 -> softmax``; weights ``[W1, b1, W2, b2]``.
+    """`X -> ReLU(X W1 + b1) -> W2 + b2 -> softmax`; weights `[W1, b1, W2, b2]`.
 
     W1 and W2 get He-normal init (std sqrt(2 / fan_in)), biases start at zero;
     l2 applies to W1 and W2 only.
@@ -35,18 +57,9 @@ class MLP(SoftmaxModel):
         seed: int = 0,
     ) -> None:
         super().__init__(n_features, n_classes, l2=l2)
-        if int(hidden) != hidden or hidden < 1:
-            raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
-        self.hidden = int(hidden)
+        self.hidden = check_hidden(hidden)
         self.seed = seed
-        rng = np.random.default_rng(seed)
-        d, h, k = self.n_features, self.hidden, self.n_classes
-        self._weights = [
-            rng.standard_normal((d, h)) * np.sqrt(2.0 / d),
-            np.zeros(h, dtype=np.float64),
-            rng.standard_normal((h, k)) * np.sqrt(2.0 / h),
-            np.zeros(k, dtype=np.float64),
-        ]
+        self._weights = initial_weights(self.n_features, self.hidden, self.n_classes, seed)
 
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, Any]:
         W1, b1, W2, b2 = self._weights

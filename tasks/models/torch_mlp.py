@@ -1,14 +1,14 @@
-"""A PyTorch MLP behind the NumPy ``Model`` seam, so FedAvg, FedProx and SCAFFOLD run it unchanged.
+"""A PyTorch MLP behind the NumPy `Model` seam, so FedAvg, FedProx and SCAFFOLD run it unchanged.
 
-The network is ``Linear -> ReLU -> Linear`` with a softmax cross-entropy loss, on the CPU,
-in float64: weights leave and enter as float64 NumPy arrays in the NumPy ``MLP``'s layout
-(``[W1 (d, h), b1 (h,), W2 (h, k), b2 (k,)]``, the transpose of torch's ``(out, in)``), and
-``grad`` comes from autograd. The init draws from ``np.random.default_rng(seed)`` exactly as
-``tasks.models.mlp.MLP`` does, so both start from the same weights and compute the same
+The network is `Linear -> ReLU -> Linear` with a softmax cross-entropy loss, on the CPU,
+in float64: weights leave and enter as float64 NumPy arrays in the NumPy `MLP`'s layout
+(`[W1 (d, h), b1 (h,), W2 (h, k), b2 (k,)]`, the transpose of torch's `(out, in)`), and
+`grad` comes from autograd. The init is the NumPy `MLP`'s own (`tasks.models.mlp.initial_weights`,
+from `np.random.default_rng(seed)`), so both start from the same weights and compute the same
 loss and gradient (PyTorch's own init would tie the weights to torch's RNG instead).
 
 torch is an optional extra. This module imports without it, so the registry and the forms
-load; building the model without torch raises ``InvalidArgument`` naming the extra.
+load; building the model without torch raises `InvalidArgument` naming the extra.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fedpe.errors import InvalidArgument
-from tasks.models.base import Weights, check_dimensions
+from tasks.models.base import Weights, check_X, check_dimensions
+from tasks.models.mlp import check_hidden, initial_weights
 
 TORCH_EXTRA_HINT = 'pip install -e ".[torch]"'
 
@@ -41,7 +42,7 @@ def _import_torch() -> Any:
 
 
 class TorchMLP:
-    """``X -> ReLU(X W1 + b1) -> W2 + b2 -> softmax`` as a ``torch.nn.Sequential``; l2 on W1, W2."""
+    """`X -> ReLU(X W1 + b1) -> W2 + b2 -> softmax` as a `torch.nn.Sequential`; l2 on W1, W2."""
 
     name: ClassVar[str] = "torch_mlp"
     weight_names: ClassVar[tuple[str, ...]] = ("W1", "b1", "W2", "b2")
@@ -57,8 +58,7 @@ class TorchMLP:
     ) -> None:
         torch = _import_torch()
         check_dimensions(n_features, n_classes)
-        if int(hidden) != hidden or hidden < 1:
-            raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+        hidden = check_hidden(hidden)
         if not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self._torch = torch
@@ -70,14 +70,7 @@ class TorchMLP:
             torch.nn.ReLU(),
             torch.nn.Linear(self.hidden, self.n_classes, dtype=torch.float64),
         )
-        rng = np.random.default_rng(seed)
-        d, h, k = self.n_features, self.hidden, self.n_classes
-        self.set_weights([
-            rng.standard_normal((d, h)) * np.sqrt(2.0 / d),
-            np.zeros(h),
-            rng.standard_normal((h, k)) * np.sqrt(2.0 / h),
-            np.zeros(k),
-        ])
+        self.set_weights(initial_weights(self.n_features, self.hidden, self.n_classes, seed))
 
     # ---- weights ---------------------------------------------------------
     def _params(self) -> list[Any]:
@@ -117,10 +110,7 @@ class TorchMLP:
 
     # ---- inputs ----------------------------------------------------------
     def _tensor_X(self, X: np.ndarray) -> Any:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n, {self.n_features}), got {X.shape}")
-        return self._torch.from_numpy(np.ascontiguousarray(X))
+        return self._torch.from_numpy(np.ascontiguousarray(check_X(X, self.n_features)))
 
     def _tensor_y(self, y: np.ndarray, n: int) -> Any:
         y = np.asarray(y)
@@ -161,7 +151,7 @@ class TorchMLP:
             return float(self._objective(X, y))
 
     def grad(self, X: np.ndarray, y: np.ndarray) -> Weights:
-        """Autograd's gradient of ``loss``, as float64 arrays in ``get_weights()`` order."""
+        """Autograd's gradient of `loss`, as float64 arrays in `get_weights()` order."""
         params = self._params()
         grads = self._torch.autograd.grad(self._objective(X, y), params)
         return [g.numpy().T.copy() if i in (0, 2) else g.numpy().copy() for i, g in enumerate(grads)]

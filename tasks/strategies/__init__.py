@@ -1,7 +1,7 @@
 """Server-side aggregation strategies for fedpe (Flower-style layout).
 
-One module per algorithm, the maths in :mod:`tasks.strategies.aggregate`, the
-option schemas in :mod:`tasks.strategies.config`. Paper references are in each
+One module per algorithm, the maths in `tasks.strategies.aggregate`, the
+option schemas in `tasks.strategies.config`. Paper references are in each
 module's docstring; FedAvg itself is McMahan et al. (2017), arXiv:1602.05629.
 """
 

@@ -2,21 +2,21 @@
 
 Papers implemented here:
 
-* ``weighted_average`` — FedAvg, McMahan, Moore, Ramage, Hampson, Agüera y Arcas
+* `weighted_average` — FedAvg, McMahan, Moore, Ramage, Hampson, Agüera y Arcas
   (2017), "Communication-Efficient Learning of Deep Networks from Decentralized
   Data", arXiv:1602.05629.
-* ``aggregate_median`` and ``aggregate_trimmed_mean`` — Yin, Chen, Ramchandran,
+* `aggregate_median` and `aggregate_trimmed_mean` — Yin, Chen, Ramchandran,
   Bartlett (2018), "Byzantine-Robust Distributed Learning: Towards Optimal
   Statistical Rates", arXiv:1803.01498.
-* ``aggregate_krum`` (Krum and Multi-Krum) — Blanchard, El Mhamdi, Guerraoui,
+* `aggregate_krum` (Krum and Multi-Krum) — Blanchard, El Mhamdi, Guerraoui,
   Stainer (2017), "Machine Learning with Adversaries: Byzantine Tolerant
   Gradient Descent", arXiv:1703.02757.
-* ``aggregate_bulyan`` — El Mhamdi, Guerraoui, Rouault (2018), "The Hidden
+* `aggregate_bulyan` — El Mhamdi, Guerraoui, Rouault (2018), "The Hidden
   Vulnerability of Distributed Learning in Byzantium", arXiv:1802.07927.
-* ``aggregate_qffl`` — Li, Sanjabi, Beirami, Smith (2020), "Fair Resource
+* `aggregate_qffl` — Li, Sanjabi, Beirami, Smith (2020), "Fair Resource
   Allocation in Federated Learning" (q-FFL / q-FedAvg), arXiv:1905.10497.
 
-Every function takes ``Sequence[Weights]`` (one list of arrays per client),
+Every function takes `Sequence[Weights]` (one list of arrays per client),
 computes in float64 and returns float64 arrays; strategies cast back to the
 model's dtype. The robust rules are deliberately *unweighted*: sample counts
 are self-reported, so weighting by them would let one Byzantine client buy
@@ -82,7 +82,7 @@ def aggregate_median(weights: Sequence[Weights]) -> Weights:
 
 
 def aggregate_trimmed_mean(weights: Sequence[Weights], beta: float) -> Weights:
-    """Coordinate-wise mean after cutting ``floor(beta*n)`` values from each end.
+    """Coordinate-wise mean after cutting `floor(beta*n)` values from each end.
 
     Cutting a fixed fraction from *both* ends bounds the influence of up to
     that fraction of corrupted clients while keeping more of the honest data
@@ -109,7 +109,7 @@ def flatten(weights: Weights) -> np.ndarray:
 
 
 def pairwise_squared_distances(weights: Sequence[Weights]) -> np.ndarray:
-    """Matrix ``D[i, j] = ||w_i - w_j||^2`` over all layers jointly."""
+    """Matrix `D[i, j] = ||w_i - w_j||^2` over all layers jointly."""
     _check_nonempty(weights)
     flat = np.stack([flatten(client) for client in weights])
     diff = flat[:, None, :] - flat[None, :, :]
@@ -117,12 +117,12 @@ def pairwise_squared_distances(weights: Sequence[Weights]) -> np.ndarray:
 
 
 def krum_scores(weights: Sequence[Weights], f: int) -> np.ndarray:
-    """Krum score: sum of squared distances to the ``n - f - 2`` nearest others.
+    """Krum score: sum of squared distances to the `n - f - 2` nearest others.
 
-    ``n - f - 2`` is the paper's choice: an honest client's neighbourhood then
-    contains at least ``n - 2f - 2 >= 1`` honest peers even if all ``f``
+    `n - f - 2` is the paper's choice: an honest client's neighbourhood then
+    contains at least `n - 2f - 2 >= 1` honest peers even if all `f`
     Byzantine clients stay away from it. Inside Bulyan's shrinking sets the
-    count can fall below 1; it is clamped to ``[1, n - 1]`` so the score still
+    count can fall below 1; it is clamped to `[1, n - 1]` so the score still
     measures closeness to *something* rather than being zero for everyone.
     """
     n = len(weights)
@@ -138,15 +138,15 @@ def krum_scores(weights: Sequence[Weights], f: int) -> np.ndarray:
 
 
 def krum_select(weights: Sequence[Weights], f: int, m: int = 1) -> list[int]:
-    """Indices of the ``m`` lowest Krum scores; ties go to the lower index."""
+    """Indices of the `m` lowest Krum scores; ties go to the lower index."""
     scores = krum_scores(weights, f)
     return [int(i) for i in np.argsort(scores, kind="stable")[:m]]
 
 
 def aggregate_krum(weights: Sequence[Weights], f: int, m: int = 1) -> Weights:
-    """Krum (``m == 1``) or Multi-Krum: mean of the ``m`` best-scored clients.
+    """Krum (`m == 1`) or Multi-Krum: mean of the `m` best-scored clients.
 
-    Requires ``n >= 2f + 3`` (the paper's ``2f + 2 < n``); below that the
+    Requires `n >= 2f + 3` (the paper's `2f + 2 < n`); below that the
     neighbourhood of an honest client can be all Byzantine and the guarantee
     is void, so we refuse rather than return something that looks robust.
     The selected models are averaged without sample weights, as in the paper.
@@ -166,12 +166,12 @@ def aggregate_krum(weights: Sequence[Weights], f: int, m: int = 1) -> Weights:
 
 
 def aggregate_bulyan(weights: Sequence[Weights], f: int) -> Weights:
-    """Bulyan: Krum-select ``theta = n - 2f`` models, then a tight trimmed mean.
+    """Bulyan: Krum-select `theta = n - 2f` models, then a tight trimmed mean.
 
     Krum alone lets an attacker hide a large change in a single coordinate
     (small in L2 overall); the second, coordinate-wise stage keeps only the
-    ``beta = theta - 2f`` values closest to the median per coordinate, which
-    bounds every coordinate. Requires ``n >= 4f + 3``.
+    `beta = theta - 2f` values closest to the median per coordinate, which
+    bounds every coordinate. Requires `n >= 4f + 3`.
     """
     n = len(weights)
     layers = _check_nonempty(weights)
@@ -209,10 +209,10 @@ def aggregate_qffl(
 ) -> Weights:
     """q-FedAvg server step (Algorithm 2 of the q-FFL paper).
 
-    Clients with higher loss get proportionally more say (``F_k^q``), which
+    Clients with higher loss get proportionally more say (`F_k^q`), which
     trades some average accuracy for a more uniform accuracy across clients.
-    ``L = 1/learning_rate`` estimates the Lipschitz constant of the gradient,
-    the step size the paper derives from local SGD's learning rate. ``q = 0``
+    `L = 1/learning_rate` estimates the Lipschitz constant of the gradient,
+    the step size the paper derives from local SGD's learning rate. `q = 0`
     reduces to the unweighted mean of the client models.
     """
     _check_nonempty(client_weights)

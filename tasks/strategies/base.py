@@ -1,10 +1,10 @@
 """Shared types and the strategy base class for server-side aggregation.
 
-The shape follows Flower's ``Strategy``/``FedAvg`` split (Beutel et al. 2020,
+The shape follows Flower's `Strategy`/`FedAvg` split (Beutel et al. 2020,
 "Flower: A Friendly Federated Learning Research Framework", arXiv:2007.14390):
 a strategy owns the server state between rounds, tells clients what they need
 for local training, and turns the clients' results into new global weights.
-The maths lives in :mod:`tasks.strategies.aggregate` so it can be tested
+The maths lives in `tasks.strategies.aggregate` so it can be tested
 without any strategy object.
 """
 
@@ -23,9 +23,9 @@ Weights = list[np.ndarray]
 class FitResult:
     """One client's answer to a training round.
 
-    ``metrics["loss_before"]`` (the client's training loss of the *global*
+    `metrics["loss_before"]` (the client's training loss of the *global*
     weights, measured before local training) is required by q-FedAvg only.
-    ``control_delta`` (``c_i_new - c_i``) is required by SCAFFOLD only.
+    `control_delta` (`c_i_new - c_i`) is required by SCAFFOLD only.
     """
 
     host: str
@@ -52,7 +52,7 @@ class Strategy:
         learning_rate: float = 0.1,
         num_clients: int | None = None,
     ) -> None:
-        # A default config lets the SDK and tests write ``FedAvg()``; a config of
+        # A default config lets the SDK and tests write `FedAvg()`; a config of
         # the wrong type is a wiring bug we want to see at construction time.
         if config is None:
             config = self.config_type()
@@ -70,7 +70,7 @@ class Strategy:
         self.num_clients = num_clients
 
     def initialize(self, weights: Weights) -> None:
-        """Reset server state for a run starting from ``weights``.
+        """Reset server state for a run starting from `weights`.
 
         Stateless strategies keep nothing; stateful ones override this. Calling
         it is optional for them too: they initialise lazily on the first
@@ -80,7 +80,7 @@ class Strategy:
     def client_config(self, server_round: int) -> dict[str, Any]:
         """Settings clients need for local training this round.
 
-        ``proximal_mu`` is always present (0.0 = plain local SGD) so the client
+        `proximal_mu` is always present (0.0 = plain local SGD) so the client
         loop never needs to know which strategy is running.
         """
         return {"proximal_mu": 0.0}
@@ -124,7 +124,7 @@ def cast_like(values: Weights, reference: Weights) -> Weights:
 
     Arithmetic runs in float64 for accuracy; returning float64 for a float32
     model would double its size on the wire. Integer layers (e.g. BatchNorm's
-    ``num_batches_tracked``) stay float64 because truncating an average to an
+    `num_batches_tracked`) stay float64 because truncating an average to an
     integer would silently bias it.
     """
     out: Weights = []

@@ -1,10 +1,10 @@
 """One pydantic schema per aggregation strategy, shared by UI forms, API and SDK.
 
 Each model carries only its own options, so a form can never show a knob the
-chosen strategy ignores. Constraints are written as ``Annotated[..., Field()]``
-with a plain default: ``x: float = Field(0.1, ge=0)`` loses its limits in
-Prefect's generated forms. ``StrategyConfig`` is a plain ``Union`` (no
-``discriminator=``): pydantic still picks the member by the ``name`` literal,
+chosen strategy ignores. Constraints are written as `Annotated[..., Field()]`
+with a plain default: `x: float = Field(0.1, ge=0)` loses its limits in
+Prefect's generated forms. `StrategyConfig` is a plain `Union` (no
+`discriminator=`): pydantic still picks the member by the `name` literal,
 and Prefect draws one tab per member.
 
 Papers: FedAvg (McMahan et al. 2017, arXiv:1602.05629); FedAvgM (Hsu, Qi,
@@ -192,7 +192,7 @@ StrategyConfig = Union[
 
 
 def min_clients(config: StrategyConfig) -> int:
-    """Fewest clients per round ``config`` can aggregate (flow pre-check)."""
+    """Fewest clients per round `config` can aggregate (flow pre-check)."""
     return config.required_clients()
 
 

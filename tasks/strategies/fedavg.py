@@ -18,9 +18,9 @@ from tasks.strategies.config import FedAvgConfig
 class FedAvg(Strategy):
     """The template of a round's aggregation, and its reference strategy.
 
-    `aggregate_fit` checks the results, combines them with :meth:`aggregate` (the hook robust
+    `aggregate_fit` checks the results, combines them with `aggregate` (the hook robust
     variants change: median, trimmed mean, Krum, Bulyan) and moves the global model with
-    :meth:`server_update` (the hook server optimisers change: momentum, Adam, SCAFFOLD's
+    `server_update` (the hook server optimisers change: momentum, Adam, SCAFFOLD's
     step). FedAvg itself takes the combination as the new model.
     """
 

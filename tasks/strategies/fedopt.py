@@ -10,7 +10,7 @@ Reddi, Charles, Zaheer, Garrett, Rush, Konečný, Kumar, McMahan (2021),
     v = beta_2*v + (1 - beta_2)*delta^2               (Adam)
     w = w + server_lr * m / (sqrt(v) + tau)
 
-As in the paper, m starts at 0, v starts at tau^2 (its ``v_{-1} >= tau^2``), and
+As in the paper, m starts at 0, v starts at tau^2 (its `v_{-1} >= tau^2`), and
 there is no bias correction (Flower's FedAdam adds one; we follow the paper).
 """
 

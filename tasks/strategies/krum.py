@@ -16,7 +16,7 @@ from tasks.strategies.fedavg import FedAvg
 
 
 class Krum(FedAvg):
-    """Selects one model; robust to ``f`` Byzantine clients when n >= 2f+3."""
+    """Selects one model; robust to `f` Byzantine clients when n >= 2f+3."""
 
     name: ClassVar[str] = "krum"
     config_type: ClassVar[type] = KrumConfig
@@ -30,7 +30,7 @@ class Krum(FedAvg):
 
 
 class MultiKrum(Krum):
-    """Averages the ``m`` best models: less variance than Krum, same filtering."""
+    """Averages the `m` best models: less variance than Krum, same filtering."""
 
     name: ClassVar[str] = "multikrum"
     config_type: ClassVar[type] = MultiKrumConfig

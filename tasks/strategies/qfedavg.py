@@ -2,7 +2,7 @@
 
 Li, Sanjabi, Beirami, Smith (2020), "Fair Resource Allocation in Federated
 Learning", ICLR 2020, arXiv:1905.10497 (Algorithm 2). Each client reports
-``metrics["loss_before"]``: its training loss of the *global* weights before
+`metrics["loss_before"]`: its training loss of the *global* weights before
 local training, F_k(w^t) in the paper.
 """
 

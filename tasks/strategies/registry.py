@@ -1,7 +1,7 @@
-"""Name -> strategy class registry, in the shape of fsspec's ``registry.py``.
+"""Name -> strategy class registry, in the shape of fsspec's `registry.py`.
 
 A read-only view is public so callers can list what exists without being able
-to mutate it by accident; additions go through :func:`register_strategy`.
+to mutate it by accident; additions go through `register_strategy`.
 Paper references live in each strategy's module.
 """
 
@@ -33,10 +33,10 @@ _config_adapter: TypeAdapter[Any] = TypeAdapter(StrategyConfig)
 
 
 def register_strategy(name: str, cls: type[Strategy], clobber: bool = False) -> None:
-    """Add ``cls`` under ``name``; refuse to replace silently.
+    """Add `cls` under `name`; refuse to replace silently.
 
     A silent overwrite would make two plugins fight over a name with the last
-    import winning, so replacing needs ``clobber=True``.
+    import winning, so replacing needs `clobber=True`.
     """
     if name in _registry and not clobber:
         raise ValueError(
@@ -52,7 +52,7 @@ def build_strategy(
     learning_rate: float,
     num_clients: int | None = None,
 ) -> Strategy:
-    """Instantiate the strategy named by ``config``.
+    """Instantiate the strategy named by `config`.
 
     Accepts a plain mapping too, so the API and SDK can pass JSON straight
     through and still get pydantic's validation errors.

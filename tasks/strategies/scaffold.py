@@ -12,7 +12,7 @@ Server step (the paper's, unweighted over the participating set S):
     c = c + (|S|/N) * mean_{i in S}(delta c_i)
 
 The unweighted mean is a deliberate choice: the control-variate update
-``c = mean over all N clients of c_i`` only stays consistent if every client
+`c = mean over all N clients of c_i` only stays consistent if every client
 counts once, whatever its sample count.
 """
 
@@ -71,7 +71,7 @@ class Scaffold(FedAvg):
 
 
 def scaffold_correction(c_global: Weights, c_local: Weights) -> Weights:
-    """Term ``c - c_i`` the client adds to every local gradient.
+    """Term `c - c_i` the client adds to every local gradient.
 
     It swaps the client's own drift estimate for the federation's, which is
     what makes local steps point towards the global optimum.
@@ -91,9 +91,9 @@ def scaffold_update_control(
 ) -> tuple[Weights, Weights]:
     """New client control variate and the delta to send (paper's option II).
 
-    ``c_i+ = c_i - c + (x - y_i) / (K * lr)`` reuses the local trajectory as a
+    `c_i+ = c_i - c + (x - y_i) / (K * lr)` reuses the local trajectory as a
     gradient estimate, so it costs no extra pass over the data (option I would).
-    Returns ``(c_local_new, c_local_new - c_local)``.
+    Returns `(c_local_new, c_local_new - c_local)`.
     """
     if local_steps < 1:
         raise ValueError(f"local_steps must be >= 1, got {local_steps}")

@@ -1,7 +1,7 @@
 """Who is at the other end of a Dask comm: read from the certificate it presented.
 
-The federation CA signs three kinds of certificate: the scheduler's (CN ``fedpe-scheduler``),
-the coordinator's (CN ``fedpe-coordinator``: the runner's flows, the API and the admin CLI) and
+The federation CA signs three kinds of certificate: the scheduler's (CN `fedpe-scheduler`),
+the coordinator's (CN `fedpe-coordinator`: the runner's flows, the API and the admin CLI) and
 one per host, whose CN is the host's name. Mutual TLS proves the chain; this module turns the
 peer certificate into an `Identity` that the scheduler's and the hosts' guards decide on.
 """

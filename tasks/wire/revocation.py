@@ -1,13 +1,13 @@
 """Revocation in the TLS handshake: the federation's CRL loaded into every TLS context of a process.
 
-`fedpe tls revoke NAME` writes the CA's certificate revocation list (``{FEDPE_HOME}/tls/crl.pem``,
+`fedpe tls revoke NAME` writes the CA's certificate revocation list (`{FEDPE_HOME}/tls/crl.pem`,
 beside the CA's certificate; fedpe/stack/tls.py). A fedpe client's Dask Security names it
-(``extra_conn_args["fedpe_crl"]``, blocks/federation.py), and the scheduler's listener finds it
-in ``FEDPE_TLS_CRL``; each peer's leaf certificate is then checked against it (OpenSSL's
-``VERIFY_CRL_CHECK_LEAF``), so a revoked certificate fails the handshake before a byte of the
+(`extra_conn_args["fedpe_crl"]`, blocks/federation.py), and the scheduler's listener finds it
+in `FEDPE_TLS_CRL`; each peer's leaf certificate is then checked against it (OpenSSL's
+`VERIFY_CRL_CHECK_LEAF`), so a revoked certificate fails the handshake before a byte of the
 peer's is read. The CRL travels with the CA a Security trusts, not with the process: one
 process may talk to two federations (the tests do), each checked against its own CA's CRL. OpenSSL lets a context take more CRLs while it serves, and among CRLs of one
-issuer picks the latest (``lastUpdate``; the CA writes a strictly later one on every change),
+issuer picks the latest (`lastUpdate`; the CA writes a strictly later one on every change),
 so a newer file is loaded into the live contexts when its modification time changes.
 """
 
@@ -66,7 +66,7 @@ _watches: dict[str, CrlWatch] = {}
 
 
 def crl_watch(path: str | os.PathLike | None = None) -> CrlWatch:
-    """The watch of the CRL at `path` (by default the one ``FEDPE_TLS_CRL`` names), one per file."""
+    """The watch of the CRL at `path` (by default the one `FEDPE_TLS_CRL` names), one per file."""
     key = os.fspath(path) if path else os.environ.get(ENV_CRL, "")
     if key not in _watches:
         _watches[key] = CrlWatch(key or None)

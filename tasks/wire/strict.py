@@ -1,13 +1,13 @@
 """Reading what a host sends without running it: the strict decoder.
 
-Dask's own decoder (`distributed.protocol.core.loads`) unpickles every ``__Pickled__`` part of
-a message as it reads it, deserialises ``__Serialized__`` parts with pickle, and imports
-modules for ``__Enum__`` parts. A host that holds a valid certificate could therefore run code
+Dask's own decoder (`distributed.protocol.core.loads`) unpickles every `__Pickled__` part of
+a message as it reads it, deserialises `__Serialized__` parts with pickle, and imports
+modules for `__Enum__` parts. A host that holds a valid certificate could therefore run code
 in whoever reads its bytes. fedpe's comms (tasks/wire/transport.py) read a host's bytes with
 `loads_strict` instead, before distributed sees anything: plain msgpack data only (None,
-booleans, numbers, strings, bytes, lists, dicts, and Dask's plain ``__Set__``), bounded in
-size. A ``__Pickled__`` or ``__Enum__`` part, a msgpack extension type, or a frame layout that
-does not add up is refused (`StrictReadError`, and the comm is closed). A ``__Serialized__``
+booleans, numbers, strings, bytes, lists, dicts, and Dask's plain `__Set__`), bounded in
+size. A `__Pickled__` or `__Enum__` part, a msgpack extension type, or a frame layout that
+does not add up is refused (`StrictReadError`, and the comm is closed). A `__Serialized__`
 part (how an honest worker sends a task's exception) is never decoded: it becomes `WITHHELD`,
 which a guard must replace with a value of its own; `is_plain` refuses it, so a message still
 holding one never gets past `require_plain`.

@@ -1,7 +1,7 @@
-"""fedpe's Dask comm backend, ``fedpe://``: mutual TLS with one strict choke point where bytes enter.
+"""fedpe's Dask comm backend, `fedpe://`: mutual TLS with one strict choke point where bytes enter.
 
-Every fedpe process (scheduler, hosts, coordinator) speaks ``fedpe://``, registered with
-distributed as a comm backend (the ``distributed.comm.backends`` entry point in
+Every fedpe process (scheduler, hosts, coordinator) speaks `fedpe://`, registered with
+distributed as a comm backend (the `distributed.comm.backends` entry point in
 pyproject.toml), so no connection of theirs can be opened, or accepted, without passing here.
 On the wire it is Dask's TLS framing; what differs is who reads what:
 
@@ -16,7 +16,7 @@ On the wire it is Dask's TLS framing; what differs is who reads what:
 - The scheduler's and the coordinator's comms read as Dask does: they are the federation's own
   parties, and the coordinator's task specs are pickles by design.
 - A revoked certificate fails the TLS handshake itself: where the connection's Security names
-  its CA's CRL (or, for a listener, ``FEDPE_TLS_CRL`` does), the TLS context checks the leaf
+  its CA's CRL (or, for a listener, `FEDPE_TLS_CRL` does), the TLS context checks the leaf
   against it, and picks up a new CRL when the file changes (tasks/wire/revocation.py).
   `abort_peers` closes the open comms of certificates just revoked.
 """
@@ -159,7 +159,7 @@ class FedpeBackend(TLSBackend):
 
 
 def register() -> None:
-    """Make ``fedpe://`` known in this process even where the package's entry point is not installed."""
+    """Make `fedpe://` known in this process even where the package's entry point is not installed."""
     from distributed.comm import registry
 
     registry.backends.setdefault(SCHEME, FedpeBackend())
@@ -168,7 +168,7 @@ def register() -> None:
 def _no_client_handlers_for_host_events() -> None:
     """`distributed.Client` runs a handler on every `print` and `warn` event the scheduler relays,
     and the `warn` handler unpickles the event's payload. Events can come from hosts: in a process
-    that speaks ``fedpe://`` no client runs those handlers (the scheduler's guard also drops
+    that speaks `fedpe://` no client runs those handlers (the scheduler's guard also drops
     hosts' events on any topic but fedpe's own)."""
     from distributed.client import Client
 

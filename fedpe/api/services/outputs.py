@@ -1,6 +1,6 @@
 """The output store, read by the API: progress, rounds, resource reports, files, archives, removal.
 
-Every path is resolved under ``{execution_id}/{host}/`` with components checked first; file
+Every path is resolved under `{execution_id}/{host}/` with components checked first; file
 bytes are streamed in chunks and archives are zipped on the fly, never held whole in memory.
 """
 
