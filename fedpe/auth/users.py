@@ -168,11 +168,13 @@ class UserStore:
             raise AuthenticationError("wrong user name or password")
         return _user(row)
 
-    def check_key(self, key: str) -> User:
+    def check_key(self, key: str, *, known_only: bool = False) -> User | None:
         """The active owner of API key `key`; AuthenticationError otherwise.
 
         argon2 costs ~150 ms here, so a verified key is remembered by its sha256 (KEY_CACHE_S);
-        revocation is still read from the database on every call.
+        revocation is still read from the database on every call. With `known_only`, a key not
+        verified lately gives None instead of an argon2 check: an event loop may call it, and
+        runs the full check elsewhere only then.
         """
         parts = split_key(key)
         if parts is None:
@@ -183,6 +185,10 @@ class UserStore:
         if row is None or row["key_revoked"] is not None or row["revoked_at"] is not None:
             raise AuthenticationError("invalid or revoked API key")
         digest = hashlib.sha256(key.encode()).hexdigest()
+        if known_only:
+            with self._lock:
+                cached = self._verified.get(digest)
+            return _user(row) if cached and cached[0] == row["key_hash"] and cached[1] > time.monotonic() else None
         with self._lock:
             # One verification per key at a time: twenty clients that connect at once with one key
             # wait for the first check instead of running twenty argon2 checks side by side.

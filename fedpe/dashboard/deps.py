@@ -73,7 +73,7 @@ async def page_user(request: Request, state: State) -> User:
     return user
 
 
-def admin_page(user: Annotated[User, Depends(page_user)]) -> User:
+async def admin_page(user: Annotated[User, Depends(page_user)]) -> User:
     return require_admin(user)
 
 
