@@ -15,8 +15,13 @@ turns that body back into the same exception with `from_response`. Imports nothi
     ├── Conflict                                409 CONFLICT
     ├── NoConnection (ConnectionError)          503 SERVICE_UNAVAILABLE
     ├── JobTimeout (TimeoutError)               504 TIMEOUT
-    ├── ExecutionFailed                         500-free: raised client-side on a failed job
-    └── StackError                              CLI: a part of the local stack did not start
+    ├── ExecutionFailed                         409 EXECUTION_FAILED (raised client-side on a failed job)
+    ├── StackError                              503 STACK_ERROR (CLI: a part of the local stack did not start)
+    ├── RoleFailed                              409 ROLE_FAILED
+    ├── RoleLost                                503 HOST_LOST
+    ├── NotEnoughClients                        409 NOT_ENOUGH_CLIENTS
+    ├── RoleRefused                             409 ROLE_REFUSED
+    └── CallRefused                             403 CALL_REFUSED
 """
 
 from __future__ import annotations

@@ -39,6 +39,15 @@ class FedStatsPolicy(BaseModel):
     #: The fewest records any released cell may count (min and max are the means of that many values).
     min_count: Annotated[int, Field(ge=2, le=100000)] = 5
 
+    def floor(self, asked: object) -> int:
+        """The fewest records a released cell counts: what the requester asked, never below the host's
+        `min_count` (fed-stats and a training's preparation passes alike)."""
+        try:
+            asked = int(asked or 0)
+        except (TypeError, ValueError):
+            asked = 0
+        return max(asked, self.min_count)
+
     @property
     def extremes_k(self) -> int:
         """How many extremes a released min or max averages: this floor alone, whatever a requester
@@ -156,9 +165,8 @@ def decide(policy: HostPolicy, host: str, *, tool: str, task: str, owner: str, d
         return refuse("max_concurrent_roles", f"it already runs {live_roles} roles, its limit")
     adjustments: dict = {}
     if tool == "fed-stats":
-        asked = int(params.get("min_count") or 0)
-        if asked < policy.fed_stats.min_count:
-            adjustments["min_count"] = policy.fed_stats.min_count
+        if policy.fed_stats.floor(params.get("min_count")) != params.get("min_count"):
+            adjustments["min_count"] = policy.fed_stats.floor(params.get("min_count"))
         # min and max average the host's floor of extremes, whatever min_count the requester chose
         adjustments["extremes_k"] = policy.fed_stats.extremes_k
     if tool == "flcore" and task == "flcore-client":

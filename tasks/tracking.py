@@ -134,8 +134,9 @@ class Tracker:
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
-        self.params.update({k: str(v)[:6000] for k, v in params.items()})
-        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        params = {k: str(v)[:6000] for k, v in params.items()}
+        self.params.update(params)
+        self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
 
     def _run_model(self, name: str) -> str:
         """A new logged model of this run (its source and an output of it); returns its id.

@@ -145,11 +145,14 @@ class _Poller:
                     "node": host, "task": task, "message": log.message}
             self.publish("log", line, log_us=_micros(log.timestamp))
 
-    async def _rounds(self, execution_id: str, rounds: int | None) -> None:
-        """One `round` event per stored round, each once, in order."""
+    async def _rounds(self, execution_id: str, progress: dict) -> None:
+        """One `round` event per stored round, each once, in order. The store is listed only when
+        the progress header counts a round not sent yet (it is written after the round itself)."""
         done = self.rounds[-1]["data"]["round"] if self.rounds else 0
+        if not isinstance(progress.get("round"), int) or progress["round"] <= done:
+            return
         for entry in await self.hub.outputs.rounds(execution_id, after=done):
-            self.publish("round", {**RoundRecord.from_entry(entry).row(), "rounds": rounds})
+            self.publish("round", {**RoundRecord.from_entry(entry).row(), "rounds": progress.get("rounds")})
 
     async def run(self) -> None:
         executions = self.hub.executions
@@ -162,7 +165,7 @@ class _Poller:
                           "prefect_state": snap.flow_run.state_name, "statuses": snap.status_list()}
                 if self.last_status is None or status != self.last_status["data"]:
                     self.publish("status", status)
-                await self._rounds(snap.id, progress.get("rounds"))
+                await self._rounds(snap.id, progress)
                 await self._logs(snap)
                 if snap.final:
                     await asyncio.sleep(LOG_FLUSH_S)  # the last batch of the hosts' log lines

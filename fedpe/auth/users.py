@@ -168,6 +168,12 @@ class UserStore:
             raise AuthenticationError("wrong user name or password")
         return _user(row)
 
+    def _verified_lately(self, digest: str, key_hash: str) -> bool:
+        """Whether the key of this sha256 passed argon2 against `key_hash` within KEY_CACHE_S."""
+        with self._lock:
+            cached = self._verified.get(digest)
+        return bool(cached and cached[0] == key_hash and cached[1] > time.monotonic())
+
     def check_key(self, key: str, *, known_only: bool = False) -> User | None:
         """The active owner of API key `key`; AuthenticationError otherwise.
 
@@ -186,17 +192,13 @@ class UserStore:
             raise AuthenticationError("invalid or revoked API key")
         digest = hashlib.sha256(key.encode()).hexdigest()
         if known_only:
-            with self._lock:
-                cached = self._verified.get(digest)
-            return _user(row) if cached and cached[0] == row["key_hash"] and cached[1] > time.monotonic() else None
+            return _user(row) if self._verified_lately(digest, row["key_hash"]) else None
         with self._lock:
             # One verification per key at a time: twenty clients that connect at once with one key
             # wait for the first check instead of running twenty argon2 checks side by side.
             gate = self._verifying.setdefault(digest, threading.Lock())
         with gate:
-            with self._lock:
-                cached = self._verified.get(digest)
-            if not (cached and cached[0] == row["key_hash"] and cached[1] > time.monotonic()):
+            if not self._verified_lately(digest, row["key_hash"]):
                 if not verify_secret(secret, row["key_hash"]):
                     raise AuthenticationError("invalid or revoked API key")
                 with self._lock:

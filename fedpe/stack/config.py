@@ -41,9 +41,9 @@ class StackConfig(BaseModel):
     runner_limit: Annotated[int, Field(ge=1, le=64)] = 4
     host_threads: Annotated[int, Field(ge=1, le=64)] = 4
     #: The CPU priority (`nice`) of the demo hosts. They stand for other machines, yet here they
-    #: share the coordinator's cores: at the default priority fifty busy hosts left the API and
-    #: Prefect a fiftieth of the machine each, and a status poll waited half a second. Hosts
-    #: started with `fedpe host start` on their own machines keep their own priority.
+    #: share the coordinator's cores with the services users talk to (the API, Prefect), which
+    #: should not wait behind fifty busy hosts. Hosts started with `fedpe host start` on their
+    #: own machines keep their own priority.
     host_nice: Annotated[int, Field(ge=0, le=19)] = 10
     owner: str = "admin"
     serve_api: bool = True

@@ -184,7 +184,7 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
             stack.save()
             netns.create(network, netem=config.netem)
         services = _start_services(stack, secrets, progress)
-        # While they start: the hosts' data, and the Dask client's security (imports distributed).
+        # While they start: the hosts' data.
         stack.data_dirs = _demo_data(config, stack.hosts, progress)
         _start_hosts(stack, network, services, progress)
         _wait_for_services(stack, secrets, services, progress)

@@ -112,9 +112,11 @@ class ClientTrainer(Role):
                 "features": self.features, "fingerprint": self.fingerprint}
 
     def prepare(self, value: dict) -> dict:
-        """Split train/validation by seed; return the profile of the selected columns for the plan."""
+        """Split train/validation by seed; return the profile of the selected columns for the plan,
+        each released cell counting at least the host's own floor (`FedStatsPolicy.floor`)."""
         from tasks.prep import host_profile
 
+        floors = self.context.policy.fed_stats
         with self.meter.measure():
             frame = self._frame
             if not self.survival:
@@ -126,15 +128,15 @@ class ClientTrainer(Role):
             self._train, self._val = frame.iloc[order[n_val:]], frame.iloc[order[:n_val]]
             del self._frame
             try:
-                profile = host_profile(self._train, self.features, min_count=int(value["min_count"]))
+                profile = host_profile(self._train, self.features, min_count=floors.floor(value.get("min_count")))
             except ValueError as exc:
                 raise InvalidArgument(f"dataset: {exc} on host {self.host}", field="features") from None
             if value.get("ranges"):  # a median imputation: the first of fed-stats' two passes
                 from tasks.stats import local_ranges
 
                 numeric = [c for c in self.features if c in profile["numeric"]]
-                profile["ranges"] = local_ranges(self._train[numeric], numeric, int(value["min_count"]),
-                                                 extremes_k=self.context.policy.fed_stats.extremes_k)
+                profile["ranges"] = local_ranges(self._train[numeric], numeric, floors.floor(value.get("min_count")),
+                                                 extremes_k=floors.extremes_k)
         self._touch()
         return profile
 
@@ -143,11 +145,12 @@ class ClientTrainer(Role):
         under the same floors), from which the server reads each column's median."""
         from tasks.stats import local_summary
 
+        floors = self.context.policy.fed_stats
         with self.meter.measure():
             edges = value["edges"]
             summary = local_summary(self._train[[c for c in edges if c in self._train.columns]], edges,
-                                    min_count=int(value["min_count"]), categorical=[],
-                                    extremes_k=self.context.policy.fed_stats.extremes_k)
+                                    min_count=floors.floor(value.get("min_count")), categorical=[],
+                                    extremes_k=floors.extremes_k)
         self._touch()
         return summary
 

@@ -185,7 +185,9 @@ class FederatedServer(Role):
         features = described[self.spec.clients[0]]["features"]
         # the columns' dtypes (the same on every host, checked before): the registered model's signature
         self.dtypes = {name: str(dtype) for name, dtype in described[self.spec.clients[0]]["columns"]}
-        median = self.spec.imputation == "median"
+        weights_model = self.kind == "weights"
+        # Trees keep their gaps (no fill at all): the median's two passes would release data for nothing.
+        median = self.spec.imputation == "median" and weights_model
         profiles = self.ask_all("prepare", {"labels": labels, "min_count": self.spec.min_count, "ranges": median},
                                 "failed to prepare")
         try:
@@ -193,7 +195,6 @@ class FederatedServer(Role):
             plan = combine_profiles([profiles[h] for h in self.spec.clients], features, medians)
         except ValueError as exc:
             raise InvalidArgument(str(exc), field="features") from None
-        weights_model = self.kind == "weights"
         sums = self.ask_all("setup", {"plan": plan.model_dump(), "missing_indicators": self.spec.missing_indicators,
                                       "impute": weights_model}, "failed to apply the preparation plan")
         n_classes = 1 if self.survival else len(labels)

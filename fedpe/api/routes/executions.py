@@ -74,7 +74,7 @@ async def report(state: State, user: CurrentUser, execution_id: str):
 
 @router.get("/{execution_id}/metrics", response_model=Metrics,
             responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
-            summary="One row per round: its metrics, each client's, and the dropped hosts (MLflow's numbers)")
+            summary="One row per round: its metrics, each client's, and the dropped hosts (named as in MLflow)")
 async def metrics(state: State, user: CurrentUser, execution_id: str, format: Literal["json", "csv"] = "json"):
     body = await state.executions.metrics(execution_id, user)
     return responses.metrics_download(body) if format == "csv" else body

@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from fedpe.api import status as fem
-from fedpe.api.status import STATES_BY_STATUS
 from fedpe.api.services import tools
 from fedpe.api.services.orchestrator import Orchestrator, parse_execution_id
 from fedpe.api.services.outputs import Outputs
@@ -233,7 +232,7 @@ class Executions:
 
     async def metrics(self, execution_id: str, user: User) -> dict[str, Any]:
         """One row per finished round (`tasks.rounds.RoundRecord.row`): its metrics, each client's, who
-        took part, who dropped; by name (`flat_metrics`), the numbers the server role logged to MLflow."""
+        took part, who dropped; named by `flat_metrics`, as MLflow names the ones it gets (`tracked_metrics`)."""
         snap = await self.readable(execution_id, user)
         progress, entries = await asyncio.gather(self.outputs.progress(snap.id), self.outputs.rounds(snap.id))
         progress = progress or {}
@@ -253,8 +252,8 @@ class Executions:
             raise AuthorizationError("only admins may list another user's executions", field="owner")
         if not user.is_admin:
             owner = user.name
-        if status and status not in STATES_BY_STATUS:
-            raise InvalidArgument(f"status: one of {', '.join(STATES_BY_STATUS)}", field="status")
+        if status and status not in fem.STATES_BY_STATUS:
+            raise InvalidArgument(f"status: one of {', '.join(fem.STATES_BY_STATUS)}", field="status")
         known = tools.tool_ids()
         if tool and tool not in known:
             raise InvalidArgument(f"tool: one of {', '.join(known)}", field="tool")
@@ -266,7 +265,7 @@ class Executions:
             return {"executions": [], "total": 0, "limit": limit, "offset": offset}
         runs = await self.orchestrator.list_runs(
             deployment_ids=list(deployments.values()),
-            state_types=STATES_BY_STATUS[status] if status else None,
+            state_types=fem.STATES_BY_STATUS[status] if status else None,
             owner_tag=f"fedpe-owner:{owner}" if owner else None, cap=LIST_CAP)
         rows = []
         for run in runs:
@@ -450,7 +449,7 @@ class Executions:
     async def queue(self) -> dict[str, Any]:
         deployments = list((await self.orchestrator.deployment_ids(tools.tool_ids())).values())
         buckets = {"queued": ["SCHEDULED"], "pending": ["PENDING"],
-                   **{s: STATES_BY_STATUS[s] for s in ("running", "completed", "failed", "cancelled")}}
+                   **{s: fem.STATES_BY_STATUS[s] for s in ("running", "completed", "failed", "cancelled")}}
         if not deployments:
             counts = {k: 0 for k in buckets}
         else:
@@ -467,6 +466,6 @@ def fem_hosts(snap: Snapshot) -> list[str]:
 
 
 def metrics_csv(rows: list[dict[str, Any]]) -> str:
-    """`/metrics` rows as CSV (`tasks.rounds.rounds_csv`): one line per round, MLflow's metric names
-    as columns (`accuracy`, `client.HOST.loss`, ...), then `clients` and `dropped`."""
+    """`/metrics` rows as CSV (`tasks.rounds.rounds_csv`): one line per round, the metric
+    names (as MLflow's: `accuracy`, `client.HOST.loss`, ...) as columns, then `clients` and `dropped`."""
     return rounds_csv(RoundRecord.from_row(row) for row in rows)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.policy import FlcorePolicy, HostPolicy, decide, host_dp
+from tasks.policy import FedStatsPolicy, FlcorePolicy, HostPolicy, decide, host_dp
 
 
 def flcore_client(policy: dict, dp: dict | None, rounds: int = 10):
@@ -161,3 +161,12 @@ def test_the_server_adds_no_second_noise_when_every_host_noised_its_own_update()
     assert all_noised([noised, noised], 1.0)
     assert not all_noised([noised, {}], 1.0)  # one host that did not: the server's noise stays
     assert not all_noised([noised], 1.5) and not all_noised([], 1.0)
+
+
+def test_a_requested_min_count_never_goes_below_the_hosts_floor():
+    floors = FedStatsPolicy(min_count=20)
+    assert [floors.floor(asked) for asked in (1, 19, 20, 35, None, "x")] == [20, 20, 20, 35, 20, 20]
+    # fed-stats' decision and a training's preparation passes apply the same rule
+    decided = decide(HostPolicy.model_validate({"fed_stats": {"min_count": 20}}), "h", tool="fed-stats",
+                     task="fed-stats", owner="alice", dataset="d", params={"min_count": 1}, live_roles=0)
+    assert decided.adjustments["min_count"] == floors.floor(1)
