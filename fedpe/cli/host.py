@@ -16,7 +16,10 @@ def start(
     name: str = typer.Option(..., "--name", help="The host's name in the federation (letters, digits, '-', '_', '.')."),
     scheduler: str = typer.Option(..., "--scheduler", help="Address of the federation's Dask scheduler: fedpe://HOST:PORT."),
     data_dir: Path = typer.Option(..., "--data-dir", help="Folder holding this host's datasets."),
-    threads: int = typer.Option(4, "--threads", min=1, max=64, help="Worker threads (roles are threads)."),
+    threads: int = typer.Option(4, "--threads", min=1, max=64, help="Worker threads."),
+    role_linger: float = typer.Option(10.0, "--role-linger", min=0, max=86400,
+                                      help="Seconds the role process stays up after its last role ends, ready for "
+                                           "the next (what roles loaded is held that long)."),
     tls_ca_file: Path = typer.Option(None, "--tls-ca-file", help="The federation's CA certificate."),
     tls_cert: Path = typer.Option(None, "--tls-cert", help="This host's certificate, signed by that CA."),
     tls_key: Path = typer.Option(None, "--tls-key", help="This host's private key."),
@@ -27,7 +30,7 @@ def start(
     from fedpe.host.start import start_host
 
     raise typer.Exit(start_host(name, scheduler, data_dir, nthreads=threads, tls_ca_file=tls_ca_file,
-                                tls_cert=tls_cert, tls_key=tls_key, policy=policy))
+                                tls_cert=tls_cert, tls_key=tls_key, policy=policy, role_linger_s=role_linger))
 
 
 @app.command("audit")

@@ -167,7 +167,7 @@ KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER"
 
 
 def worker_env(name: str, data_dir: Path, policy: Path | None = None,
-               source: dict[str, str] | None = None) -> dict[str, str]:
+               source: dict[str, str] | None = None, role_linger_s: float | None = None) -> dict[str, str]:
     """The environment of the host's worker: where its data and policy are, and one BLAS thread per role.
 
     Only `KEPT_ENV` passes from the starting environment (a worker that runs tools must hold
@@ -181,7 +181,7 @@ def worker_env(name: str, data_dir: Path, policy: Path | None = None,
     env.update({
         "FEDPE_HOST_NAME": name,
         "FEDPE_HOST_DATA_DIR": str(data_dir.resolve()),
-        # Roles are threads of one worker process; BLAS threads would fight over the cores.
+        # Roles are threads of one role process; BLAS threads would fight over the cores.
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
@@ -192,6 +192,8 @@ def worker_env(name: str, data_dir: Path, policy: Path | None = None,
     })
     if policy is not None:
         env["FEDPE_HOST_POLICY"] = str(Path(policy).resolve())
+    if role_linger_s is not None:
+        env["FEDPE_ROLE_LINGER_S"] = str(role_linger_s)  # tasks/host/role_process.py
     return env
 
 
@@ -233,12 +235,12 @@ def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int) -> lis
 def start_host(
     name: str, scheduler: str, data_dir: Path, *, nthreads: int = 4,
     tls_ca_file: Path | None = None, tls_cert: Path | None = None, tls_key: Path | None = None,
-    policy: Path | None = None,
+    policy: Path | None = None, role_linger_s: float | None = None,
 ) -> int:
     """Run the checks, then the host's worker until this process is told to stop."""
     tls = check_tls(tls_ca_file, tls_cert, tls_key)
     preflight(name, scheduler, data_dir, tls=tls, policy=policy)
     from fedpe.host.supervisor import become
 
-    become(worker_argv(name, scheduler, tls, nthreads), worker_env(name, data_dir, policy))
+    become(worker_argv(name, scheduler, tls, nthreads), worker_env(name, data_dir, policy, role_linger_s=role_linger_s))
     return 0  # not reached: the process is the supervisor now

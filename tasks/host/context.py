@@ -84,13 +84,14 @@ class RoleContext:
     """One role's life on its host, shared by the role's thread and the host's call handler."""
 
     def __init__(self, spec: RoleSpec, *, data_dir: Path, audit: AuditLog | None, peers=None,
-                 policy: HostPolicy | None = None):
+                 policy: HostPolicy | None = None, worker=None):
         self.spec = spec
         self.policy = policy or HostPolicy()  # the host's own floors, which the role applies itself
         self.host = spec.host
         self.data_dir = Path(data_dir)
         self.audit = audit
         self.peers = peers
+        self.worker = worker  # what the role may ask of the host's worker (tasks/host/runtime.WorkerLink)
         self.control = Control()
         self.log = RoleLog(self)
         self._events: list[dict] = []

@@ -29,15 +29,6 @@ def _probe(fn) -> dict:
         return {"ok": False, "ms": round((time.perf_counter() - start) * 1000, 1), "error": f"{type(exc).__name__}: {exc}"}
 
 
-def _scheduler() -> str:
-    from distributed import get_worker
-    from distributed.utils import sync
-
-    worker = get_worker()
-    identity = sync(worker.loop, worker.scheduler.identity)
-    return f"{identity.get('address')} with {len(identity.get('workers', {}))} workers"
-
-
 def _data_folder(data_dir) -> str:
     names = sorted(p.name for p in data_dir.iterdir() if not p.name.startswith("."))
     return f"{data_dir} readable ({len(names)} entries)"
@@ -55,7 +46,7 @@ class HealthCheck(Role):
             report = {
                 "host": context.host,
                 "requested_host": context.spec.host,
-                "worker_address": _worker().address,
+                "worker_address": context.worker.address,
                 "pid": os.getpid(),
                 "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "versions": versions(),
@@ -63,7 +54,7 @@ class HealthCheck(Role):
                 "datasets": [d.model_dump(mode="json") for d in scan_catalogue(context.data_dir)],
                 "policy": context.policy.summary(),
                 "reachability": {
-                    "scheduler": _probe(_scheduler),
+                    "scheduler": _probe(context.worker.scheduler),
                     "data_folder": _probe(lambda: _data_folder(context.data_dir)),
                 },
             }
@@ -71,8 +62,3 @@ class HealthCheck(Role):
             context.release_file("health.json", json.dumps(report, indent=2).encode())
         return {"report": report, "usage": meter.report(host=context.host, task=TASK_ID)}
 
-
-def _worker():
-    from distributed import get_worker
-
-    return get_worker()

@@ -1,11 +1,13 @@
 """The role runtime of a host: starts roles, answers calls to them, lets the coordinator collect.
 
-A role reaches a host as a plain Dask task, `run_role(spec)`, that the coordinator pins to the
-host. The runtime checks the host's policy (tasks/policy.py) and records its decision in the
-host's audit log before the role reads anything, then runs the role to its end on that task's
-thread. While it runs, the host answers role calls, which reach it over the one line to the
-scheduler's relay that it opened itself (tasks/host/relay_line.py; hosts only dial out), each
-naming its caller as the caller's certificate does:
+It lives in the host's role process (tasks/host/role_main.py), not in the Dask worker: a role
+reaches a host as the plain Dask task `run_role(spec)` that the coordinator pins to the host, and
+the worker hands the spec over the role link (tasks/host/role_process.py). The runtime checks
+the host's policy (tasks/policy.py) and records its decision in the host's audit log before the
+role reads anything, then runs the role to its end on a thread of its own. While it runs, the
+host answers role calls, which reach the worker over the one line to the scheduler's relay
+that it opened itself (tasks/host/relay_line.py; hosts only dial out) and come here as they
+came, each naming its caller as the caller's certificate does:
 
 - `poll` (the coordinator only): the role's new events, the coordinator's control flags in;
 - a role method (those `Role.methods_for` the caller lists: the role's `COORDINATOR_METHODS` for
@@ -30,9 +32,10 @@ from tasks.audit import AuditLog, audit_path, sha256_of
 from tasks.policy import HostPolicy, decide
 from tasks.host.context import RoleContext
 from tasks.host.specs import RoleSpec
-from tasks.host.relay_line import RelayLine
+from tasks.host.role_link import Link, group_of, no_role_answer
 from tasks.host.role import ENDED, Role
 from tasks.wire import codec
+from tasks.wire.errors import CallError
 from tasks.wire.identity import Identity
 
 logger = logging.getLogger("fedpe.runtime")
@@ -52,10 +55,69 @@ def role_classes() -> dict[str, type[Role]]:
     return {cls.TASK_ID: cls for cls in (FederatedServer, ClientTrainer, HealthCheck, LocalStats)}
 
 
-class HostRuntime:
-    """One per host worker: the live roles, their call handler, the policy and the audit log."""
+class WorkerLink:
+    """What the roles may ask of their host's worker, over the role link: its address, the
+    scheduler's identity (the health check's probe) and calls to the execution's peers."""
 
-    def __init__(self, worker, *, name: str, data_dir: str | Path, policy: HostPolicy | None = None):
+    def __init__(self, link: Link, loop: asyncio.AbstractEventLoop, address: str):
+        self.link = link
+        self.loop = loop
+        self.address = address
+
+    def ask(self, op: str, timeout_s: float | None = None, **fields: Any) -> dict:
+        """One request to the worker from a role's thread (blocking)."""
+        return asyncio.run_coroutine_threadsafe(self.link.request(op, **fields), self.loop).result(timeout_s)
+
+    def scheduler(self) -> str:
+        answer = self.ask("scheduler", timeout_s=30)
+        if answer.get("status") != "OK":
+            raise RuntimeError(answer.get("message") or "the worker did not reach its scheduler")
+        return answer["detail"]
+
+
+class LinkPeers:
+    """The server role's clients, called by name through the worker (which alone holds the host's
+    certificate); the same front as tasks/wire/calls.Peers, with the payloads encoded here."""
+
+    def __init__(self, worker: WorkerLink, group: str, names: list[str]):
+        self.worker = worker
+        self.group = group
+        self.names = set(names)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    async def _call(self, name: str, execution_id: str, role: str, method: str, value: Any) -> Any:
+        answer = await self.worker.link.request("peer", group=self.group, to=name, execution=execution_id, role=role,
+                                                method=method, payload=codec.encode(value))
+        if answer.get("status") != "OK":
+            raise CallError(answer.get("message") or f"{method} on host {name} failed")
+        return codec.decode(answer.get("payload", b"\xc0"))
+
+    def run_many(self, calls: dict[str, tuple[str, str, str, Any]], deadline: float) -> tuple[dict, dict]:
+        """Run {host: (execution, role, method, value)} at once; ({host: answer}, {host: reason})."""
+        futures = {name: asyncio.run_coroutine_threadsafe(self._call(name, *call), self.worker.loop)
+                   for name, call in calls.items()}
+        results, missing = {}, {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result(timeout=max(0.001, deadline - time.monotonic()))
+            except TimeoutError:
+                future.cancel()  # the worker drops the call too (the link's cancel)
+                missing[name] = "timeout"
+            except Exception as exc:  # a dead or refusing host is a dropout, not the end of the run
+                missing[name] = f"{type(exc).__name__}: {exc}"[:300]
+        return results, missing
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.worker.link.request("peers_close", group=self.group), self.worker.loop)
+
+
+class RoleRuntime:
+    """One per role process: the live roles, their call handler, the policy and the audit log."""
+
+    def __init__(self, *, name: str, data_dir: str | Path, policy: HostPolicy | None = None,
+                 worker: WorkerLink | None = None):
         self.worker = worker
         self.name = name
         self.data_dir = Path(data_dir)
@@ -67,14 +129,7 @@ class HostRuntime:
         self._polls = ThreadPoolExecutor(64, thread_name_prefix="fedpe-role-poll")
         self._audit = ThreadPoolExecutor(1, thread_name_prefix="fedpe-audit")  # "sent" lines, in the answers' order
 
-    def install(self) -> "HostRuntime":
-        """Open the host's line to the relay (called on the worker's event loop, before it takes work)."""
-        self.line = RelayLine(self.worker.scheduler.address, self.worker.connection_args, self.dispatch)
-        self.line.start()
-        self.worker.fedpe_runtime = self
-        return self
-
-    # -- running a role (on the Dask task's thread) -------------------------------------------
+    # -- running a role (on a thread of its own) ------------------------------------------------
     def run(self, raw_spec: dict) -> str:
         spec = RoleSpec.model_validate(raw_spec)
         if spec.host != self.name:
@@ -83,8 +138,9 @@ class HostRuntime:
         if spec.task not in classes:
             raise RoleRefused(f"host {self.name} has no role {spec.task!r}")
         key = (spec.execution_id, spec.task)
-        peers = self._peers(spec.peers) if spec.peers else None
-        context = RoleContext(spec, data_dir=self.data_dir, audit=self.audit, peers=peers, policy=self.policy)
+        peers = LinkPeers(self.worker, group_of(spec.execution_id, spec.task), spec.peers) if spec.peers else None
+        context = RoleContext(spec, data_dir=self.data_dir, audit=self.audit, peers=peers, policy=self.policy,
+                              worker=self.worker)
         with self._lock:
             decision = decide(self.policy, self.name, tool=spec.tool, task=spec.task, owner=spec.owner,
                               dataset=spec.dataset, params=spec.params, live_roles=len(self._roles),
@@ -129,18 +185,11 @@ class HostRuntime:
             release_memory()
         return status
 
-    def _peers(self, names: list[str]):
-        """The server's clients, reached through the relay by name (no host is dialed)."""
-        from tasks.wire.calls import Peers
-
-        relay = self.worker.scheduler.address
-        return Peers({name: relay for name in names}, self.worker.connection_args, self.worker.loop.asyncio_loop)
-
     def live_roles(self) -> int:
         with self._lock:
             return len(self._roles)
 
-    # -- role calls (on the worker's event loop) ----------------------------------------------
+    # -- role calls (on the role process's event loop) ----------------------------------------
     async def dispatch(self, caller: Identity, execution: str, role: str, method: str, payload: bytes) -> dict:
         """The answer to one role call from `caller` (as the relay names it), never an exception."""
         try:
@@ -150,7 +199,7 @@ class HostRuntime:
                 if caller.kind != "coordinator":
                     return {"status": "error", "message": f"{caller} may not poll roles"}
                 if entry is None:
-                    return {"status": "OK", "payload": codec.encode({"known": False})}
+                    return no_role_answer(self.name, caller, execution, role, method)
                 context = entry[0]
                 context.control.update((value or {}).get("control") or {})
                 wait = min(float((value or {}).get("wait_s", POLL_WAIT_S)), 5.0)
@@ -161,7 +210,7 @@ class HostRuntime:
                 ended = (entry[0].result or {}).get("error") if entry is not None else None
                 if ended:
                     return {"status": "error", "message": f"{ENDED} on {self.name}: {ended}"}
-                return {"status": "error", "message": f"no role {role} of execution {execution} runs on {self.name}"}
+                return no_role_answer(self.name, caller, execution, role, method)
             context, instance = entry
             if method not in instance.methods_for(caller):
                 return {"status": "error", "message": f"{caller} may not call {method} of {role} on {self.name}"}
@@ -196,7 +245,8 @@ def release_memory() -> None:
 
 
 def run_role(spec: dict) -> str:
-    """The Dask task a role is: runs on its host's worker for the role's whole life."""
+    """The Dask task a role is: runs on its host's worker for the role's whole life, while the
+    role itself runs in the host's role process (tasks/host/role_process.py)."""
     from distributed import get_worker, secede
 
     secede()  # long-lived: must not hold one of the worker's threads

@@ -1,5 +1,5 @@
-"""Resource use of a role, measured for what it is: roles are threads in a host's worker process,
-so CPU is the role's own thread time (plus its actor's) and memory is the process's RSS."""
+"""Resource use of a role, measured for what it is: roles are threads of the host's role process
+(tasks/host/role_process.py), so CPU is the role's own thread time (plus its actor's) and memory is the process's RSS."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class UsageMeter:
             "cpu_seconds": round(self.cpu_seconds, 4),
             "cpu_seconds_scope": "role thread(s)",
             "rss_peak_bytes": self.rss_peak_bytes,
-            "rss_scope": "host worker process",
+            "rss_scope": "host role process",
             "process_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "started_at": self.started_at,
             "ended_at": _now(),

@@ -17,14 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.wire import codec
+from tasks.wire.errors import CallError
 from tasks.wire.strict import StrictReadError, require_plain
 from tasks.wire.transport import FedpeComm, make_strict
 
 OP = "fedpe-relay-call"
-
-
-class CallError(RuntimeError):
-    """Raised when a role call fails: the peer is unreachable, not who it should be, or refused."""
 
 
 @dataclass
@@ -51,7 +48,12 @@ class Peer:
     async def call(self, execution_id: str, role: str, method: str, value: Any = None,
                    timeout_s: float | None = None) -> Any:
         """`method` of the role `role` of `execution_id` on this host, with `value` as its argument."""
-        payload = codec.encode(value)
+        return codec.decode(await self.call_raw(execution_id, role, method, codec.encode(value), timeout_s))
+
+    async def call_raw(self, execution_id: str, role: str, method: str, payload: bytes,
+                       timeout_s: float | None = None) -> bytes:
+        """The same call with its argument and answer left in the codec (a host's worker passes
+        its role process's calls on without reading them)."""
         async with self._lock:
             try:
                 if self._comm is None or self._comm.closed():
@@ -69,7 +71,10 @@ class Peer:
         if not isinstance(answer, dict) or answer.get("status") != "OK":
             message = answer.get("message") if isinstance(answer, dict) else None
             raise CallError(f"{method} on host {self.name}: {message or answer!r}")
-        return codec.decode(answer.get("payload", b"\xc0"))
+        payload = answer.get("payload", b"\xc0")
+        if not isinstance(payload, (bytes, bytearray)):
+            raise CallError(f"{method} on host {self.name}: the answer's payload is not bytes")
+        return bytes(payload)
 
     def close(self) -> None:
         if self._comm is not None:

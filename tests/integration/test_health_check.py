@@ -71,3 +71,27 @@ def test_health_check_deployment_has_an_inactive_daily_schedule(stack):
     assert [s.active for s in deployment.schedules] == [False]
     assert deployment.schedules[0].schedule.cron == "0 6 * * *"
     assert "fedpe-owner:admin" in deployment.tags
+
+
+def test_roles_run_in_a_role_process_of_the_worker_that_ends_after_its_linger(stack):
+    import time
+
+    import psutil
+
+    from tasks.host.role_process import DEFAULT_LINGER_S
+
+    host = stack.hosts[0]
+    supervisor = next(c for c in stack.children if c.name == f"host-{host}")
+    (worker,) = psutil.Process(supervisor.pid).children()
+
+    flow_run = run_deployment("health-check/default", parameters={"hosts": [host]}, poll_interval=0.25, timeout=180)
+
+    assert flow_run.state.is_completed(), flow_run.state.message
+    report = flow_run.state.result().reports[host]
+    role_process = psutil.Process(report["pid"])
+    assert role_process.ppid() == worker.pid and "tasks.host.role_main" in role_process.cmdline()
+    deadline = time.monotonic() + DEFAULT_LINGER_S + 20
+    while psutil.pid_exists(report["pid"]) and role_process.status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the idle role process did not end after its linger"
+        time.sleep(0.5)
+    assert worker.is_running() and worker.children() == []  # the worker stays; only the roles' process went

@@ -1,0 +1,197 @@
+"""The worker's side of a host's roles: it starts the role process, passes calls to it, and ends it.
+
+A role reaches a host as the Dask task `run_role(spec)` (tasks/host/runtime.py), which lands
+here. The role itself runs in a child process of the worker (`python -m tasks.host.role_main`),
+started for the first role and ended `FEDPE_ROLE_LINGER_S` seconds (10 by default) after the
+last one, so an idle host holds only its worker: what roles load (pandas, pyarrow,
+scikit-learn, the data, the models, about 90 MiB) leaves with the process. Executions that
+follow one another within the linger (a pipeline's steps, a researcher's next run) find it
+warm. The same shape as Flower's process isolation of a ClientApp, kept warm between runs.
+
+The worker keeps what only it may hold: the host's certificate, its line to the relay, and the
+comms of the server role's calls to its clients. Calls to a role that reach the worker over the
+relay line are passed to the role process as they came (the caller named by the relay, the
+payload unread); the role process's calls to its peers are made here, to the hosts its spec
+names only. The link carries plain msgpack (tasks/host/role_link.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from fedpe.errors import RoleFailed, RoleRefused
+from tasks.host.relay_line import RelayLine
+from tasks.host.role_link import Link, LinkClosed, group_of, no_role_answer
+from tasks.wire import codec
+from tasks.wire.identity import Identity
+
+logger = logging.getLogger("fedpe.role_process")
+
+#: Seconds an idle role process waits for the next role before it ends.
+DEFAULT_LINGER_S = 10.0
+STOP_GRACE_S = 10.0
+
+
+def linger_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("FEDPE_ROLE_LINGER_S", DEFAULT_LINGER_S)))
+    except ValueError:
+        return DEFAULT_LINGER_S
+
+
+class RoleProcess:
+    """One per host worker: its relay line, and the role process while roles run (and a while after)."""
+
+    def __init__(self, worker, *, name: str):
+        self.worker = worker
+        self.name = name
+        self.linger_s = linger_s()
+        self.link: Link | None = None
+        self.process: asyncio.subprocess.Process | None = None
+        self._runs = 0
+        self._lock = asyncio.Lock()  # one start or stop at a time
+        self._linger: asyncio.TimerHandle | None = None
+        self._peers_of: dict[str, set[str]] = {}  # a live role -> the hosts it may call
+        self._comms: dict[str, dict[str, Any]] = {}  # a live role -> {host: Peer}
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self.worker.loop.asyncio_loop
+
+    def install(self) -> "RoleProcess":
+        """Open the host's line to the relay (called on the worker's event loop, before it takes work)."""
+        self.line = RelayLine(self.worker.scheduler.address, self.worker.connection_args, self.dispatch)
+        self.line.start()
+        self.worker.fedpe_runtime = self
+        return self
+
+    def live_roles(self) -> int:
+        return self._runs
+
+    # -- the role process's life --------------------------------------------------------------
+    async def _started(self) -> Link:
+        async with self._lock:
+            if self.link is not None and not self.link.closed.is_set():
+                return self.link
+            await self._reap()
+            ours, theirs = socket.socketpair()
+            try:
+                self.process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "tasks.host.role_main", str(theirs.fileno()), self.worker.address,
+                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=dict(os.environ))
+            finally:
+                theirs.close()
+            reader, writer = await asyncio.open_unix_connection(sock=ours)
+            self.link = Link(reader, writer, {"peer": self._peer, "peers_close": self._peers_close,
+                                              "scheduler": self._scheduler})
+            self.loop.create_task(self.link.serve())
+            return self.link
+
+    async def _reap(self) -> None:
+        """Close the link and wait for the process to end (killed after STOP_GRACE_S)."""
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+
+    def _idle(self) -> None:
+        if self._runs == 0 and self.link is not None:
+            self.loop.create_task(self._retire())
+
+    async def _retire(self) -> None:
+        async with self._lock:
+            if self._runs == 0:
+                await self._reap()
+
+    async def close(self) -> None:
+        """End the role process now (the worker is closing)."""
+        if self._linger is not None:
+            self._linger.cancel()
+        self.line.close()
+        async with self._lock:
+            await self._reap()
+
+    # -- a role (its Dask task's thread, then the worker's loop) ---------------------------------
+    def run(self, raw_spec: dict) -> str:
+        """Run one role in the role process to its end; its status (what the Dask task returns)."""
+        return asyncio.run_coroutine_threadsafe(self._run(raw_spec), self.loop).result()
+
+    async def _run(self, raw_spec: dict) -> str:
+        group = group_of(str(raw_spec.get("execution_id")), str(raw_spec.get("task")))
+        self._runs += 1
+        if self._linger is not None:
+            self._linger.cancel()
+        self._peers_of[group] = set(raw_spec.get("peers") or ())
+        try:
+            link = await self._started()
+            answer = await link.request("run", spec=codec.encode(raw_spec))  # its params may hold arrays
+        except LinkClosed:
+            code = self.process.returncode if self.process is not None else None
+            raise RoleFailed(f"the role process of host {self.name} ended while it ran {raw_spec.get('task')} "
+                             f"(exit code {code})") from None
+        finally:
+            self._runs -= 1
+            self._peers_of.pop(group, None)
+            self._close_comms(group)
+            if self._runs == 0:
+                self._linger = self.loop.call_later(self.linger_s, self._idle)
+        if answer.get("status") == "OK":
+            return str(answer.get("outcome"))
+        if answer.get("code") == RoleRefused.code:
+            raise RoleRefused(str(answer.get("message")))
+        raise RoleFailed(str(answer.get("message")))
+
+    # -- calls to the roles (from the relay line) ---------------------------------------------
+    async def dispatch(self, caller: Identity, execution: str, role: str, method: str, payload: bytes) -> dict:
+        """The role process's answer to one role call, or what a host without that role answers."""
+        link = self.link
+        if link is None or link.closed.is_set():
+            return no_role_answer(self.name, caller, execution, role, method)
+        try:
+            return await link.request("call", caller_kind=caller.kind, caller=caller.name, execution=execution,
+                                      role=role, method=method, payload=payload)
+        except LinkClosed:
+            return no_role_answer(self.name, caller, execution, role, method)
+
+    # -- what the role process asks of the worker -----------------------------------------------
+    async def _peer(self, message: dict) -> dict:
+        """A server role's call to one of its clients, made with the host's certificate."""
+        from tasks.wire.calls import CallError, Peer
+
+        group, to = str(message.get("group")), str(message.get("to"))
+        if to not in self._peers_of.get(group, ()):
+            return {"status": "error", "message": f"host {to} is not a peer of role {group} on {self.name}"}
+        comms = self._comms.setdefault(group, {})
+        if to not in comms:
+            comms[to] = Peer(to, self.worker.scheduler.address, self.worker.connection_args)
+        try:
+            payload = await comms[to].call_raw(str(message.get("execution")), str(message.get("role")),
+                                               str(message.get("method")), message.get("payload", b"\xc0"))
+        except CallError as exc:
+            return {"status": "error", "message": str(exc)}
+        return {"status": "OK", "payload": payload}
+
+    async def _peers_close(self, message: dict) -> dict:
+        self._close_comms(str(message.get("group")))
+        return {"status": "OK"}
+
+    def _close_comms(self, group: str) -> None:
+        for peer in self._comms.pop(group, {}).values():
+            peer.close()
+
+    async def _scheduler(self, message: dict) -> dict:
+        identity = await self.worker.scheduler.identity()
+        return {"status": "OK", "detail": f"{identity.get('address')} with {len(identity.get('workers', {}))} workers"}
