@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
+
+import psutil
 
 
 def free_port() -> int:
@@ -53,3 +57,35 @@ def bench_stack(prefix: str, **options: Any) -> Iterator[Any]:
         yield stack
     finally:
         launcher.down(home)
+
+
+def processes(home: Path) -> list[psutil.Process]:
+    """Every process the federation under `home` started, children included."""
+    stack = json.loads((home / "stack.json").read_text())
+    found = []
+    for child in stack["children"]:
+        try:
+            parent = psutil.Process(child["pid"])
+            found += [parent, *parent.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _command(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:  # it ended meanwhile
+        return ""
+
+
+def roles_left(home: Path, timeout_s: float = 90) -> None:
+    """Wait until every host's role process has ended (30 s after its last role): idle means
+    the last execution's roles are gone, and a process that ends mid-window would take its CPU
+    time out of the sum."""
+    deadline = time.monotonic() + timeout_s
+    time.sleep(2)
+    while any("tasks.host.role_main" in _command(p) for p in processes(home)):
+        if time.monotonic() > deadline:
+            raise SystemExit("the hosts' role processes did not end after their linger")
+        time.sleep(0.5)

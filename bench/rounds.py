@@ -9,6 +9,9 @@ exactly what plain Dask does every round. One line per case:
 
     hosts=N fedpe_round_ms=X floor_round_ms=Y ratio=X/Y first_round_s=Z accuracy=A
 
+and last a `cold` line: the 10 hosts again once their role processes have ended (after an idle
+spell), so its first_round_s includes starting every host's role process.
+
 Per-round figures are medians. Usage: .venv/bin/python bench/rounds.py [--rounds 50]
 
 With `--netem "delay 20ms loss 1%"` every host lives in a network namespace of its own and
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _stack import bench_stack
+from _stack import bench_stack, roles_left
 
 
 def write_wide(data_dirs: dict[str, str], *, features: int, classes: int, rows: int = 20) -> None:
@@ -106,13 +109,18 @@ def main() -> None:
         if not args.skip_wide:
             write_wide(stack.data_dirs, features=10_000, classes=100)
         # The first execution of a new federation pays one-time costs (the Prefect server's
-        # first task runs, MLflow's first model); it is printed apart, not mixed into a case.
-        print("warm-up " + measure(stack, stack.hosts[:3], "breast-cancer", 3), flush=True)
+        # first task runs, MLflow's first model, every host's role process): it is printed
+        # apart, not mixed into a case. Each host's role process then stays warm for 30 s after
+        # its last role (tasks/host/role_process.py).
+        print("warm-up " + measure(stack, stack.hosts, "breast-cancer", 3), flush=True)
         cases = [(stack.hosts[:3], "breast-cancer", ""), (stack.hosts, "breast-cancer", "")]
         if not args.skip_wide:
             cases.append((stack.hosts, "wide", " weights=1000100"))
         for hosts, dataset, label in cases:
             print(measure(stack, hosts, dataset, args.rounds) + label + suffix, flush=True)
+        # What a user's first execution after an idle spell pays: every role process starts.
+        roles_left(stack.config.home)
+        print("cold " + measure(stack, stack.hosts, "breast-cancer", args.rounds) + suffix, flush=True)
 
 
 def measure(stack, hosts: list[str], dataset: str, rounds: int) -> str:

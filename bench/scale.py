@@ -12,6 +12,8 @@ and the API under load, for 5, 10, 25 and 50 hosts on this machine. One line per
   percentage of one core, divided by N;
 - host_rss_mib: median RSS of one host with all its processes, idle after those executions
   (host_rss_fresh_mib: the same right after `fedpe up`, before any execution);
+  idle here means once the last execution's roles have left (each host's role process ends
+  30 s after its last role: tasks/host/role_process.py);
 - status_p99_ms: p99 of GET /executions/status/{id}, 20 concurrent clients polling as FEM clients do
   (each on its own connection, its first request not counted: it opens the connection and has
   the API key verified), during a running execution;
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from _stack import free_port
+from _stack import free_port, processes, roles_left
 
 FEDPE = [sys.executable, "-m", "fedpe.cli"]
 
@@ -57,19 +59,6 @@ def its_prefect(env: dict[str, str]):
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"],
                                      PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}):
         yield
-
-
-def processes(home: Path) -> list[psutil.Process]:
-    """Every process the federation under `home` started, children included."""
-    stack = json.loads((home / "stack.json").read_text())
-    found = []
-    for child in stack["children"]:
-        try:
-            parent = psutil.Process(child["pid"])
-            found += [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-    return found
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> float:
@@ -159,7 +148,7 @@ def measure(n: int) -> str:
             round_ms = statistics.median(h["round_ms"] for h in history)
             overhead_s = ended - submitted - sum(h["round_ms"] for h in history) / 1000
             note(f"30 rounds: median {round_ms:.1f} ms, overhead {overhead_s:.2f} s")
-            time.sleep(5)  # let the last execution's roles leave
+            roles_left(home)
             procs = processes(home)
             before = cpu_seconds(procs)
             time.sleep(20)

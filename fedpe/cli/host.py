@@ -17,7 +17,7 @@ def start(
     scheduler: str = typer.Option(..., "--scheduler", help="Address of the federation's Dask scheduler: fedpe://HOST:PORT."),
     data_dir: Path = typer.Option(..., "--data-dir", help="Folder holding this host's datasets."),
     threads: int = typer.Option(4, "--threads", min=1, max=64, help="Worker threads."),
-    role_linger: float = typer.Option(10.0, "--role-linger", min=0, max=86400,
+    role_linger: float = typer.Option(30.0, "--role-linger", min=0, max=86400,
                                       help="Seconds the role process stays up after its last role ends, ready for "
                                            "the next (what roles loaded is held that long)."),
     tls_ca_file: Path = typer.Option(None, "--tls-ca-file", help="The federation's CA certificate."),

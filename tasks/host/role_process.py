@@ -2,7 +2,7 @@
 
 A role reaches a host as the Dask task `run_role(spec)` (tasks/host/runtime.py), which lands
 here. The role itself runs in a child process of the worker (`python -m tasks.host.role_main`),
-started for the first role and ended `FEDPE_ROLE_LINGER_S` seconds (10 by default) after the
+started for the first role and ended `FEDPE_ROLE_LINGER_S` seconds (30 by default) after the
 last one, so an idle host holds only its worker: what roles load (pandas, pyarrow,
 scikit-learn, the data, the models, about 90 MiB) leaves with the process. Executions that
 follow one another within the linger (a pipeline's steps, a researcher's next run) find it
@@ -34,7 +34,7 @@ from tasks.wire.identity import Identity
 logger = logging.getLogger("fedpe.role_process")
 
 #: Seconds an idle role process waits for the next role before it ends.
-DEFAULT_LINGER_S = 10.0
+DEFAULT_LINGER_S = 30.0
 STOP_GRACE_S = 10.0
 
 

@@ -22,12 +22,13 @@ def host_cert_args(stack, name: str) -> list[str]:
     return issue_host_cert(stack.config.home, name, tls_files(stack.config.home).host_dir(name), reuse=True).cli_args()
 
 
-def start_extra_host(stack, name: str, data_dir: Path, *, policy: Path | None = None) -> subprocess.Popen:
+def start_extra_host(stack, name: str, data_dir: Path, *, policy: Path | None = None,
+                     options: tuple[str, ...] = ()) -> subprocess.Popen:
     """A host of our own (its own process group) that a test may crash."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "fedpe.cli", "host", "start", "--name", name, "--scheduler",
          stack.config.scheduler_address, "--data-dir", str(data_dir), "--threads", "4",
-         *host_cert_args(stack, name), *(["--policy", str(policy)] if policy else [])],
+         *host_cert_args(stack, name), *(["--policy", str(policy)] if policy else []), *options],
         env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     from distributed import Client

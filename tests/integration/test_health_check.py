@@ -73,25 +73,34 @@ def test_health_check_deployment_has_an_inactive_daily_schedule(stack):
     assert "fedpe-owner:admin" in deployment.tags
 
 
-def test_roles_run_in_a_role_process_of_the_worker_that_ends_after_its_linger(stack):
+def test_roles_run_in_a_role_process_of_the_worker_that_ends_after_its_linger_and_starts_again(stack, tmp_path):
+    import shutil
     import time
 
     import psutil
+    from federation_helpers import start_extra_host, stop_host
 
-    from tasks.host.role_process import DEFAULT_LINGER_S
+    data = tmp_path / "data"
+    shutil.copytree(stack.data_dirs["hospital-c"], data, ignore=shutil.ignore_patterns(".fedpe"))
+    host = "hospital-l"
+    proc = start_extra_host(stack, host, data, options=("--role-linger", "1"))
+    try:
+        (worker,) = psutil.Process(proc.pid).children()  # `fedpe host start` became the supervisor
+        pids = []
+        for _ in range(2):
+            flow_run = run_deployment("health-check/default", parameters={"hosts": [host]}, poll_interval=0.25,
+                                      timeout=180)
+            assert flow_run.state.is_completed(), flow_run.state.message
+            pid = flow_run.state.result().reports[host]["pid"]
+            pids.append(pid)
+            role_process = psutil.Process(pid)
+            assert role_process.ppid() == worker.pid and "tasks.host.role_main" in role_process.cmdline()
+            deadline = time.monotonic() + 30
+            while role_process.is_running() and role_process.status() != psutil.STATUS_ZOMBIE:
+                assert time.monotonic() < deadline, "the idle role process did not end after its linger"
+                time.sleep(0.2)
+            assert worker.is_running() and worker.children() == []  # only the roles' process went
+    finally:
+        stop_host(proc)
 
-    host = stack.hosts[0]
-    supervisor = next(c for c in stack.children if c.name == f"host-{host}")
-    (worker,) = psutil.Process(supervisor.pid).children()
-
-    flow_run = run_deployment("health-check/default", parameters={"hosts": [host]}, poll_interval=0.25, timeout=180)
-
-    assert flow_run.state.is_completed(), flow_run.state.message
-    report = flow_run.state.result().reports[host]
-    role_process = psutil.Process(report["pid"])
-    assert role_process.ppid() == worker.pid and "tasks.host.role_main" in role_process.cmdline()
-    deadline = time.monotonic() + DEFAULT_LINGER_S + 20
-    while psutil.pid_exists(report["pid"]) and role_process.status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the idle role process did not end after its linger"
-        time.sleep(0.5)
-    assert worker.is_running() and worker.children() == []  # the worker stays; only the roles' process went
+    assert pids[0] != pids[1]  # the second health check started a new role process
