@@ -18,11 +18,11 @@ async def dask_setup(worker) -> None:
     if not data_dir:
         raise RuntimeError("FEDPE_HOST_DATA_DIR is not set: start hosts with `fedpe host start`")
     guard = WorkerGuard(worker).install()
-    roles = RoleProcess(worker, name=str(worker.name)).install()
+    policy = load_policy(os.environ.get("FEDPE_HOST_POLICY") or None)  # read once: what the host advertises and applies
+    roles = RoleProcess(worker, name=str(worker.name), policy=policy).install()
     # The roles (numpy, pandas, the models) run in a process of their own, started with the
     # first one (tasks/host/role_process.py): an idle host keeps only Dask, its guard and its agent.
-    await worker.plugin_add(HostAgent(data_dir, policy=load_policy(os.environ.get("FEDPE_HOST_POLICY") or None),
-                                      guard=guard, runtime=roles), name=HostAgent.name)
+    await worker.plugin_add(HostAgent(data_dir, policy=policy, guard=guard, runtime=roles), name=HostAgent.name)
 
 
 async def dask_teardown(worker) -> None:

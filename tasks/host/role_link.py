@@ -21,16 +21,24 @@ from typing import Any, Awaitable, Callable
 
 import msgpack
 
+from tasks.wire.strict import MAX_MESSAGE_BYTES
+
 logger = logging.getLogger("fedpe.role_link")
 
 Handler = Callable[[dict], Awaitable[dict]]
 _LENGTH = struct.Struct("!I")
-#: One frame at most: a role-call payload may reach tasks/wire/codec.py's own limit (2 GiB).
-MAX_FRAME_BYTES = 2 * 1024**3 + 1024**2
+#: One frame at most: a role call's payload is bounded by what the relay passes on
+#: (tasks/wire/strict.MAX_MESSAGE_BYTES), and a frame adds the call's few fields to it.
+MAX_FRAME_BYTES = MAX_MESSAGE_BYTES + 1024**2
 
 
 class LinkClosed(ConnectionError):
     """The other end of the link is gone (the process ended, or the link was closed)."""
+
+
+class FrameRefused(ValueError):
+    """A message that cannot go over the link (too large, or not plain msgpack data): only its
+    own request fails, never the link."""
 
 
 class Link:
@@ -47,9 +55,15 @@ class Link:
         self.closed = asyncio.Event()
 
     async def _send(self, message: dict) -> None:
-        frame = msgpack.packb(message, use_bin_type=True)
+        try:
+            frame = msgpack.packb(message, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise FrameRefused(f"a message the role link cannot carry: {exc}") from None
+        if len(frame) > MAX_FRAME_BYTES:
+            raise FrameRefused(f"a message of {len(frame)} bytes is over the role link's limit of {MAX_FRAME_BYTES}")
         async with self._write:
-            self.writer.write(_LENGTH.pack(len(frame)) + frame)
+            self.writer.write(_LENGTH.pack(len(frame)))
+            self.writer.write(frame)
             await self.writer.drain()
 
     async def request(self, op: str, **fields: Any) -> dict:
@@ -122,6 +136,8 @@ class Link:
             self._handling.pop(ident, None)
         try:
             await self._send({"re": ident, **answer})
+        except FrameRefused as exc:  # the answer cannot travel: say so, in its place
+            await self._send({"re": ident, "status": "error", "message": str(exc)[:2000]})
         except (OSError, RuntimeError):
             pass
 

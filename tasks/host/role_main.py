@@ -1,9 +1,9 @@
 """`python -m tasks.host.role_main FD WORKER-ADDRESS`: a host's role process.
 
 Its worker starts it for the first role and ends it once roles have been idle a while
-(tasks/host/role_process.py); it reads the host's name, data folder and policy from the
-worker's environment, is given no certificate and opens no connection: everything it says goes
-over the socket `FD` it inherited (tasks/host/role_link.py). The roles run here, each on a
+(tasks/host/role_process.py); it reads the host's name, data folder and policy (as the worker
+read it at its start) from its environment, is given no certificate and opens no connection:
+everything it says goes over the socket `FD` it inherited (tasks/host/role_link.py). The roles run here, each on a
 thread of its own, and the host's audit log is written here only.
 """
 
@@ -19,7 +19,7 @@ import threading
 from fedpe.errors import FedpeError
 from tasks.host.role_link import Link
 from tasks.host.runtime import RoleRuntime, WorkerLink
-from tasks.policy import load_policy
+from tasks.policy import HostPolicy
 from tasks.wire import codec
 from tasks.wire.identity import Identity
 
@@ -52,7 +52,7 @@ async def serve(fd: int, worker_address: str) -> None:
 
     link = Link(reader, writer, {"run": run, "call": call})
     runtime = RoleRuntime(name=os.environ["FEDPE_HOST_NAME"], data_dir=os.environ["FEDPE_HOST_DATA_DIR"],
-                          policy=load_policy(os.environ.get("FEDPE_HOST_POLICY") or None),
+                          policy=HostPolicy.model_validate_json(os.environ.get("FEDPE_HOST_POLICY_JSON") or "{}"),
                           worker=WorkerLink(link, loop, worker_address))
     await link.serve()  # until the worker closes the link (or ends)
 

@@ -8,11 +8,14 @@ scikit-learn, the data, the models, about 90 MiB) leaves with the process. Execu
 follow one another within the linger (a pipeline's steps, a researcher's next run) find it
 warm. The same shape as Flower's process isolation of a ClientApp, kept warm between runs.
 
-The worker keeps what only it may hold: the host's certificate, its line to the relay, and the
-comms of the server role's calls to its clients. Calls to a role that reach the worker over the
-relay line are passed to the role process as they came (the caller named by the relay, the
-payload unread); the role process's calls to its peers are made here, to the hosts its spec
-names only. The link carries plain msgpack (tasks/host/role_link.py).
+The worker keeps its line to the relay and the comms of the server role's calls to its
+clients. Calls to a role that reach the worker over the relay line are passed to the role
+process as they came (the caller named by the relay, the payload unread); the role process's
+calls to its peers are made here, for the role's own execution and to the hosts its spec names
+only. The link carries plain msgpack (tasks/host/role_link.py). The role process runs as the
+same user as the worker and reads the policy the worker read at its start (passed to it, not
+read again). The split isolates memory and the worker's comms from role code; it is not a
+privilege boundary: run hosts as a user of their own.
 """
 
 from __future__ import annotations
@@ -48,16 +51,18 @@ def linger_s() -> float:
 class RoleProcess:
     """One per host worker: its relay line, and the role process while roles run (and a while after)."""
 
-    def __init__(self, worker, *, name: str):
+    def __init__(self, worker, *, name: str, policy=None):
         self.worker = worker
         self.name = name
+        self.policy = policy
         self.linger_s = linger_s()
+        self.closed = False
         self.link: Link | None = None
         self.process: asyncio.subprocess.Process | None = None
         self._runs = 0
         self._lock = asyncio.Lock()  # one start or stop at a time
         self._linger: asyncio.TimerHandle | None = None
-        self._peers_of: dict[str, set[str]] = {}  # a live role -> the hosts it may call
+        self._peers_of: dict[str, tuple[str, set[str]]] = {}  # a live role -> (its execution, the hosts it may call)
         self._comms: dict[str, dict[str, Any]] = {}  # a live role -> {host: Peer}
 
     @property
@@ -75,8 +80,18 @@ class RoleProcess:
         return self._runs
 
     # -- the role process's life --------------------------------------------------------------
+    def _child_env(self) -> dict[str, str]:
+        """The worker's environment, with the policy as the worker read it (a file edited since
+        must not make the role process decide otherwise than the host advertises)."""
+        env = {k: v for k, v in os.environ.items() if k != "FEDPE_HOST_POLICY"}
+        if self.policy is not None:
+            env["FEDPE_HOST_POLICY_JSON"] = self.policy.model_dump_json()
+        return env
+
     async def _started(self) -> Link:
         async with self._lock:
+            if self.closed:
+                raise LinkClosed(f"host {self.name} is closing")
             if self.link is not None and not self.link.closed.is_set():
                 return self.link
             await self._reap()
@@ -84,7 +99,10 @@ class RoleProcess:
             try:
                 self.process = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "tasks.host.role_main", str(theirs.fileno()), self.worker.address,
-                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=dict(os.environ))
+                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=self._child_env())
+            except BaseException:
+                ours.close()
+                raise
             finally:
                 theirs.close()
             reader, writer = await asyncio.open_unix_connection(sock=ours)
@@ -117,7 +135,8 @@ class RoleProcess:
                 await self._reap()
 
     async def close(self) -> None:
-        """End the role process now (the worker is closing)."""
+        """End the role process now (the worker is closing); no role starts after this."""
+        self.closed = True
         if self._linger is not None:
             self._linger.cancel()
         self.line.close()
@@ -134,14 +153,16 @@ class RoleProcess:
         self._runs += 1
         if self._linger is not None:
             self._linger.cancel()
-        self._peers_of[group] = set(raw_spec.get("peers") or ())
+        self._peers_of[group] = (str(raw_spec.get("execution_id")), set(raw_spec.get("peers") or ()))
+        process = None
         try:
             link = await self._started()
+            process = self.process
             answer = await link.request("run", spec=codec.encode(raw_spec))  # its params may hold arrays
-        except LinkClosed:
-            code = self.process.returncode if self.process is not None else None
+        except LinkClosed as exc:
+            code = process.returncode if process is not None else None
             raise RoleFailed(f"the role process of host {self.name} ended while it ran {raw_spec.get('task')} "
-                             f"(exit code {code})") from None
+                             f"(exit code {code}; {exc})") from None
         finally:
             self._runs -= 1
             self._peers_of.pop(group, None)
@@ -165,23 +186,30 @@ class RoleProcess:
                                       role=role, method=method, payload=payload)
         except LinkClosed:
             return no_role_answer(self.name, caller, execution, role, method)
+        except Exception as exc:  # FrameRefused and the like: an error answer, never a silent caller
+            return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]}
 
     # -- what the role process asks of the worker -----------------------------------------------
     async def _peer(self, message: dict) -> dict:
         """A server role's call to one of its clients, made with the host's certificate."""
         from tasks.wire.calls import CallError, Peer
 
-        group, to = str(message.get("group")), str(message.get("to"))
-        if to not in self._peers_of.get(group, ()):
+        group, to, execution = str(message.get("group")), str(message.get("to")), str(message.get("execution"))
+        own_execution, peers = self._peers_of.get(group, ("", set()))
+        if to not in peers or execution != own_execution:
             return {"status": "error", "message": f"host {to} is not a peer of role {group} on {self.name}"}
         comms = self._comms.setdefault(group, {})
         if to not in comms:
             comms[to] = Peer(to, self.worker.scheduler.address, self.worker.connection_args)
+        peer = comms[to]
         try:
-            payload = await comms[to].call_raw(str(message.get("execution")), str(message.get("role")),
-                                               str(message.get("method")), message.get("payload", b"\xc0"))
+            payload = await peer.call_raw(execution, str(message.get("role")), str(message.get("method")),
+                                          message.get("payload", b"\xc0"))
         except CallError as exc:
             return {"status": "error", "message": str(exc)}
+        finally:
+            if group not in self._peers_of:  # the role ended meanwhile: its comms went with it
+                peer.close()
         return {"status": "OK", "payload": payload}
 
     async def _peers_close(self, message: dict) -> dict:

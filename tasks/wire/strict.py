@@ -15,6 +15,7 @@ holding one never gets past `require_plain`.
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import Any, Iterable, Sequence
 
@@ -23,6 +24,8 @@ import msgpack
 _PLAIN_SCALARS = (str, bytes, int, float, bool, type(None))
 #: A message header may not announce more frames than this (an honest one holds a few).
 MAX_FRAMES = 1024
+#: Bound on one message from a strict peer (all its frames), checked before allocating.
+MAX_MESSAGE_BYTES = int(os.environ.get("FEDPE_MAX_MESSAGE_BYTES") or 512 * 1024**2)
 
 
 class StrictReadError(OSError):

@@ -24,7 +24,6 @@ On the wire it is Dask's TLS framing; what differs is who reads what:
 from __future__ import annotations
 
 import logging
-import os
 import struct
 import weakref
 from typing import Any, Callable
@@ -38,7 +37,7 @@ from tornado.iostream import StreamClosedError
 
 from tasks.wire.identity import UNKNOWN, Identity, identity_of_cert
 from tasks.wire.revocation import CRL_ARG, crl_watch
-from tasks.wire.strict import StrictReadError, loads_strict, split_frames
+from tasks.wire.strict import MAX_MESSAGE_BYTES, StrictReadError, loads_strict, split_frames
 
 logger = logging.getLogger("fedpe.wire")
 
@@ -46,8 +45,6 @@ SCHEME = "fedpe"
 PREFIX = f"{SCHEME}://"
 #: Parties whose comms read as Dask does; every other peer's comm is strict.
 TRUSTED_KINDS = frozenset({"scheduler", "coordinator"})
-#: Bound on one message from a strict peer (all its frames), checked before allocating.
-MAX_MESSAGE_BYTES = int(os.environ.get("FEDPE_MAX_MESSAGE_BYTES") or 512 * 1024**2)
 
 Check = Callable[[Any], Any]
 

@@ -151,3 +151,49 @@ def test_the_role_process_answers_over_its_link_refuses_a_foreign_spec_and_ends_
     assert foreign["status"] == "error" and foreign["code"] == "ROLE_REFUSED"
     assert "reached host hospital-a" in foreign["message"]
     assert code == 0
+
+
+def test_a_message_too_large_or_not_plain_fails_its_own_request_and_the_link_lives_on(monkeypatch):
+    import tasks.host.role_link as role_link
+
+    monkeypatch.setattr(role_link, "MAX_FRAME_BYTES", 1024)
+
+    async def big_answer(message: dict) -> dict:
+        return {"status": "OK", "payload": b"x" * 4096}
+
+    async def echo(message: dict) -> dict:
+        return {"status": "OK"}
+
+    async def scenario():
+        worker, role = await _pair({}, {"big": big_answer, "echo": echo})
+        with pytest.raises(role_link.FrameRefused):
+            await worker.request("echo", payload=b"x" * 4096)
+        with pytest.raises(role_link.FrameRefused):
+            await worker.request("echo", payload=object())
+        answer = await worker.request("big")
+        still = await worker.request("echo")
+        worker.close()
+        return answer, still
+
+    answer, still = asyncio.run(scenario())
+
+    assert answer["status"] == "error" and "over the role link's limit" in answer["message"]
+    assert still == {"status": "OK"}
+
+
+def test_the_worker_makes_a_roles_peer_calls_for_its_own_execution_and_named_hosts_only():
+    from tasks.host.role_process import RoleProcess
+
+    roles = RoleProcess(worker=None, name="hospital-a")
+    roles._peers_of["e1/flcore-server"] = ("e1", {"hospital-b"})
+
+    def ask(**message):
+        return asyncio.run(roles._peer({"group": "e1/flcore-server", "role": "flcore-client", "method": "fit",
+                                        "payload": b"\xc0", **message}))
+
+    stranger = ask(to="hospital-z", execution="e1")
+    other_execution = ask(to="hospital-b", execution="e2")
+    unknown_group = asyncio.run(roles._peer({"group": "e9/flcore-server", "to": "hospital-b", "execution": "e9"}))
+
+    for answer in (stranger, other_execution, unknown_group):
+        assert answer["status"] == "error" and "is not a peer of role" in answer["message"]
