@@ -14,6 +14,7 @@ import logging
 import queue
 import re
 import threading
+import time
 
 import numpy as np
 
@@ -22,6 +23,14 @@ from tasks.conventions import PROGRESS_FILE
 from tasks.rounds import RoundRecord, rounds_csv, tracked_metrics, write_round
 
 logger = logging.getLogger("fedpe.flcore")
+
+#: How long the MLflow thread gathers rounds into one request. A request costs MLflow's server
+#: about 20 ms of CPU whatever it holds (100 rounds of 30 metrics: 1.8-2.1 s of its CPU at a
+#: round a request, 0.42-0.45 s at ten), and short rounds come ten a second; anything else
+#: queued (the final metrics, the model, the run's end) sends what was gathered at once.
+METRICS_FLUSH_S = 1.0
+#: MLflow's own bound on the metrics of one `log_batch`.
+METRICS_PER_REQUEST = 1000
 
 
 def weights_to_npz(weights: list[np.ndarray]) -> bytes:
@@ -179,11 +188,12 @@ class RoundReporter:
                 return
             if self._tracker is None:
                 continue
-            if method == "log_metrics":  # the rounds that queued up meanwhile go in the same request
+            if method == "log_metrics":  # the rounds of the next second go in the same request
                 rounds = [args]
-                while held is None:
+                deadline = time.monotonic() + METRICS_FLUSH_S
+                while held is None and sum(len(metrics) for metrics, _ in rounds) < METRICS_PER_REQUEST:
                     try:
-                        queued = self._mlflow.get_nowait()
+                        queued = self._mlflow.get(timeout=max(0.0, deadline - time.monotonic()))
                     except queue.Empty:
                         break
                     if queued[0] == "log_metrics":

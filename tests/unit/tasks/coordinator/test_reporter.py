@@ -51,3 +51,43 @@ def test_each_round_is_stored_once_and_the_progress_header_stays_small(tmp_path)
     lines = store.read_bytes("e1", "hospital-a", "metrics.csv").decode().splitlines()
     assert lines[0] == "round,accuracy,loss,client.hospital-b.accuracy,client.hospital-b.loss,clients,dropped"
     assert len(lines) == 4
+
+
+def test_rounds_that_come_within_a_second_reach_mlflow_in_one_request_and_none_is_lost(tmp_path, monkeypatch):
+    """The MLflow thread's batching, with a stand-in tracker that records each request it would send."""
+    import tasks.tracking
+
+    requests = []
+
+    class Recorder:
+        run_id = "r1"
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def log_params(self, params):
+            requests.append(("log_params", None))
+
+        def log_rounds(self, rounds):
+            requests.append(("log_rounds", [step for _, step in rounds]))
+
+        def log_artifact_bytes(self, name, data):
+            requests.append(("artifact", name))
+
+        def end(self, status):
+            requests.append(("end", status))
+
+    monkeypatch.setattr(tasks.tracking, "Tracker", Recorder)
+    reporter = RoundReporter(store=StoreSpec(url=tmp_path.as_uri()), execution_id="e1", host="hospital-a",
+                             tool="flcore", rounds=20, tracking_uri="http://127.0.0.1:1", experiment="flcore",
+                             tags={}, params={}, checkpoint_every=0)
+    for number in range(1, 21):
+        reporter.round_done({"round": number, "clients": ["hospital-b"], "dropped": [], "ended_at": 1.0e9,
+                             "accuracy": 0.5, "loss": 0.5, "per_client": {}}, None)
+    reporter.finish("completed", {"test": {"accuracy": 0.9}}, timeout_s=60)
+
+    sent = [steps for kind, steps in requests if kind == "log_rounds"]
+    steps_sent = sorted(step for steps in sent for step in steps)
+    assert steps_sent == [*range(1, 21), 20]  # every round once, and the final metrics at the last round's step
+    assert len(sent) <= 2  # twenty quick rounds and the final metrics: one request, two if a second passed
+    assert requests[-1] == ("end", "FINISHED")
