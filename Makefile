@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch: the CPU build torch==2.13.0 (pinned in pyproject.toml) for the torch_mlp model and its tests.
 	$(BIN)/python -m pip install -q -e ".[test,torch]"
-	# A Prefect database migrated once, that every new FEDPE_HOME copies (fedpe/stack/cache.py).
+	# The Prefect and MLflow databases migrated once, that every new FEDPE_HOME copies (fedpe/stack/cache.py).
 	$(BIN)/python -m fedpe.stack.cache
 	touch $(STAMP)
 

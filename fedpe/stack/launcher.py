@@ -386,9 +386,12 @@ def _start_mlflow(config: StackConfig, secrets: Secrets, logs: Path) -> Child:
                                                    admin=MLFLOW_ADMIN).encode())
     env = environments.mlflow_server(config, secrets, str(auth_ini))
     import importlib.metadata
+    import importlib.util
 
     version = importlib.metadata.version("mlflow")
     migrated = config.home / "mlflow" / "migrated-by"
+    if cache.mlflow_database(db):  # a new home: a database this MLflow migrated once (fedpe/stack/cache.py)
+        migrated.write_text(version)
     if db.exists() and (not migrated.exists() or migrated.read_text().strip() != version):
         import subprocess
 
@@ -401,11 +404,13 @@ def _start_mlflow(config: StackConfig, secrets: Secrets, logs: Path) -> Child:
     elif not db.exists():
         migrated.write_text(version)  # the server creates it at this version
     artifacts = config.store.rstrip("/") + "/mlflow-artifacts"
+    # The uvicorn process `mlflow server --app-name basic-auth` would start, started directly
+    # (environments.mlflow_app says why); a database it finds empty it creates itself.
+    log_config = Path(importlib.util.find_spec("mlflow").origin).parent / "server" / "uvicorn_log_config.yaml"
     return spawn("mlflow", [
-        py, "-m", "mlflow", "server", "--app-name", "basic-auth", "--backend-store-uri", backend,
-        "--artifacts-destination", artifacts, "--host", config.bind, "--port", str(config.mlflow_port),
-        "--workers", "1", "--cors-allowed-origins", config.mlflow_uri,
-    ], env=env, logs=logs)
+        py, "-m", "uvicorn", "--log-config", str(log_config), "--host", config.bind, "--port", str(config.mlflow_port),
+        "--workers", "1", "--factory", "mlflow.server.auth:create_app",
+    ], env={**env, **environments.mlflow_app(config, backend, artifacts)}, logs=logs)
 
 
 def ensure_mlflow_service(config: StackConfig, secrets: Secrets) -> None:
