@@ -46,10 +46,8 @@ class AuditLog:
     def _tail(self) -> tuple[int, str]:
         """(seq, hash) of the last line, read once; the chain continues from there."""
         if self._last is None:
-            seq, last = 0, GENESIS
-            for entry in _lines(self.path):
-                seq, last = int(entry.get("seq", seq)), str(entry.get("hash", last))
-            self._last = (seq, last)
+            entry = _last_entry(self.path)
+            self._last = (int(entry.get("seq", 0)), str(entry.get("hash", GENESIS))) if entry else (0, GENESIS)
         return self._last
 
     def append(self, event: str, **fields: Any) -> dict:
@@ -76,6 +74,26 @@ class AuditLog:
         with self._lock:
             seq, last = self._tail()
             return {"seq": seq, "hash": last}
+
+
+def _last_entry(path: Path, block: int = 65536) -> dict | None:
+    """The log's last entry, read from its end: each new role process of the host continues the
+    chain, and the log only grows (a 1,000-round training adds a line per round on every client)."""
+    try:
+        with open(path, "rb") as fh:
+            pos = fh.seek(0, os.SEEK_END)
+            tail = b""
+            while pos > 0:
+                step = min(block, pos)
+                pos -= step
+                fh.seek(pos)
+                tail = fh.read(step) + tail
+                lines = [line for line in tail.splitlines() if line.strip()]
+                if len(lines) >= 2 or (pos == 0 and lines):  # the last line is whole: a newline precedes it
+                    return json.loads(lines[-1])
+            return None
+    except FileNotFoundError:
+        return None
 
 
 def _lines(path: Path) -> Iterator[dict]:

@@ -33,3 +33,21 @@ def test_a_head_is_read_as_seq_colon_hash():
     for bad in ("7", "x:" + "a" * 64, "7:abc", "7:" + "g" * 64):
         with pytest.raises(ValueError, match="SEQ:HASH"):
             parse_head(bad)
+
+
+def test_a_new_writer_continues_the_chain_from_the_logs_last_line_read_from_its_end(tmp_path):
+    from tasks.audit import AuditLog, _last_entry, verify
+
+    path = tmp_path / "audit.jsonl"
+    first = AuditLog(path)
+    for i in range(3000):  # longer than one 64 KiB block
+        first.append("sent", execution_id="e1", method="fit", note="x" * (i % 50))
+    head = first.head()
+
+    again = AuditLog(path)  # a new role process of the same host
+
+    assert again.head() == head
+    assert _last_entry(path, block=7)["seq"] == head["seq"]  # blocks smaller than a line still find it whole
+    again.append("end", execution_id="e1")
+    entries, problems = verify(path)
+    assert problems == [] and entries[-1]["seq"] == head["seq"] + 1
