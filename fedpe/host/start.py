@@ -205,23 +205,19 @@ def contact_host(scheduler: str) -> str:
     return get_ip(host)
 
 
-def loopback_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int) -> list[str]:
+def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int, *, supervised: bool = False) -> list[str]:
     """The host's Dask worker: it dials the scheduler and listens on its own loopback only.
 
     Hosts only dial out: the worker's role calls come over its line to the relay and its tasks
     over its own connection to the scheduler, so nothing needs to reach it. Dask still wants a
     listener and a unique contact address: it listens on 127.0.0.1 and is known by this
-    machine's address toward the scheduler with that port, where nothing answers.
+    machine's address toward the scheduler with that port, where nothing answers. `supervised`:
+    the port is left for the supervisor to choose at each start (fedpe/host/supervisor.py), so
+    a port taken meanwhile never keeps a host from coming back.
     """
-    port = loopback_port()
+    from fedpe.host.supervisor import FREE_PORT, free_loopback_port
+
+    port = FREE_PORT if supervised else free_loopback_port()
     return [
         sys.executable, "-m", "distributed.cli.dask_worker", scheduler_url(scheduler),
         "--name", name, "--nthreads", str(nthreads), "--no-nanny",
@@ -242,5 +238,6 @@ def start_host(
     preflight(name, scheduler, data_dir, tls=tls, policy=policy)
     from fedpe.host.supervisor import become
 
-    become(worker_argv(name, scheduler, tls, nthreads), worker_env(name, data_dir, policy, role_linger_s=role_linger_s))
+    become(worker_argv(name, scheduler, tls, nthreads, supervised=True),
+           worker_env(name, data_dir, policy, role_linger_s=role_linger_s))
     return 0  # not reached: the process is the supervisor now

@@ -19,6 +19,26 @@ import time
 
 GRACE_S = 30.0
 MAX_BACKOFF_S = 30.0
+#: Written in the worker's argv where its loopback port goes: each start gets a port free at
+#: that moment. One chosen once could be taken meanwhile (25 hosts starting at once took the
+#: same one twice), and the worker would then fail on every start, for good.
+FREE_PORT = "{fedpe-free-loopback-port}"
+
+
+def free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def with_free_port(argv: list[str]) -> list[str]:
+    """`argv` with every FREE_PORT replaced by one port free now."""
+    if not any(FREE_PORT in arg for arg in argv):
+        return argv
+    port = str(free_loopback_port())
+    return [arg.replace(FREE_PORT, port) for arg in argv]
 
 
 def supervise(argv: list[str], env: dict[str, str], *, max_restarts: int | None = None) -> int:
@@ -46,7 +66,7 @@ def supervise(argv: list[str], env: dict[str, str], *, max_restarts: int | None 
     backoff, restarts = 1.0, 0
     while True:
         started = time.monotonic()
-        child = subprocess.Popen(argv, env=env)
+        child = subprocess.Popen(with_free_port(argv), env=env)
         if stopping:  # the signal came while the child was being started
             stop(signal.SIGTERM, None)
         code = child.wait()

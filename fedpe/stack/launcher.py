@@ -155,7 +155,7 @@ def host_process(config: StackConfig, host: str, data_dir: str, link=None) -> tu
     sans = [config.bind, "127.0.0.1", "localhost", *([link.address] if link else [])]
     files = issue_host_cert(config.home, host, tls_files(config.home).host_dir(host), sans=sans, reuse=True)
     if link is None:
-        worker = worker_argv(host, config.scheduler_address, files, config.host_threads)
+        worker = worker_argv(host, config.scheduler_address, files, config.host_threads, supervised=True)
         env = worker_env(host, Path(data_dir), source=environments.inherited())
         return [sys.executable, "-m", "fedpe.host.supervisor", "--", *worker], {**env, "PYTHONUNBUFFERED": "1"}
     argv = [*exec_in(link), sys.executable, "-m", "fedpe.cli", "host", "start", "--name", host,

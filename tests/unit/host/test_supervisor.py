@@ -50,3 +50,26 @@ def test_sigterm_stops_the_worker_and_then_the_supervisor(tmp_path):
 def test_the_supervisor_refuses_a_command_line_without_a_worker():
     done = subprocess.run([sys.executable, "-m", "fedpe.host.supervisor"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 1 and "usage: python -m fedpe.host.supervisor -- WORKER-ARGV" in done.stderr
+
+
+def test_each_start_of_the_worker_gets_a_loopback_port_free_at_that_moment(tmp_path):
+    from fedpe.host.supervisor import FREE_PORT
+
+    starts = tmp_path / "starts"
+    script = tmp_path / "worker.py"
+    script.write_text("import os, socket, sys\n"
+                      "port = int(sys.argv[1].rsplit(':', 1)[1])\n"
+                      "socket.socket().bind(('127.0.0.1', port))  # free: the bind succeeds\n"
+                      "open(os.environ['STARTS'], 'a').write(f'{port} ')\n"
+                      "raise SystemExit(3)\n")
+    sup = subprocess.Popen([sys.executable, "-m", "fedpe.host.supervisor", "--", sys.executable, str(script),
+                            f"fedpe://127.0.0.1:{FREE_PORT}"], stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "STARTS": str(starts)})
+    try:
+        _wait_for(lambda: starts.exists() and len(starts.read_text().split()) >= 2)
+    finally:
+        sup.send_signal(signal.SIGTERM)
+        sup.communicate(timeout=30)
+
+    ports = [int(p) for p in starts.read_text().split()]
+    assert len(ports) >= 2 and all(0 < p < 65536 for p in ports)
