@@ -5,7 +5,7 @@ The shape of dask's `WorkerPlugin`: a subclass overrides the hooks it needs, and
 allowed the role:
 
 - `__init__(context)`: read what the role needs (its data) before anyone may call it;
-- `run()`: the role's life, on its Dask task's thread; what it returns is the role's outcome;
+- `run()`: the role's life, on a thread of the host's role process; what it returns is the role's outcome;
 - `close()`: always, after `run` returned or raised: let go of what the role holds.
 
 While `run` runs, the runtime passes each call that reaches the host over its relay line to

@@ -321,7 +321,7 @@ class Executions:
                        "rss_peak_bytes": max(rss) if rss else None,
                        "tasks": len(entries), "measured_tasks": sum(1 for e in entries if e["measured"])},
             "notes": "cpu_seconds is the role thread's CPU time; rss_peak_bytes the peak RSS of the host's "
-                     "worker process (roles are threads in it).",
+                     "role process (roles are threads in it).",
         }
 
     async def logs(self, execution_id: str, user: User, *, node: str | None, level: str | None,
