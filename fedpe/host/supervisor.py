@@ -20,8 +20,8 @@ import time
 GRACE_S = 30.0
 MAX_BACKOFF_S = 30.0
 #: Written in the worker's argv where its loopback port goes: each start gets a port free at
-#: that moment. One chosen once could be taken meanwhile (25 hosts starting at once took the
-#: same one twice), and the worker would then fail on every start, for good.
+#: that moment. One chosen once can be taken by the time the worker binds it (it happened to one
+#: of 25 hosts started at once), and the worker would then fail on every start, for good.
 FREE_PORT = "{fedpe-free-loopback-port}"
 
 

@@ -96,7 +96,7 @@ def build_mlflow_template(path: Path | None = None) -> Path | None:
 
 
 def _copy_in(template: Path | None, target: Path) -> bool:
-    if target.exists() or template is None:
+    if template is None:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.copy")

@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 
 import msgpack
 
+from tasks.wire import codec
 from tasks.wire.strict import MAX_MESSAGE_BYTES
 
 logger = logging.getLogger("fedpe.role_link")
@@ -162,7 +163,7 @@ def no_role_answer(host: str, caller, execution: str, role: str, method: str) ->
     if method == "poll":
         if caller.kind != "coordinator":
             return {"status": "error", "message": f"{caller} may not poll roles"}
-        return {"status": "OK", "payload": msgpack.packb({"known": False})}  # fedpe's codec of that map
+        return {"status": "OK", "payload": codec.encode({"known": False})}
     return {"status": "error", "message": f"no role {role} of execution {execution} runs on {host}"}
 
 

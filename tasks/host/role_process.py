@@ -26,6 +26,7 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from fedpe.errors import RoleFailed, RoleRefused
@@ -39,6 +40,21 @@ logger = logging.getLogger("fedpe.role_process")
 #: Seconds an idle role process waits for the next role before it ends.
 DEFAULT_LINGER_S = 30.0
 STOP_GRACE_S = 10.0
+
+
+@dataclass
+class LiveRole:
+    """A role running in the role process, as the worker knows it: whom it may call, and the
+    comms of its calls (opened by the first call to each host, closed with the role)."""
+
+    execution: str
+    peers: frozenset[str]
+    comms: dict[str, Any] = field(default_factory=dict)
+
+    def close_comms(self) -> None:
+        for peer in self.comms.values():
+            peer.close()
+        self.comms.clear()
 
 
 def linger_s() -> float:
@@ -62,8 +78,7 @@ class RoleProcess:
         self._runs = 0
         self._lock = asyncio.Lock()  # one start or stop at a time
         self._linger: asyncio.TimerHandle | None = None
-        self._peers_of: dict[str, tuple[str, set[str]]] = {}  # a live role -> (its execution, the hosts it may call)
-        self._comms: dict[str, dict[str, Any]] = {}  # a live role -> {host: Peer}
+        self._live: dict[str, LiveRole] = {}  # by `group_of(execution, task)`
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -153,7 +168,7 @@ class RoleProcess:
         self._runs += 1
         if self._linger is not None:
             self._linger.cancel()
-        self._peers_of[group] = (str(raw_spec.get("execution_id")), set(raw_spec.get("peers") or ()))
+        self._live[group] = LiveRole(str(raw_spec.get("execution_id")), frozenset(raw_spec.get("peers") or ()))
         process = None
         try:
             link = await self._started()
@@ -165,8 +180,7 @@ class RoleProcess:
                              f"(exit code {code}; {exc})") from None
         finally:
             self._runs -= 1
-            self._peers_of.pop(group, None)
-            self._close_comms(group)
+            self._live.pop(group).close_comms()
             if self._runs == 0:
                 self._linger = self.loop.call_later(self.linger_s, self._idle)
         if answer.get("status") == "OK":
@@ -195,30 +209,27 @@ class RoleProcess:
         from tasks.wire.calls import CallError, Peer
 
         group, to, execution = str(message.get("group")), str(message.get("to")), str(message.get("execution"))
-        own_execution, peers = self._peers_of.get(group, ("", set()))
-        if to not in peers or execution != own_execution:
+        live = self._live.get(group)
+        if live is None or to not in live.peers or execution != live.execution:
             return {"status": "error", "message": f"host {to} is not a peer of role {group} on {self.name}"}
-        comms = self._comms.setdefault(group, {})
-        if to not in comms:
-            comms[to] = Peer(to, self.worker.scheduler.address, self.worker.connection_args)
-        peer = comms[to]
+        if to not in live.comms:
+            live.comms[to] = Peer(to, self.worker.scheduler.address, self.worker.connection_args)
+        peer = live.comms[to]
         try:
             payload = await peer.call_raw(execution, str(message.get("role")), str(message.get("method")),
                                           message.get("payload", b"\xc0"))
         except CallError as exc:
             return {"status": "error", "message": str(exc)}
         finally:
-            if group not in self._peers_of:  # the role ended meanwhile: its comms went with it
+            if self._live.get(group) is not live:  # the role ended meanwhile: its comms went with it
                 peer.close()
         return {"status": "OK", "payload": payload}
 
     async def _peers_close(self, message: dict) -> dict:
-        self._close_comms(str(message.get("group")))
+        live = self._live.get(str(message.get("group")))
+        if live is not None:
+            live.close_comms()
         return {"status": "OK"}
-
-    def _close_comms(self, group: str) -> None:
-        for peer in self._comms.pop(group, {}).values():
-            peer.close()
 
     async def _scheduler(self, message: dict) -> dict:
         identity = await self.worker.scheduler.identity()

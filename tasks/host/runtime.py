@@ -77,7 +77,7 @@ class WorkerLink:
 
 class LinkPeers:
     """The server role's clients, called by name through the worker (which alone holds the host's
-    certificate); the same front as tasks/wire/calls.Peers, with the payloads encoded here."""
+    comms); the payloads are encoded and decoded here, the worker passes them on unread."""
 
     def __init__(self, worker: WorkerLink, group: str, names: list[str]):
         self.worker = worker
@@ -180,9 +180,6 @@ class RoleRuntime:
         context.collected.wait(COLLECT_TIMEOUT_S)
         with self._lock:
             self._roles.pop(key, None)
-            idle = not self._roles
-        if idle:
-            release_memory()
         return status
 
     def live_roles(self) -> int:
@@ -229,19 +226,6 @@ class RoleRuntime:
 def _message(exc: Exception) -> str:
     """What a failure says to the coordinator or the caller: fedpe's own message, else the type and text."""
     return exc.message if isinstance(exc, FedpeError) else f"{type(exc).__name__}: {exc}"
-
-
-def release_memory() -> None:
-    """Hand the freed heap of the roles that ended (their data, their models) back to the system:
-    glibc keeps it in the process otherwise, and an idle host would hold its last execution's peak."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
 
 
 def run_role(spec: dict) -> str:

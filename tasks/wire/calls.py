@@ -6,13 +6,13 @@ comm to the scheduler's role relay (fedpe/stack/relay.py), checks that the certi
 other end is the scheduler's, and names the host it calls; the relay passes the request on
 over the line the host opened and hands back its answer, to this comm only. The payload stays
 in fedpe's codec end to end: neither end ever unpickles what the other sent. Calls are
-coroutines on the caller's Dask event loop; `run_many` is the blocking front for role threads.
+coroutines on the caller's Dask event loop (the coordinator's, or a host worker's on behalf of
+its role process: tasks/host/role_process.py, `call_raw`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,41 +81,3 @@ class Peer:
             self._comm.abort()
             self._comm = None
 
-
-class Peers:
-    """The peers a caller talks to, by host name, all on one event loop."""
-
-    def __init__(self, addresses: dict[str, str], connection_args: dict, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
-        self.connection_args = connection_args
-        self._peers = {name: Peer(name, address, connection_args) for name, address in addresses.items()}
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._peers
-
-    def start(self, name: str, execution_id: str, role: str, method: str, value: Any = None,
-              timeout_s: float | None = None):
-        """Start a call from a thread that is not the loop's; returns a concurrent Future."""
-        return asyncio.run_coroutine_threadsafe(
-            self._peers[name].call(execution_id, role, method, value, timeout_s), self.loop)
-
-    def run_many(self, calls: dict[str, tuple[str, str, str, Any]], deadline: float) -> tuple[dict, dict]:
-        """Run {host: (execution, role, method, value)} at once; ({host: answer}, {host: reason}).
-
-        Answers that arrive after `deadline` (time.monotonic) are missing with reason "timeout".
-        """
-        futures = {name: self.start(name, *call) for name, call in calls.items()}
-        results, missing = {}, {}
-        for name, future in futures.items():
-            try:
-                results[name] = future.result(timeout=max(0.001, deadline - time.monotonic()))
-            except TimeoutError:
-                future.cancel()
-                missing[name] = "timeout"
-            except Exception as exc:  # a dead or refusing host is a dropout, not the end of the run
-                missing[name] = f"{type(exc).__name__}: {exc}"[:300]
-        return results, missing
-
-    def close(self) -> None:
-        for peer in self._peers.values():
-            self.loop.call_soon_threadsafe(peer.close)

@@ -184,8 +184,10 @@ def test_a_message_too_large_or_not_plain_fails_its_own_request_and_the_link_liv
 def test_the_worker_makes_a_roles_peer_calls_for_its_own_execution_and_named_hosts_only():
     from tasks.host.role_process import RoleProcess
 
+    from tasks.host.role_process import LiveRole
+
     roles = RoleProcess(worker=None, name="hospital-a")
-    roles._peers_of["e1/flcore-server"] = ("e1", {"hospital-b"})
+    roles._live["e1/flcore-server"] = LiveRole("e1", frozenset({"hospital-b"}))
 
     def ask(**message):
         return asyncio.run(roles._peer({"group": "e1/flcore-server", "role": "flcore-client", "method": "fit",
