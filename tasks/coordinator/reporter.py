@@ -26,8 +26,9 @@ logger = logging.getLogger("fedpe.flcore")
 
 #: How long the MLflow thread gathers rounds into one request. A request costs MLflow's server
 #: about 20 ms of CPU whatever it holds (100 rounds of 30 metrics: 1.8-2.1 s of its CPU at a
-#: round a request, 0.42-0.45 s at ten), and short rounds come ten a second; anything else
-#: queued (the final metrics, the model, the run's end) sends what was gathered at once.
+#: round a request, 0.42-0.45 s at ten), and a logreg round over 5-50 hosts takes 16-136 ms
+#: (bench/scale.py); anything else queued (the final metrics, the model, the run's end) sends
+#: what was gathered at once.
 METRICS_FLUSH_S = 1.0
 #: MLflow's own bound on the metrics of one `log_batch`.
 METRICS_PER_REQUEST = 1000
