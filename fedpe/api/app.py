@@ -185,6 +185,9 @@ def create_app(*, dashboard: bool = True) -> FastAPI:
         from fedpe.dashboard import install
 
         install(app)
+    from fedpe.api.polls import StatusPolls
+
+    app.add_middleware(StatusPolls)  # inside NormalisePath: it sees the paths the routes see
     app.add_middleware(NormalisePath)
     return app
 

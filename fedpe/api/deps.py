@@ -53,23 +53,31 @@ def authenticate(state: AppState, credential: str | None) -> User:
     return state.users.active(claims.user, issued_at=claims.issued_at)
 
 
+def user_on_loop(state: AppState, credential: str) -> User | None:
+    """The caller, where finding out blocks for no time: an access token (its signature and one
+    indexed read) or a key verified lately (one indexed read); None when the key needs argon2.
+    Polls then cost no thread hop: on a busy machine each wake-up of another thread is a wait
+    for a time slice, and FEM clients poll all day. AuthenticationError for a bad credential."""
+    if looks_like_key(credential):
+        return state.users.check_key(credential, known_only=True)
+    return authenticate(state, credential)
+
+
 async def current_user(
     request: Request,
     token: Annotated[str | None, Security(oauth2)] = None,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> User:
-    """The caller. A key verified lately is checked on the event loop (one indexed read); anything
-    else (argon2, a token) in a worker thread. Polls then cost no thread hop: on a busy machine
-    each wake-up of another thread is a wait for a time slice, and FEM clients poll all day."""
+    """The caller: on the event loop when that blocks for no time (`user_on_loop`), else argon2
+    in a worker thread."""
     credential = token or (credentials.credentials if credentials else None)
     if not credential and "access_token" in request.query_params:
         raise AuthenticationError("?access_token= is accepted on the event streams only; send the credential "
                                   "in the Authorization header")
     state = get_state(request)
-    if credential and looks_like_key(credential):
-        known = state.users.check_key(credential, known_only=True)
-        if known is not None:
-            return known
+    known = user_on_loop(state, credential) if credential else None
+    if known is not None:
+        return known
     return await run_in_threadpool(authenticate, state, credential)
 
 
