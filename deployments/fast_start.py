@@ -19,7 +19,7 @@ PRELOAD = [
     "flows.health_check", "flows.flcore", "flows.fed_stats", "flows.pipeline",
     # What a training's reporter needs at its end: without them each flow run imported MLflow
     # and matplotlib itself, seconds between its last round and its result.
-    "mlflow", "mlflow.pyfunc", "mlflow.tracking", "deployments.warm_mlflow", "matplotlib", "matplotlib.pyplot",
+    "mlflow", "mlflow.pyfunc", "mlflow.tracking", "deployments.warm", "matplotlib", "matplotlib.pyplot",
     # The model's registration: importing scikit-learn (and SciPy under it) with the packaging took
     # 1.3 s here, which each flow run paid between its last round and its result.
     "tasks.export.packaging", "tasks.export.signature", "tasks.report",
