@@ -157,6 +157,12 @@ class Link:
             pass
 
 
+#: How long a peer's call to a role still starting on its host waits for it, on the worker (for the
+#: role process) and then in the role process (for the role), before the host answers that no such
+#: role runs: a server asks its clients as their roles come up (it asked again every 0.1 s before).
+ROLE_START_WAIT_S = 1.0
+
+
 def no_role_answer(host: str, caller, execution: str, role: str, method: str) -> dict:
     """What a host answers a role call for a role it does not run (the same from both ends):
     the coordinator's poll learns the role is unknown; anything else is an error."""

@@ -31,7 +31,7 @@ from typing import Any
 
 from fedpe.errors import RoleFailed, RoleRefused
 from tasks.host.relay_line import RelayLine
-from tasks.host.role_link import Link, LinkClosed, group_of, no_role_answer
+from tasks.host.role_link import ROLE_START_WAIT_S, Link, LinkClosed, group_of, no_role_answer
 from tasks.wire import codec
 from tasks.wire.identity import Identity
 
@@ -193,6 +193,11 @@ class RoleProcess:
     async def dispatch(self, caller: Identity, execution: str, role: str, method: str, payload: bytes) -> dict:
         """The role process's answer to one role call, or what a host without that role answers."""
         link = self.link
+        if (link is None or link.closed.is_set()) and self._runs and not self.closed:
+            try:  # a role is starting the role process: its calls wait for it, as for the role itself
+                link = await asyncio.wait_for(asyncio.shield(self._started()), ROLE_START_WAIT_S)
+            except Exception:  # noqa: BLE001 - it did not come up in time: answered as before
+                link = None
         if link is None or link.closed.is_set():
             return no_role_answer(self.name, caller, execution, role, method)
         try:

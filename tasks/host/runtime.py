@@ -20,6 +20,7 @@ No role method runs for anyone else, and no payload is ever unpickled (tasks/wir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -32,7 +33,7 @@ from tasks.audit import AuditLog, audit_path, sha256_of
 from tasks.policy import HostPolicy, decide
 from tasks.host.context import RoleContext
 from tasks.host.specs import RoleSpec
-from tasks.host.role_link import Link, group_of, no_role_answer
+from tasks.host.role_link import ROLE_START_WAIT_S, Link, group_of, no_role_answer
 from tasks.host.role import ENDED, Role
 from tasks.wire import codec
 from tasks.wire.errors import CallError
@@ -43,6 +44,8 @@ logger = logging.getLogger("fedpe.runtime")
 #: How long a finished role waits for the coordinator to collect its last events.
 COLLECT_TIMEOUT_S = 60.0
 POLL_WAIT_S = 0.5
+#: Calls waiting at once for a role to start (`ROLE_START_WAIT_S` each); more are answered at once.
+ROLE_START_WAITERS = 64
 
 
 def role_classes() -> dict[str, type[Role]]:
@@ -128,6 +131,9 @@ class RoleRuntime:
         self._calls = ThreadPoolExecutor(16, thread_name_prefix="fedpe-role-call")
         self._polls = ThreadPoolExecutor(64, thread_name_prefix="fedpe-role-poll")
         self._audit = ThreadPoolExecutor(1, thread_name_prefix="fedpe-audit")  # "sent" lines, in the answers' order
+        self._loop: asyncio.AbstractEventLoop | None = None  # the calls' loop, once one came
+        self._role_started: asyncio.Event | None = None  # set (and replaced) each time a role starts
+        self._start_waiters = 0
 
     # -- running a role (on a thread of its own) ------------------------------------------------
     def run(self, raw_spec: dict) -> str:
@@ -159,6 +165,7 @@ class RoleRuntime:
             role = classes[spec.task](context)
             with self._lock:
                 self._roles[key] = (context, role)
+            self._announce_start()
             status, outcome = "completed", {"ok": True, "result": role.run()}
         except Exception as exc:  # the role's failure is its result; it must reach the coordinator
             message = _message(exc)
@@ -173,10 +180,46 @@ class RoleRuntime:
                 peers.close()
         return self._end(key, context, status, outcome)
 
+    def _announce_start(self) -> None:
+        """Wake the calls waiting for a role to start (from the role's thread)."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has closed: nobody waits any more
+                loop.call_soon_threadsafe(self._wake_waiters)
+
+    def _wake_waiters(self) -> None:
+        if self._role_started is not None:
+            self._role_started.set()
+            self._role_started = None
+
+    async def _when_started(self, key: tuple[str, str]) -> tuple[RoleContext, Any] | None:
+        """The role's entry once it has started (or ended), waiting ROLE_START_WAIT_S at most."""
+        entry = self._roles.get(key)
+        if self._start_waiters >= ROLE_START_WAITERS:
+            return entry
+        deadline = time.monotonic() + ROLE_START_WAIT_S
+        self._start_waiters += 1
+        try:
+            while (entry is None or entry[1] is None) and not (entry is not None and entry[0].result):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if self._role_started is None:
+                    self._role_started = asyncio.Event()
+                try:
+                    await asyncio.wait_for(self._role_started.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+                entry = self._roles.get(key)
+        finally:
+            self._start_waiters -= 1
+        return entry
+
     def _end(self, key, context: RoleContext, status: str, outcome: dict) -> str:
         """Record the role's end, then hand its outcome, with the audit log's head, to the coordinator."""
         context.record("end", status=status)
         context.finish({**outcome, "audit_head": self.audit.head()})
+        self._announce_start()  # a call waiting for this role learns that it ended
         context.collected.wait(COLLECT_TIMEOUT_S)
         with self._lock:
             self._roles.pop(key, None)
@@ -190,8 +233,11 @@ class RoleRuntime:
     async def dispatch(self, caller: Identity, execution: str, role: str, method: str, payload: bytes) -> dict:
         """The answer to one role call from `caller` (as the relay names it), never an exception."""
         try:
+            self._loop = asyncio.get_running_loop()
             value = codec.decode(payload)
             entry = self._roles.get((execution, role))
+            if method != "poll" and (entry is None or entry[1] is None):
+                entry = await self._when_started((execution, role))
             if method == "poll":
                 if caller.kind != "coordinator":
                     return {"status": "error", "message": f"{caller} may not poll roles"}
