@@ -1,8 +1,8 @@
 """Latency of GET /executions/status/{id} under concurrent clients, on a stack of its own.
 
 Starts a stack on free ports in a temporary FEDPE_HOME, creates a user, runs one health-check
-through the API, then C threads each send N status requests with httpx (one connection per
-thread, API key auth). One line:
+through the API, then C threads each send N status requests (bench/_polls.py: one connection per thread, API key
+auth; a poll that is not a 200 stops the bench). One line:
 
     clients=C requests=N median_ms=X p99_ms=Y
 
@@ -17,10 +17,10 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
+from _polls import poll_status
 from _stack import bench_stack
 
 
@@ -45,38 +45,15 @@ def main() -> None:
                     raise SystemExit("the health-check did not finish")
                 time.sleep(0.3)
 
-        latencies: list[float] = []
-        errors: list[int] = []
-        lock = threading.Lock()
-        start = threading.Barrier(args.clients)
-
-        def worker() -> None:
-            mine, bad = [], []
-            with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-                client.get(f"/executions/status/{execution_id}")  # connect (and warm the key cache)
-                start.wait()
-                for _ in range(args.per_client):
-                    t0 = time.perf_counter()
-                    response = client.get(f"/executions/status/{execution_id}")
-                    mine.append((time.perf_counter() - t0) * 1000)
-                    if response.status_code != 200:
-                        bad.append(response.status_code)
-            with lock:
-                latencies.extend(mine)
-                errors.extend(bad)
-
-        threads = [threading.Thread(target=worker) for _ in range(args.clients)]
+        key = headers["Authorization"].removeprefix("Bearer ")
         wall = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        latencies = poll_status(base, key, execution_id, clients=args.clients, each=args.per_client)
         wall = time.perf_counter() - wall
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(round(0.99 * len(latencies))) - 1)]
         print(f"clients={args.clients} requests={len(latencies)} median_ms={statistics.median(latencies):.1f} "
               f"p99_ms={p99:.1f}", flush=True)
-        print(f"# errors={len(errors)} throughput_rps={len(latencies) / wall:.0f} cpus={os.cpu_count()}", flush=True)
+        print(f"# throughput_rps={len(latencies) / wall:.0f} cpus={os.cpu_count()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ and the API under load, for 5, 10, 25 and 50 hosts on this machine. One line per
   (host_rss_fresh_mib: the same right after `fedpe up`, before any execution);
   idle here means once the last execution's roles have left (each host's role process ends
   30 s after its last role: tasks/host/role_process.py);
-- status_p99_ms: p99 of GET /executions/status/{id}, 20 concurrent clients polling as FEM clients do
+- status_p99_ms: p99 of GET /executions/status/{id}, 20 concurrent clients polling without pause
   (each on its own connection, its first request not counted: it opens the connection and has
-  the API key verified), during a running execution; the clients use `http.client`, light enough
-  that the figure is the API's (`status_p99`);
+  the API key verified), during a running execution (bench/_polls.py: the pollers use `http.client`,
+  light enough that the figure is the API's);
 - down_s: `fedpe down`;
 - status_p99_httpx_ms: the same with an httpx client per thread, as this bench measured before:
   that client's own CPU on the same two cores is most of what it measures.
@@ -29,20 +29,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
 from pathlib import Path
 
-import httpx
 import psutil
+from _polls import p99, poll_status, poll_status_httpx
 from _stack import free_port, processes, roles_left
 
 FEDPE = [sys.executable, "-m", "fedpe.cli"]
@@ -100,71 +97,6 @@ def train(hosts: list[str], rounds: int, **extra) -> tuple[float, object]:
     return submitted, run
 
 
-def status_p99(api: str, key: str, execution_id: str, clients: int = 20, each: int = 50) -> float:
-    """p99 (ms) of the status poll, `clients` threads each on its own keep-alive connection.
-
-    The clients speak HTTP/1.1 with the standard library's `http.client`: the figure is the API's,
-    and an httpx client in this process cost more CPU per request than the API itself (1.0-1.1 ms
-    against 0.1-0.2 ms, measured with psutil), on the same two cores. Every client first connects
-    and has its first poll answered (the API key's one argon2 check); then all poll together."""
-    target = urllib.parse.urlsplit(api)
-    path = f"{target.path.rstrip('/')}/executions/status/{execution_id}"
-    headers = {"Authorization": f"Bearer {key}"}
-    latencies: list[float] = []
-    lock = threading.Lock()
-    ready = threading.Barrier(clients)
-
-    def poll() -> None:
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-
-        def get() -> None:
-            connection.request("GET", path, headers=headers)
-            answer = connection.getresponse()
-            body = answer.read()
-            if answer.status != 200:
-                raise SystemExit(f"GET {path}: {answer.status} {body[:300]!r}")
-
-        try:
-            get()
-            ready.wait()
-            for _ in range(each):
-                start = time.perf_counter()
-                get()
-                with lock:
-                    latencies.append((time.perf_counter() - start) * 1000)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=poll) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statistics.quantiles(latencies, n=100)[98]
-
-
-def status_p99_httpx(api: str, key: str, execution_id: str, clients: int = 20, each: int = 50) -> float:
-    """The same with an httpx client per thread, as this bench measured before (for comparison)."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def poll() -> None:
-        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http_client:
-            http_client.get(f"/executions/status/{execution_id}").raise_for_status()
-            for _ in range(each):
-                start = time.perf_counter()
-                http_client.get(f"/executions/status/{execution_id}").raise_for_status()
-                with lock:
-                    latencies.append((time.perf_counter() - start) * 1000)
-
-    threads = [threading.Thread(target=poll) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statistics.quantiles(latencies, n=100)[98]
-
-
 def measure(n: int) -> str:
     home = Path(tempfile.mkdtemp(prefix=f"fedpe-scale-{n}-"))
     ports = {p: str(free_port()) for p in ("prefect", "scheduler", "dashboard", "mlflow", "api")}
@@ -212,8 +144,8 @@ def measure(n: int) -> str:
                 "server": hosts[0], "clients": hosts, "dataset": "digits", "model": "mlp", "rounds": 1000,
                 "checkpoint_every": 0})
             time.sleep(5)
-            p99 = status_p99(env["FEDPE_API_URL"], key, str(long_run.id))
-            p99_httpx = status_p99_httpx(env["FEDPE_API_URL"], key, str(long_run.id))
+            status_p99 = p99(poll_status(env["FEDPE_API_URL"], key, str(long_run.id)))
+            status_p99_httpx = p99(poll_status_httpx(env["FEDPE_API_URL"], key, str(long_run.id)))
             fedpe("executions", "cancel", str(long_run.id), env={"FEDPE_API_URL": env["FEDPE_API_URL"],
                                                                  "FEDPE_API_KEY": key})
     finally:
@@ -222,8 +154,8 @@ def measure(n: int) -> str:
         down_s = time.monotonic() - started
     return (f"hosts={n} up_s={up_s:.1f} first_round_s={statistics.median(firsts):.2f} round_ms={round_ms:.1f} "
             f"overhead_s={overhead_s:.2f} idle_cpu_pct={idle_cpu_pct:.2f} host_rss_mib={rss:.0f} "
-            f"status_p99_ms={p99:.1f} host_rss_fresh_mib={rss_fresh:.0f} down_s={down_s:.1f} "
-            f"status_p99_httpx_ms={p99_httpx:.1f}")
+            f"status_p99_ms={status_p99:.1f} host_rss_fresh_mib={rss_fresh:.0f} down_s={down_s:.1f} "
+            f"status_p99_httpx_ms={status_p99_httpx:.1f}")
 
 
 def main() -> None:
