@@ -95,11 +95,12 @@ class FederatedModel(PythonModel):
 
     def matrix(self, frame) -> np.ndarray:
         """The prepared, scaled feature matrix of `frame` (a DataFrame of the raw columns)."""
+        from tasks.models.kinds import imputes
         from tasks.prep import PrepPlan, transform
 
         m = self.model
         X = transform(frame, PrepPlan.model_validate(m["plan"]), missing_indicators=m["missing_indicators"],
-                      impute=m["kind"] == "weights")
+                      impute=imputes(m["kind"]))
         if m.get("mean") is not None:
             std = np.where(np.asarray(m["std"]) == 0, 1.0, np.asarray(m["std"]))
             X = (X - np.asarray(m["mean"])) / std

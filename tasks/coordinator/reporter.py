@@ -20,6 +20,7 @@ import numpy as np
 
 from blocks.store import StoreSpec
 from tasks.conventions import PROGRESS_FILE
+from tasks.models.kinds import imputes
 from tasks.rounds import RoundRecord, rounds_csv, tracked_metrics, write_round
 
 logger = logging.getLogger("fedpe.flcore")
@@ -284,7 +285,7 @@ class RoundReporter:
             final=test, per_client=final.get("per_client") or {}, confusion=test.get("confusion_matrix"),
             labels=labels, participation={r.round: r.clients for r in self.records},
             preparation={**model["plan"], "missing_indicators": model.get("missing_indicators"),
-                         "impute": model.get("kind", "weights") == "weights"}
+                         "impute": imputes(model.get("kind", "weights"))}
             if model and model.get("plan") else None,
         ).encode()
 

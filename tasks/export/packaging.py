@@ -18,6 +18,7 @@ import numpy as np
 from tasks.export.estimators import FOREST_MODELS, LINEAR_MODELS, check_same_predictions, forest_estimator, \
     linear_estimator, probes
 from tasks.export.preparation import RawColumnsPreparation
+from tasks.models.kinds import imputes
 
 SKLEARN_MODELS = LINEAR_MODELS + FOREST_MODELS
 
@@ -36,7 +37,7 @@ def preparation(model: dict[str, Any]) -> RawColumnsPreparation:
     return RawColumnsPreparation(
         features=list(plan.features), fills=dict(plan.fills), categories={k: list(v) for k, v in plan.categories.items()},
         indicators=list(plan.indicators), missing_indicators=bool(model["missing_indicators"]),
-        impute=model["kind"] == "weights", mean=listed(model.get("mean")), std=listed(model.get("std")))
+        impute=imputes(model["kind"]), mean=listed(model.get("mean")), std=listed(model.get("std")))
 
 
 def sklearn_pipeline(model: dict[str, Any], state: Any, predictor: Any) -> Any:

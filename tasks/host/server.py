@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fedpe.errors import InvalidArgument, NotEnoughClients
-from tasks.models.kinds import model_kind
+from tasks.models.kinds import imputes, model_kind
 from tasks.models.registry import build_model
 from tasks.resources import versions
 from tasks.host.aggregation import EnsembleAggregation, WeightAggregation
@@ -187,7 +187,7 @@ class FederatedServer(Role):
         self.dtypes = {name: str(dtype) for name, dtype in described[self.spec.clients[0]]["columns"]}
         weights_model = self.kind == "weights"
         # Trees keep their gaps (no fill at all): the median's two passes would release data for nothing.
-        median = self.spec.imputation == "median" and weights_model
+        median = self.spec.imputation == "median" and imputes(self.kind)
         profiles = self.ask_all("prepare", {"labels": labels, "min_count": self.spec.min_count, "ranges": median},
                                 "failed to prepare")
         try:
@@ -196,7 +196,7 @@ class FederatedServer(Role):
         except ValueError as exc:
             raise InvalidArgument(str(exc), field="features") from None
         sums = self.ask_all("setup", {"plan": plan.model_dump(), "missing_indicators": self.spec.missing_indicators,
-                                      "impute": weights_model}, "failed to apply the preparation plan")
+                                      "impute": imputes(self.kind)}, "failed to apply the preparation plan")
         n_classes = 1 if self.survival else len(labels)
         columns = plan.columns(missing_indicators=self.spec.missing_indicators)
         mean = std = None

@@ -69,6 +69,12 @@ def model_kind(model: str) -> ModelKind:
         raise ValueError(f"model: unknown model {model!r} (one of: {', '.join(_KINDS)})") from None
 
 
+def imputes(kind: str) -> bool:
+    """Whether the federated preparation fills a model's missing values: a weight model needs a
+    number in every cell; an ensemble's trees keep the gaps (XGBoost learns where they go)."""
+    return kind == "weights"
+
+
 def _strategy_name(strategy: object) -> str | None:
     if strategy is None:
         return "fedavg"

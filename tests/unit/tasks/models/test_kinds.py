@@ -11,6 +11,7 @@ from tasks.models.kinds import (
     STRATEGY_NAMES,
     combination_problem,
     dependency_problem,
+    imputes,
     model_kind,
 )
 from tasks.models.registry import registry as weight_models
@@ -24,6 +25,11 @@ def test_every_registered_model_has_a_kind_in_its_registry() -> None:
     assert {m for m, k in MODEL_KINDS.items() if k == "weights"} == set(weight_models)
     assert {m for m, k in MODEL_KINDS.items() if k == "ensemble"} == set(ensembles)
     assert set(STRATEGY_NAMES) == set(strategies)
+
+
+def test_weight_models_have_their_gaps_filled_and_ensembles_keep_them() -> None:
+    assert {m for m in MODEL_KINDS if imputes(model_kind(m))} == set(weight_models)
+    assert not any(imputes(model_kind(m)) for m in ensembles)
 
 
 @pytest.mark.parametrize(("model", "strategy", "dp", "field", "words"), [
