@@ -4,7 +4,6 @@ first use), the store, the users, and the services built over them."""
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 
 from fedpe.api.idempotency import SubmitTokens
@@ -37,7 +36,6 @@ class AppState:
         from fedpe.api.services.data import Data
         from fedpe.api.services.executions import Executions
         from fedpe.api.services.jobs import Jobs
-        from fedpe.api.services import tools
         from fedpe.api.services.orchestrator import Orchestrator
         from fedpe.api.streams import Hub
 
@@ -49,10 +47,6 @@ class AppState:
                                      prefect_ui_url=self.settings.prefect_ui_url)
         self.data = Data(self.executions, self.outputs)
         self.streams = Hub(self.executions, self.orchestrator, self.outputs)
-        # The tools' specs and parameter schemas (every flow imported: about a second of CPU), made
-        # now and off the event loop, not in the first request that needs one: a status poll,
-        # with every other request waiting behind it.
-        threading.Thread(target=tools.all_tools, name="fedpe-tools-warm-up", daemon=True).start()
 
     async def stop(self) -> None:
         if self.streams is not None:

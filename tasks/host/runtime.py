@@ -194,13 +194,16 @@ class RoleRuntime:
 
     async def _when_started(self, key: tuple[str, str]) -> tuple[RoleContext, Any] | None:
         """The role's entry once it has started (or ended), waiting ROLE_START_WAIT_S at most."""
+        def settled(entry) -> bool:  # its role answers calls, or it has ended (refused, failed)
+            return entry is not None and (entry[1] is not None or entry[0].result is not None)
+
         entry = self._roles.get(key)
         if self._start_waiters >= ROLE_START_WAITERS:
             return entry
         deadline = time.monotonic() + ROLE_START_WAIT_S
         self._start_waiters += 1
         try:
-            while (entry is None or entry[1] is None) and not (entry is not None and entry[0].result):
+            while not settled(entry):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
