@@ -15,7 +15,7 @@ from flows.catalog import CheckContext
 from flows.params import DatasetName, HostName
 from flows.runtime import require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
-from tasks.hosts import check_hosts
+from tasks.hosts import available_hosts, check_hosts
 from tasks.coordinator.remote import Relay, follow
 from tasks.host.specs import RoleSpec
 from tasks.stats import combine_summaries, global_edges
@@ -52,7 +52,7 @@ def check(params: dict, ctx: CheckContext) -> None:
     from tasks.policy import check_advertised
 
     connected, disabled, records, owner = ctx.connected, ctx.disabled, ctx.records, ctx.owner
-    hosts = params.get("hosts") or sorted(h for h in connected if h not in disabled)
+    hosts = params.get("hosts") or available_hosts(connected, disabled)
     check_hosts(hosts, connected, disabled, field="hosts")
     columns, categorical = params.get("columns") or [], params.get("categorical") or []
     for host in hosts:

@@ -42,11 +42,11 @@ class HealthCheckResult(BaseModel):
 
 def check(params: dict, ctx: CheckContext) -> None:
     """The hosts, and whether each one's advertised policy runs the health check for the owner."""
-    from tasks.hosts import check_hosts
+    from tasks.hosts import available_hosts, check_hosts
     from tasks.policy import check_advertised
 
     connected, disabled, records, owner = ctx.connected, ctx.disabled, ctx.records, ctx.owner
-    hosts = params.get("hosts") or sorted(h for h in connected if h not in disabled)
+    hosts = params.get("hosts") or available_hosts(connected, disabled)
     check_hosts(hosts, connected, disabled, field="hosts")
     for host in hosts:
         check_advertised(records.get(host), host, field="hosts", tool="health-check", task="health-check",

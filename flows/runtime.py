@@ -109,7 +109,9 @@ class RunContext:
 
     def available_hosts(self) -> list[str]:
         """Connected hosts that are not disabled, sorted."""
-        return sorted(h for h in self.hosts() if h not in self.federation.disabled_hosts)
+        from tasks.hosts import available_hosts
+
+        return available_hosts(self.hosts(), self.federation.disabled_hosts)
 
 
 def run_context() -> RunContext:

@@ -30,6 +30,11 @@ def host_records(client: "distributed.Client") -> dict[str, dict]:
     return dict(client.get_metadata([HOSTS_METADATA_KEY], default={}) or {})
 
 
+def available_hosts(connected, disabled) -> list[str]:
+    """The hosts a tool runs on when the caller names none: connected and not disabled, sorted."""
+    return sorted(h for h in connected if h not in set(disabled))
+
+
 def check_hosts(
     requested: list[str], connected: dict[str, str], disabled: list[str], *, field: str = "hosts"
 ) -> None:

@@ -24,6 +24,7 @@ from fedpe.errors import (AuthorizationError, Conflict, FedpeError, HostNotAvail
                           NotFound)
 from flows import catalog
 from flows.spec import ToolSpec
+from tasks.hosts import available_hosts
 
 TOKEN_WAIT_S = 30.0
 
@@ -219,7 +220,7 @@ class Jobs:
         connected, disabled = await host_service.connected_enabled(self.scheduler)
         properties = set(schema.get("properties") or {})
         if spec.single_role and "hosts" in properties and not params.get("hosts"):
-            available = sorted(h for h in connected if h not in disabled)
+            available = available_hosts(connected, disabled)
             if not available:
                 return [HostNotAvailable("hosts: no host is connected and enabled", field="hosts")]
             params["hosts"] = available
