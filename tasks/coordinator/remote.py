@@ -117,14 +117,20 @@ class RemoteRoles:
         while True:
             if run.deadline is not None and time.monotonic() > run.deadline:
                 raise RoleLost(f"{run.task} on {run.host} did not end with its execution", field="hosts")
-            if run.future.status in ("error", "lost", "cancelled"):
+            if run.future.status in ("lost", "cancelled"):
                 raise RoleLost(f"{run.task} on {run.host}: its host lost the role ({run.future.status})",
                                field="hosts")
+            # The role's Dask task failed on a live host: one last poll asks the host how (its role
+            # process may have died under it); without that answer the role counts as lost.
+            lost = run.future.status == "error"
             try:
                 answer = self._sync(run.poller.call(spec.execution_id, run.task, "poll", {
-                    "cursor": cursor, "control": self.watcher.flags() if self.watcher else {}, "wait_s": wait_s}, POLL_TIMEOUT_S),
-                    POLL_TIMEOUT_S)
+                    "cursor": cursor, "control": self.watcher.flags() if self.watcher else {},
+                    "wait_s": 0 if lost else wait_s}, POLL_TIMEOUT_S), POLL_TIMEOUT_S)
             except (CallError, TimeoutError) as exc:
+                if lost:
+                    raise RoleLost(f"{run.task} on {run.host}: its host lost the role ({run.future.status})",
+                                   field="hosts") from None
                 failures += 1
                 if failures >= POLL_FAILURES:
                     raise RoleLost(f"{run.task} on {run.host}: the host stopped answering ({exc})",
@@ -132,6 +138,8 @@ class RemoteRoles:
                 time.sleep(0.2)
                 continue
             failures = 0
+            if lost and not (answer.get("known") and answer.get("done")):
+                raise RoleLost(f"{run.task} on {run.host}: its host lost the role ({run.future.status})", field="hosts")
             if not answer.get("known"):
                 if known:
                     raise RoleLost(f"{run.task} on {run.host} ended without handing over its results", field="hosts")

@@ -21,6 +21,7 @@ privilege boundary: run hosts as a user of their own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -40,6 +41,8 @@ logger = logging.getLogger("fedpe.role_process")
 #: Seconds an idle role process waits for the next role before it ends.
 DEFAULT_LINGER_S = 30.0
 STOP_GRACE_S = 10.0
+#: Roles whose role process ended under them, kept (the newest) to answer the coordinator's poll.
+ENDED_KEPT = 256
 
 
 @dataclass
@@ -79,6 +82,7 @@ class RoleProcess:
         self._lock = asyncio.Lock()  # one start or stop at a time
         self._linger: asyncio.TimerHandle | None = None
         self._live: dict[str, LiveRole] = {}  # by `group_of(execution, task)`
+        self._ended: dict[str, str] = {}  # group -> how its role process ended under it
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -175,9 +179,12 @@ class RoleProcess:
             process = self.process
             answer = await link.request("run", spec=codec.encode(raw_spec))  # its params may hold arrays
         except LinkClosed as exc:
-            code = process.returncode if process is not None else None
-            raise RoleFailed(f"the role process of host {self.name} ended while it ran {raw_spec.get('task')} "
-                             f"(exit code {code}; {exc})") from None
+            message = f"the role process of host {self.name} ended while it ran {raw_spec.get('task')} " \
+                      f"({await self._how_it_ended(process)}; {exc})"
+            self._ended[group] = message
+            while len(self._ended) > ENDED_KEPT:
+                self._ended.pop(next(iter(self._ended)))
+            raise RoleFailed(message) from None
         finally:
             self._runs -= 1
             self._live.pop(group).close_comms()
@@ -189,9 +196,32 @@ class RoleProcess:
             raise RoleRefused(str(answer.get("message")))
         raise RoleFailed(str(answer.get("message")))
 
+    @staticmethod
+    async def _how_it_ended(process: asyncio.subprocess.Process | None) -> str:
+        """"killed by signal 9" or "exit code 1": what an operator reads first (the OOM killer's
+        signal is 9), once the process has been reaped (2 s at most)."""
+        if process is None:
+            return "exit code unknown"
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), 2.0)
+        code = process.returncode
+        return "exit code unknown" if code is None else f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+    def _ended_answer(self, caller: Identity, group: str) -> dict | None:
+        """The coordinator's poll of a role whose process ended under it: the role is done, failed,
+        and says how (where the host would otherwise not know the role any more)."""
+        message = self._ended.get(group)
+        if message is None or caller.kind != "coordinator":
+            return None
+        return {"status": "OK", "payload": codec.encode({"known": True, "events": [], "done": True,
+                                                        "result": {"ok": False, "error": message}})}
+
     # -- calls to the roles (from the relay line) ---------------------------------------------
     async def dispatch(self, caller: Identity, execution: str, role: str, method: str, payload: bytes) -> dict:
         """The role process's answer to one role call, or what a host without that role answers."""
+        group = group_of(execution, role)
+        if method == "poll" and group in self._ended:
+            return self._ended_answer(caller, group) or no_role_answer(self.name, caller, execution, role, method)
         link = self.link
         if (link is None or link.closed.is_set()) and self._runs and not self.closed:
             try:  # a role is starting the role process: its calls wait for it, as for the role itself
@@ -204,6 +234,12 @@ class RoleProcess:
             return await link.request("call", caller_kind=caller.kind, caller=caller.name, execution=execution,
                                       role=role, method=method, payload=payload)
         except LinkClosed:
+            if method == "poll" and group in self._live:  # its role is being told how the process ended
+                for _ in range(60):
+                    if group in self._ended:
+                        return self._ended_answer(caller, group) or no_role_answer(
+                            self.name, caller, execution, role, method)
+                    await asyncio.sleep(0.05)
             return no_role_answer(self.name, caller, execution, role, method)
         except Exception as exc:  # FrameRefused and the like: an error answer, never a silent caller
             return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]}

@@ -132,6 +132,32 @@ def test_a_client_that_dies_mid_run_is_a_dropout_while_min_clients_remain(stack,
     assert "error" in result.client_roles["hospital-d"]
 
 
+def test_a_client_whose_role_process_is_killed_is_a_dropout_named_with_the_signal(stack, extra_host):
+    import signal
+
+    import psutil
+
+    # Prepare: a host of its own, whose role process (a child of its worker) the OOM killer ends
+    proc, _ = extra_host("hospital-f")
+    flow_run = run_deployment("flcore/default", timeout=0, parameters={
+        "server": "hospital-a", "clients": ["hospital-b", "hospital-c", "hospital-f"], "rounds": 8,
+        "min_clients": 2, **SLOW_ROUNDS})
+    wait_for_round(stack, str(flow_run.id), 2)
+    (role_process,) = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                       if "tasks.host.role_main" in " ".join(p.cmdline())]
+
+    # Execute
+    role_process.send_signal(signal.SIGKILL)
+    final = wait_for_final_state(flow_run.id)
+
+    # Assert: the training went on without it, and its entry says how its role process ended
+    assert final.state.is_completed(), final.state.message
+    result = final.state.result()
+    assert result.history[-1]["clients"] == ["hospital-b", "hospital-c"]
+    error = result.client_roles["hospital-f"]["error"]
+    assert "RoleFailed" in error and "role process of host hospital-f" in error and "killed by signal 9" in error
+
+
 def test_fewer_answers_than_min_clients_fails_naming_the_missing_host(stack, extra_host):
     proc, _ = extra_host("hospital-e")
     flow_run = run_deployment("flcore/default", timeout=0, parameters={
