@@ -114,6 +114,11 @@ def parse_head(text: str) -> dict:
     return {"seq": int(seq), "hash": digest}
 
 
+def head_text(head: dict) -> str:
+    """A head `{"seq", "hash"}` as `fedpe host audit --expect` takes it, `SEQ:HASH` (`parse_head`'s inverse)."""
+    return f"{head['seq']}:{head['hash']}"
+
+
 def check_head(entries: list[dict], head: dict) -> list[str]:
     """The problems of a verified log against a head recorded off the host (empty when it holds)."""
     found = next((e for e in entries if e.get("seq") == head["seq"]), None)

@@ -22,7 +22,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from fedpe.errors import RoleFailed, RoleLost
-from tasks.audit import parse_head
+from tasks.audit import head_text, parse_head
 from tasks.conventions import AUDIT_DIR, REPORTS_DIR, report_file
 from tasks.host.specs import RoleSpec
 from tasks.wire.calls import CallError, Peer
@@ -204,7 +204,7 @@ class Relay:
         """The head of the host's audit log when the role ended (`fedpe host audit --expect SEQ:HASH`);
         a head that is not one (tasks.audit.parse_head's rule) is logged and not kept."""
         try:
-            expect = f"{head['seq']}:{head['hash']}" if isinstance(head, dict) else ""
+            expect = head_text(head) if isinstance(head, dict) else ""
             parsed = parse_head(expect)
         except (KeyError, ValueError):
             (self.log or logger).warning("host %s sent an audit head that is not SEQ:HASH", self.host)

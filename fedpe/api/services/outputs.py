@@ -21,7 +21,7 @@ from blocks.store import StoreSpec
 from fedpe.api.paths import safe_component, safe_relative
 from fedpe.errors import NoConnection, NotFound
 from flows.conventions import PROGRESS_FILE, REPORTS_DIR, RESULT_FILE, report_file
-from tasks.audit import parse_head
+from tasks.audit import head_text, parse_head
 from tasks.conventions import AUDIT_DIR
 from tasks.rounds import read_rounds
 
@@ -49,7 +49,7 @@ def audit_anchor(name: str, value: object) -> dict | None:
         return None
     if head != {"seq": seq, "hash": digest}:
         return None
-    return {"host": host, "task": task, "seq": seq, "hash": digest, "expect": f"{seq}:{digest}"}
+    return {"host": host, "task": task, "seq": seq, "hash": digest, "expect": head_text(head)}
 
 
 class _Pipe(io.RawIOBase):

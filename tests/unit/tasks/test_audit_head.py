@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.audit import AuditLog, check_head, parse_head, verify
+from tasks.audit import AuditLog, check_head, head_text, parse_head, verify
 
 
 def test_a_cut_or_a_rewritten_log_no_longer_matches_its_recorded_head(tmp_path):
@@ -28,8 +28,10 @@ def test_a_cut_or_a_rewritten_log_no_longer_matches_its_recorded_head(tmp_path):
     assert problems == [] and "rewritten" in check_head(entries, head)[0]
 
 
-def test_a_head_is_read_as_seq_colon_hash():
+def test_a_head_is_read_and_written_as_seq_colon_hash():
     assert parse_head("7:" + "a" * 64) == {"seq": 7, "hash": "a" * 64}
+    assert head_text({"seq": 7, "hash": "a" * 64}) == "7:" + "a" * 64
+    assert parse_head(head_text({"seq": 12, "hash": "b" * 64})) == {"seq": 12, "hash": "b" * 64}
     for bad in ("7", "x:" + "a" * 64, "7:abc", "7:" + "g" * 64):
         with pytest.raises(ValueError, match="SEQ:HASH"):
             parse_head(bad)
