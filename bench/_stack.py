@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -15,9 +14,9 @@ import psutil
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    from fedpe.host.supervisor import free_loopback_port
+
+    return free_loopback_port()
 
 
 @contextlib.contextmanager

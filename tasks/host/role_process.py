@@ -83,6 +83,8 @@ class RoleProcess:
         self._linger: asyncio.TimerHandle | None = None
         self._live: dict[str, LiveRole] = {}  # by `group_of(execution, task)`
         self._ended: dict[str, str] = {}  # group -> how its role process ended under it
+        self._link_up = asyncio.Event()  # clear while a role process is being started
+        self._link_up.set()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -114,21 +116,28 @@ class RoleProcess:
             if self.link is not None and not self.link.closed.is_set():
                 return self.link
             await self._reap()
-            ours, theirs = socket.socketpair()
+            self._link_up.clear()
             try:
-                self.process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "tasks.host.role_main", str(theirs.fileno()), self.worker.address,
-                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=self._child_env())
-            except BaseException:
-                ours.close()
-                raise
+                return await self._start_process()
             finally:
-                theirs.close()
-            reader, writer = await asyncio.open_unix_connection(sock=ours)
-            self.link = Link(reader, writer, {"peer": self._peer, "peers_close": self._peers_close,
-                                              "scheduler": self._scheduler})
-            self.loop.create_task(self.link.serve())
-            return self.link
+                self._link_up.set()
+
+    async def _start_process(self) -> Link:
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "tasks.host.role_main", str(theirs.fileno()), self.worker.address,
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=self._child_env())
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        self.link = Link(reader, writer, {"peer": self._peer, "peers_close": self._peers_close,
+                                          "scheduler": self._scheduler})
+        self.loop.create_task(self.link.serve())
+        return self.link
 
     async def _reap(self) -> None:
         """Close the link and wait for the process to end (killed after STOP_GRACE_S)."""
@@ -182,8 +191,8 @@ class RoleProcess:
             message = f"the role process of host {self.name} ended while it ran {raw_spec.get('task')} " \
                       f"({await self._how_it_ended(process)}; {exc})"
             self._ended[group] = message
-            while len(self._ended) > ENDED_KEPT:
-                self._ended.pop(next(iter(self._ended)))
+            if len(self._ended) > ENDED_KEPT:
+                del self._ended[next(iter(self._ended))]  # the oldest
             raise RoleFailed(message) from None
         finally:
             self._runs -= 1
@@ -207,40 +216,36 @@ class RoleProcess:
         code = process.returncode
         return "exit code unknown" if code is None else f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
-    def _ended_answer(self, caller: Identity, group: str) -> dict | None:
-        """The coordinator's poll of a role whose process ended under it: the role is done, failed,
-        and says how (where the host would otherwise not know the role any more)."""
-        message = self._ended.get(group)
-        if message is None or caller.kind != "coordinator":
-            return None
-        return {"status": "OK", "payload": codec.encode({"known": True, "events": [], "done": True,
-                                                        "result": {"ok": False, "error": message}})}
+    async def _without_process(self, caller: Identity, execution: str, role: str, method: str) -> dict:
+        """The answer to a call no role process can take. The coordinator's poll of a role whose
+        process ended under it learns that the role is done, failed, and how (its `_run` knows
+        within about 2 s, once the process is reaped); anything else is a host without the role."""
+        group = group_of(execution, role)
+        if method == "poll" and caller.kind == "coordinator":
+            deadline = self.loop.time() + 3.0
+            while group not in self._ended and group in self._live and self.loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            if group in self._ended:
+                return {"status": "OK", "payload": codec.encode({
+                    "known": True, "events": [], "done": True, "result": {"ok": False, "error": self._ended[group]}})}
+        return no_role_answer(self.name, caller, execution, role, method)
 
     # -- calls to the roles (from the relay line) ---------------------------------------------
     async def dispatch(self, caller: Identity, execution: str, role: str, method: str, payload: bytes) -> dict:
         """The role process's answer to one role call, or what a host without that role answers."""
-        group = group_of(execution, role)
-        if method == "poll" and group in self._ended:
-            return self._ended_answer(caller, group) or no_role_answer(self.name, caller, execution, role, method)
+        if group_of(execution, role) in self._ended:
+            return await self._without_process(caller, execution, role, method)
+        if not self._link_up.is_set():  # a role process is starting: its calls wait for it, as for the role
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._link_up.wait(), ROLE_START_WAIT_S)
         link = self.link
-        if (link is None or link.closed.is_set()) and self._runs and not self.closed:
-            try:  # a role is starting the role process: its calls wait for it, as for the role itself
-                link = await asyncio.wait_for(asyncio.shield(self._started()), ROLE_START_WAIT_S)
-            except Exception:  # noqa: BLE001 - it did not come up in time: answered as before
-                link = None
         if link is None or link.closed.is_set():
-            return no_role_answer(self.name, caller, execution, role, method)
+            return await self._without_process(caller, execution, role, method)
         try:
             return await link.request("call", caller_kind=caller.kind, caller=caller.name, execution=execution,
                                       role=role, method=method, payload=payload)
         except LinkClosed:
-            if method == "poll" and group in self._live:  # its role is being told how the process ended
-                for _ in range(60):
-                    if group in self._ended:
-                        return self._ended_answer(caller, group) or no_role_answer(
-                            self.name, caller, execution, role, method)
-                    await asyncio.sleep(0.05)
-            return no_role_answer(self.name, caller, execution, role, method)
+            return await self._without_process(caller, execution, role, method)
         except Exception as exc:  # FrameRefused and the like: an error answer, never a silent caller
             return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000]}
 

@@ -110,15 +110,20 @@ SLOW_ROUNDS = {"dataset": "digits", "model": "mlp", "local_epochs": 3, "batch_si
                "checkpoint_every": 1, "round_timeout_s": 20}
 
 
+def slow_training_past_round_2(stack, clients: list[str], *, rounds: int, min_clients: int):
+    """A slow training served by hospital-a, submitted and followed until its round 2 is stored."""
+    flow_run = run_deployment("flcore/default", timeout=0, parameters={
+        "server": "hospital-a", "clients": clients, "rounds": rounds, "min_clients": min_clients, **SLOW_ROUNDS})
+    wait_for_round(stack, str(flow_run.id), 2)
+    return flow_run
+
+
 def test_a_client_that_dies_mid_run_is_a_dropout_while_min_clients_remain(stack, extra_host):
     # Prepare
     proc, _ = extra_host("hospital-d")
-    flow_run = run_deployment("flcore/default", timeout=0, parameters={
-        "server": "hospital-a", "clients": ["hospital-b", "hospital-c", "hospital-d"], "rounds": 12,
-        "min_clients": 2, **SLOW_ROUNDS})
+    flow_run = slow_training_past_round_2(stack, ["hospital-b", "hospital-c", "hospital-d"], rounds=12, min_clients=2)
 
     # Execute: a power cut on hospital-d after round 2
-    wait_for_round(stack, str(flow_run.id), 2)
     crash_host(proc)
     final = wait_for_final_state(flow_run.id)
 
@@ -139,10 +144,7 @@ def test_a_client_whose_role_process_is_killed_is_a_dropout_named_with_the_signa
 
     # Prepare: a host of its own, whose role process (a child of its worker) the OOM killer ends
     proc, _ = extra_host("hospital-f")
-    flow_run = run_deployment("flcore/default", timeout=0, parameters={
-        "server": "hospital-a", "clients": ["hospital-b", "hospital-c", "hospital-f"], "rounds": 8,
-        "min_clients": 2, **SLOW_ROUNDS})
-    wait_for_round(stack, str(flow_run.id), 2)
+    flow_run = slow_training_past_round_2(stack, ["hospital-b", "hospital-c", "hospital-f"], rounds=8, min_clients=2)
     (role_process,) = [p for p in psutil.Process(proc.pid).children(recursive=True)
                        if "tasks.host.role_main" in " ".join(p.cmdline())]
 
@@ -160,11 +162,8 @@ def test_a_client_whose_role_process_is_killed_is_a_dropout_named_with_the_signa
 
 def test_fewer_answers_than_min_clients_fails_naming_the_missing_host(stack, extra_host):
     proc, _ = extra_host("hospital-e")
-    flow_run = run_deployment("flcore/default", timeout=0, parameters={
-        "server": "hospital-a", "clients": ["hospital-b", "hospital-e"], "rounds": 12, "min_clients": 2,
-        **SLOW_ROUNDS})
+    flow_run = slow_training_past_round_2(stack, ["hospital-b", "hospital-e"], rounds=12, min_clients=2)
 
-    wait_for_round(stack, str(flow_run.id), 2)
     crash_host(proc)
     final = wait_for_final_state(flow_run.id)
 
