@@ -96,7 +96,7 @@ def test_roles_run_in_a_role_process_of_the_worker_that_ends_after_its_linger_an
             role_process = psutil.Process(pid)
             assert role_process.ppid() == worker.pid and "tasks.host.role_main" in role_process.cmdline()
             deadline = time.monotonic() + 30
-            while role_process.is_running() and role_process.status() != psutil.STATUS_ZOMBIE:
+            while role_process in worker.children():  # until it has ended and its worker has reaped it
                 assert time.monotonic() < deadline, "the idle role process did not end after its linger"
                 time.sleep(0.2)
             assert worker.is_running() and worker.children() == []  # only the roles' process went
