@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prefect.blocks.core import Block
 from pydantic import Field
 
+from blocks.security import tls_security
 from fedpe.errors import InvalidArgument
 
 if TYPE_CHECKING:
     import distributed
-
-
-def tls_security(ca_file: str | os.PathLike, cert: str | os.PathLike, key: str | os.PathLike) -> "distributed.Security":
-    """The one place a fedpe client's Dask Security is built: mutual TLS, plain TCP refused.
-
-    `Federation.security()` uses it for the flows, `fedpe.stack.tls.client_security` for the
-    launcher, the CLI, the API and a host's checks before it joins. Peers are checked against
-    the CA's CRL where one lies beside the CA's certificate (`crl.pem`, the coordinator's
-    case; tasks/wire/revocation.py reads the `fedpe_crl` connection argument).
-    """
-    from distributed import Security
-
-    return Security(
-        tls_ca_file=os.fspath(ca_file),
-        tls_client_cert=os.fspath(cert),
-        tls_client_key=os.fspath(key),
-        require_encryption=True,
-        extra_conn_args={"fedpe_crl": os.fspath(Path(ca_file).with_name("crl.pem"))},
-    )
 
 
 class Federation(Block):

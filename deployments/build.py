@@ -8,6 +8,7 @@ from prefect.schedules import Cron, Schedule
 
 from flows.catalog import load_tool, tool_ids
 from flows.runtime import OWNER_TAG
+from flows.spec import ToolSpec
 
 DEPLOYMENT_NAME = "default"
 
@@ -38,11 +39,15 @@ def schedules_for(tool_id: str) -> list[Schedule] | None:
     return [Cron(cron, timezone="UTC", active=active.get(cron, False)) for cron in crons]
 
 
-def tool_deployments(owner: str) -> list[tuple[object, dict]]:
-    """(flow, options for `Runner.add_flow`) of every tool."""
+def tool_flows() -> dict[str, tuple[object, ToolSpec]]:
+    """(flow, spec) of every tool by id: their imports, which need no Prefect server."""
+    return {tool_id: load_tool(tool_id) for tool_id in tool_ids()}
+
+
+def tool_deployments(tools: dict[str, tuple[object, ToolSpec]], owner: str) -> list[tuple[object, dict]]:
+    """(flow, options for `Runner.add_flow`) of every tool in `tools` (reads each schedule's state)."""
     found = []
-    for tool_id in tool_ids():
-        flow, spec = load_tool(tool_id)
+    for tool_id, (flow, spec) in tools.items():
         found.append((flow, dict(
             name=DEPLOYMENT_NAME,
             description=spec.description,

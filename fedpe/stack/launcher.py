@@ -15,6 +15,7 @@ environment it needs (fedpe/stack/environments.py).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -107,9 +108,16 @@ class Stack:
         )
 
 
+@functools.cache
+def _probe() -> httpx.Client:
+    """The one client of the readiness checks: a new client per check loaded the CA bundle each
+    time, 1.1 s of the launcher's CPU on the 3-host `fedpe up` (30 clients, cProfile)."""
+    return httpx.Client(timeout=2.0)
+
+
 def _http_ok(url: str, auth: tuple[str, str] | None = None) -> bool:
     try:
-        return httpx.get(url, timeout=2.0, auth=auth).status_code == 200
+        return _probe().get(url, auth=auth).status_code == 200
     except httpx.HTTPError:
         return False
 

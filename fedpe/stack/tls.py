@@ -227,11 +227,11 @@ def client_security(files: CertFiles | None) -> "distributed.Security | None":
     """The Dask Security for a client presenting `files`; None for plain TCP.
 
     Built by the same function as `Federation.security()`, so every client of the federation
-    requires encryption the same way.
+    requires encryption the same way; without importing Prefect (blocks/security.py).
     """
     if files is None:
         return None
-    from blocks.federation import tls_security
+    from blocks.security import tls_security
 
     return tls_security(files.ca_file, files.cert, files.key)
 
