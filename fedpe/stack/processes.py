@@ -110,12 +110,22 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
+def _running_groups() -> set[int]:
+    """The process groups that still have a member that is not a zombie.
+
+    A zombie has ended (its ports and files are closed) and waits only for its parent to collect
+    it. The stack's processes outlive `fedpe up`, so their parent is then the machine's init,
+    which may collect late: on these machines it did so every 2 s, and `fedpe down` waited for
+    each tick, once per wave."""
+    groups = set()
+    for proc in psutil.process_iter(["status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            groups.add(os.getpgid(proc.pid))
+        except ProcessLookupError:
+            pass
+    return groups
 
 
 def stop(children: list[Child], *, timeout_s: float = 15.0) -> None:
@@ -138,20 +148,21 @@ def stop(children: list[Child], *, timeout_s: float = 15.0) -> None:
             else:
                 _signal_group(child.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and any(_group_alive(c.pid) for c in _reap(group)):
+        while time.monotonic() < deadline:
+            _reap(group)
+            if not {c.pid for c in group} & _running_groups():
+                break
             time.sleep(0.1)
+        running = _running_groups()
         for child in group:
-            if _group_alive(child.pid):
+            if child.pid in running:
                 _signal_group(child.pid, signal.SIGKILL)
         _reap(group)
 
 
 def _reap(children: list[Child]) -> list[Child]:
-    """Collect the exit of those that are our own children, so none stays a zombie.
-
-    A zombie group leader still counts as a live group: without this, a caller that started
-    the children itself (tests, `fedpe up` in the foreground) waited out the whole timeout.
-    """
+    """Collect the exit of those that are our own children (a caller that started them itself:
+    tests, `fedpe up` in the foreground), so none stays a zombie."""
     for child in children:
         try:
             os.waitpid(child.pid, os.WNOHANG)

@@ -1,0 +1,19 @@
+"""The runner's kill cadence: at most KILL_GRACE_S of grace, whatever Prefect asks for."""
+
+from __future__ import annotations
+
+import asyncio
+
+from deployments.serve import KILL_GRACE_S, _kill_sooner
+
+
+def test_kill_sooner_caps_the_grace_and_keeps_the_rest():
+    calls = []
+
+    async def kill(flow_run_id, grace_seconds=30.0, *, force=False):
+        calls.append((flow_run_id, grace_seconds, force))
+
+    asyncio.run(_kill_sooner(kill, "run-1"))
+    asyncio.run(_kill_sooner(kill, "run-2", 3.0))
+    asyncio.run(_kill_sooner(kill, "run-3", 30.0, force=True))
+    assert calls == [("run-1", KILL_GRACE_S, False), ("run-2", 3.0, False), ("run-3", KILL_GRACE_S, True)]
