@@ -32,10 +32,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    # Imported at run time only by the host's side, which holds a DataFrame already: the
+    # coordinator's side runs in the fed-stats flow, whose module the runner and the API import
+    # (pandas and pyarrow are 67 MiB of a process).
+    import pandas as pd
 
 QUANTILES: tuple[float, ...] = (0.25, 0.5, 0.75)
 
@@ -49,10 +54,14 @@ def _check_min_count(min_count: int) -> None:
 
 
 def _is_numeric(series: pd.Series) -> bool:
+    import pandas as pd
+
     return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
 
 
 def _is_auto_categorical(series: pd.Series) -> bool:
+    import pandas as pd
+
     dtype = series.dtype
     return (
         pd.api.types.is_bool_dtype(dtype)
@@ -64,6 +73,8 @@ def _is_auto_categorical(series: pd.Series) -> bool:
 
 def _finite_values(series: pd.Series) -> np.ndarray:
     """Non-missing values as float64; +-inf counts as missing (it has no place in a histogram)."""
+    import pandas as pd
+
     values = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
     return values[np.isfinite(values)]
 
