@@ -10,6 +10,7 @@ to ten times what the API spent on it (0.11-0.20 ms; psutil, 20 pollers), on the
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import threading
 import time
@@ -17,30 +18,32 @@ import urllib.parse
 from typing import Callable
 
 
-def _together(clients: int, connect: Callable[[], Callable[[], None]], each: int) -> list[float]:
-    """Latencies (ms) of `each` calls per client; `connect()` opens a client and returns its call."""
+def _together(clients: int, connect: Callable[[contextlib.ExitStack], Callable[[], None]], each: int) -> list[float]:
+    """Latencies (ms) of `each` calls per client; `connect(resources)` opens a client, closed with
+    `resources` when its thread ends, and returns its call."""
     latencies: list[float] = []
     lock = threading.Lock()
     ready = threading.Barrier(clients)
     failures: list[BaseException] = []
 
     def run() -> None:
-        try:
-            call = connect()
-            call()
-        except BaseException as exc:  # noqa: BLE001 - reported after the others have finished
-            failures.append(exc)
-            ready.abort()
-            return
-        try:
-            ready.wait()
-        except threading.BrokenBarrierError:
-            return
-        mine = []
-        for _ in range(each):
-            start = time.perf_counter()
-            call()
-            mine.append((time.perf_counter() - start) * 1000)
+        with contextlib.ExitStack() as resources:
+            try:
+                call = connect(resources)
+                call()
+            except BaseException as exc:  # noqa: BLE001 - reported after the others have finished
+                failures.append(exc)
+                ready.abort()
+                return
+            try:
+                ready.wait()
+            except threading.BrokenBarrierError:
+                return
+            mine = []
+            for _ in range(each):
+                start = time.perf_counter()
+                call()
+                mine.append((time.perf_counter() - start) * 1000)
         with lock:
             latencies.extend(mine)
 
@@ -60,8 +63,9 @@ def poll_status(api: str, key: str, execution_id: str, clients: int = 20, each: 
     path = f"{target.path.rstrip('/')}/executions/status/{execution_id}"
     headers = {"Authorization": f"Bearer {key}"}
 
-    def connect() -> Callable[[], None]:
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    def connect(resources: contextlib.ExitStack) -> Callable[[], None]:
+        connection = resources.enter_context(contextlib.closing(
+            http.client.HTTPConnection(target.hostname, target.port, timeout=60)))
 
         def get() -> None:
             connection.request("GET", path, headers=headers)
@@ -79,8 +83,9 @@ def poll_status_httpx(api: str, key: str, execution_id: str, clients: int = 20, 
     """The same with an httpx client per thread."""
     import httpx
 
-    def connect() -> Callable[[], None]:
-        client = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    def connect(resources: contextlib.ExitStack) -> Callable[[], None]:
+        client = resources.enter_context(
+            httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=60))
         return lambda: client.get(f"/executions/status/{execution_id}").raise_for_status() and None
 
     return _together(clients, connect, each)

@@ -40,20 +40,20 @@ SCHEDULED_EVENT = "prefect.flow-run.Scheduled"
 STOP_WAIT_S = 10.0
 
 #: The grace a flow run gets between the runner's SIGTERM and its SIGKILL (a cancel, or the
-#: runner's own stop). Prefect gives 30 s and looks every tenth of it, but at least every second,
-#: so a cancelled run that had ended read "Cancelling" for 3-6 s more (5.3 s after `fedpe down`
-#: here); with 10 s it is looked at every second.
+#: runner's own stop). Prefect gives 30 s and looks every tenth of it, but at least every second:
+#: every 3 s, so a cancelled run whose process had ended read "Cancelling" for 4.8 s more in one
+#: run here. With 10 s it is looked at every second (1.6-2.4 s in two runs).
 KILL_GRACE_S = 10.0
 
 
 class FedpeRunner(Runner):
     """Prefect's Runner, stopping as soon as its flow runs have ended when told to (SIGTERM).
 
-    `fedpe down` signals the runner's process group, so its flow runs get SIGTERM as well and end
-    themselves (Crashed: aborted by a termination signal) within about half a second. Prefect's
-    own handler exits at once instead; its clean-up then signals each flow run it still records
-    and looks again only after 3 s (`ProcessManager.kill`: every max(30 s / 10, 1 s)), so the
-    runner took 3-5 s to stop with a run in flight. Here SIGTERM lets the record empty first
+    `fedpe down` signals the runner's process group, so its flow runs get SIGTERM as well and
+    end themselves (Crashed: aborted by a termination signal), 0.5-1.5 s later in the runs
+    here. Prefect's own handler exits at once instead; its clean-up then signals each flow run it
+    still records and looks again only after 3 s (`ProcessManager.kill`: every max(30 s / 10,
+    1 s)), so the runner took 3.1-5.5 s to stop with a run in flight. Here SIGTERM lets the record empty first
     (at most STOP_WAIT_S), then ends the runner's loops; the flow runs end as before.
     """
 
@@ -90,7 +90,7 @@ async def _kill_sooner(kill, flow_run_id, grace_seconds: float = 30.0, *, force:
 async def serve(deployments: list[tuple[object, dict]]) -> None:
     # pause_on_shutdown=False: `fedpe down` must not turn off schedules a user turned on.
     runner = FedpeRunner(name="fedpe", limit=int(os.environ.get("FEDPE_RUNNER_LIMIT", "4")), pause_on_shutdown=False,
-                    query_seconds=float(os.environ.get("FEDPE_RUNNER_POLL_S", "5")))
+                         query_seconds=float(os.environ.get("FEDPE_RUNNER_POLL_S", "5")))
     # Over one client (see main). One after another: four at once took 2.6-6.8 s here, against
     # 0.36 s in turn, as the server's SQLite writes wait on each other.
     async with AsyncClientContext.get_or_create():

@@ -12,6 +12,9 @@ goes on to the app unchanged, which answers it, errors included, as the route al
 
 from __future__ import annotations
 
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.datastructures import Headers
+
 from fedpe.api.deps import user_on_loop
 
 #: The route's path up to the execution id (fedpe/api/routes/executions.py `status`).
@@ -20,11 +23,9 @@ _HEADERS = [(b"content-type", b"application/json")]
 
 
 def _bearer(scope: dict) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, credential = value.decode("latin-1").partition(" ")
-            return credential.strip() if scheme.lower() == "bearer" else None
-    return None
+    """The bearer credential, read as the route's HTTPBearer reads it."""
+    scheme, credential = get_authorization_scheme_param(Headers(scope=scope).get("authorization"))
+    return credential if scheme.lower() == "bearer" and credential else None
 
 
 class StatusPolls:
