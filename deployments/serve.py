@@ -13,6 +13,7 @@ so it imports while the server starts and waits for the server's health before i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -49,12 +50,11 @@ KILL_GRACE_S = 10.0
 class FedpeRunner(Runner):
     """Prefect's Runner, stopping as soon as its flow runs have ended when told to (SIGTERM).
 
-    `fedpe down` signals the runner's process group, so its flow runs get SIGTERM as well and
-    end themselves (Crashed: aborted by a termination signal), 0.5-1.5 s later in the runs
-    here. Prefect's own handler exits at once instead; its clean-up then signals each flow run it
-    still records and looks again only after 3 s (`ProcessManager.kill`: every max(30 s / 10,
-    1 s)), so the runner took 3.1-5.5 s to stop with a run in flight. Here SIGTERM lets the record empty first
-    (at most STOP_WAIT_S), then ends the runner's loops; the flow runs end as before.
+    On SIGTERM (`fedpe down`) Prefect's own handler exits at once; its clean-up then signals each
+    flow run it still records and looks again only after 3 s (`ProcessManager.kill`: every
+    max(30 s / 10, 1 s)), so the runner took 3.1-5.5 s to stop with a run in flight. Here SIGTERM
+    goes to each flow run at once, which ends itself (Crashed: aborted by a termination signal),
+    and once Prefect's record of them is empty (at most STOP_WAIT_S) the runner's loops end.
     """
 
     async def __aenter__(self) -> "FedpeRunner":
@@ -73,9 +73,18 @@ class FedpeRunner(Runner):
         self._fedpe_loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._stop_after_flow_runs()))
 
     async def _stop_after_flow_runs(self) -> None:
+        # Each flow run is told here, not by a signal to the runner's process group: that ended
+        # the fork server too, and a flow run it could no longer collect stayed a zombie until the
+        # machine's init did (every 2 s here), so the runner saw it end that much later.
+        # Prefect's record of the flow-run processes it started and has not yet seen end.
+        processes = self._process_manager
+        for flow_run_id in processes.flow_run_ids():
+            handle = processes.get(flow_run_id)
+            if handle is not None:
+                with contextlib.suppress(OSError):  # it has just ended
+                    handle.graceful_kill()
         deadline = time.monotonic() + STOP_WAIT_S
-        # The flow runs the runner started and has not yet seen end (Prefect's own record).
-        while self._flow_run_process_map and time.monotonic() < deadline:
+        while processes.flow_run_ids() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self.started = False
         self.stopping = True

@@ -140,7 +140,9 @@ def stop(children: list[Child], *, timeout_s: float = 15.0) -> None:
         if not group:
             continue
         for child in group:
-            if child.role == "host":
+            # A host's supervisor stops its worker, the runner its flow runs: the runner's fork
+            # server must outlive them to collect them (deployments/serve.py FedpeRunner).
+            if child.role in ("host", "runner"):
                 try:
                     os.kill(child.pid, signal.SIGTERM)
                 except ProcessLookupError:
