@@ -18,7 +18,7 @@ and the API under load, for 5, 10, 25 and 50 hosts on this machine. One line per
   (each on its own connection, its first request not counted: it opens the connection and has
   the API key verified), during a running execution (bench/_polls.py: the pollers use `http.client`,
   light enough that the figure is the API's);
-- down_s: `fedpe down`;
+- down_s: `fedpe down`, right after cancelling that execution;
 - status_p99_httpx_ms: the same with an httpx client per thread, as this bench measured before:
   that client's own CPU on the same two cores is most of what it measures.
 
