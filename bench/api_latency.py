@@ -20,7 +20,7 @@ import sys
 import time
 
 import httpx
-from _polls import poll_status
+from _polls import p99, poll_status
 from _stack import bench_stack
 
 
@@ -34,7 +34,8 @@ def main() -> None:
         config, home = stack.config, stack.config.home
         out = subprocess.run([sys.executable, "-m", "fedpe.cli", "users", "add", "bench", "--json"],
                              capture_output=True, text=True, check=True, env={**os.environ, "FEDPE_HOME": str(home)})
-        headers = {"Authorization": f"Bearer {json.loads(out.stdout)['api_key']}"}
+        key = json.loads(out.stdout)["api_key"]
+        headers = {"Authorization": f"Bearer {key}"}
         base = f"{config.api_url}/api/v1"
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
             execution_id = client.post("/tools/job/health-check", json={}).raise_for_status().json()["execution_id"]
@@ -45,14 +46,11 @@ def main() -> None:
                     raise SystemExit("the health-check did not finish")
                 time.sleep(0.3)
 
-        key = headers["Authorization"].removeprefix("Bearer ")
         wall = time.perf_counter()
         latencies = poll_status(base, key, execution_id, clients=args.clients, each=args.per_client)
         wall = time.perf_counter() - wall
-        latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, int(round(0.99 * len(latencies))) - 1)]
         print(f"clients={args.clients} requests={len(latencies)} median_ms={statistics.median(latencies):.1f} "
-              f"p99_ms={p99:.1f}", flush=True)
+              f"p99_ms={p99(latencies):.1f}", flush=True)
         print(f"# throughput_rps={len(latencies) / wall:.0f} cpus={os.cpu_count()}", flush=True)
 
 

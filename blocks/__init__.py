@@ -30,8 +30,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'blocks' has no attribute {name!r}")
 
-__all__ = ["Federation", "OutputStore", "StoreSpec", "Tracking", "CREDENTIALS_BLOCK_NAME", "RESULTS_BLOCK",
-           "RESULTS_BLOCK_NAME", "credentials_secret", "register_all", "results_block_slug", "split_credentials"]
+__all__ = [*_LAZY, "RESULTS_BLOCK", "RESULTS_BLOCK_NAME", "register_all", "results_block_slug"]
 
 import os
 

@@ -86,6 +86,7 @@ class FedpeRunner(Runner):
         deadline = time.monotonic() + STOP_WAIT_S
         while processes.flow_run_ids() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        # Runner.astop's steps without its cancel_all, which would record the runs as Cancelled.
         self.started = False
         self.stopping = True
         self._loops_task_group.cancel_scope.cancel()

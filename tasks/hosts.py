@@ -7,6 +7,7 @@ host leaves so that a disconnected host can be listed with when it was last seen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from fedpe.errors import HostNotAvailable
@@ -30,9 +31,10 @@ def host_records(client: "distributed.Client") -> dict[str, dict]:
     return dict(client.get_metadata([HOSTS_METADATA_KEY], default={}) or {})
 
 
-def available_hosts(connected, disabled) -> list[str]:
+def available_hosts(connected: Iterable[str], disabled: Iterable[str]) -> list[str]:
     """The hosts a tool runs on when the caller names none: connected and not disabled, sorted."""
-    return sorted(h for h in connected if h not in set(disabled))
+    off = set(disabled)
+    return sorted(h for h in connected if h not in off)
 
 
 def check_hosts(

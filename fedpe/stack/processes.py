@@ -150,15 +150,14 @@ def stop(children: list[Child], *, timeout_s: float = 15.0) -> None:
             else:
                 _signal_group(child.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while True:
             _reap(group)
-            if not {c.pid for c in group} & _running_groups():
+            running = {c.pid for c in group} & _running_groups()
+            if not running or time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
-        running = _running_groups()
-        for child in group:
-            if child.pid in running:
-                _signal_group(child.pid, signal.SIGKILL)
+        for pid in running:
+            _signal_group(pid, signal.SIGKILL)
         _reap(group)
 
 

@@ -68,6 +68,12 @@ class RoleRun:
         return self.spec.task
 
 
+def _host_lost(run: RoleRun) -> RoleLost:
+    """The role's Dask task ended on its host without the role's result (status lost, cancelled
+    or error)."""
+    return RoleLost(f"{run.task} on {run.host}: its host lost the role ({run.future.status})", field="hosts")
+
+
 class RemoteRoles:
     """The roles of one flow run: placed through the coordinator's Dask client, followed by polls."""
 
@@ -118,8 +124,7 @@ class RemoteRoles:
             if run.deadline is not None and time.monotonic() > run.deadline:
                 raise RoleLost(f"{run.task} on {run.host} did not end with its execution", field="hosts")
             if run.future.status in ("lost", "cancelled"):
-                raise RoleLost(f"{run.task} on {run.host}: its host lost the role ({run.future.status})",
-                               field="hosts")
+                raise _host_lost(run)
             # The role's Dask task failed on a live host: one last poll asks the host how (its role
             # process may have died under it); without that answer the role counts as lost.
             lost = run.future.status == "error"
@@ -129,8 +134,7 @@ class RemoteRoles:
                     "wait_s": 0 if lost else wait_s}, POLL_TIMEOUT_S), POLL_TIMEOUT_S)
             except (CallError, TimeoutError) as exc:
                 if lost:
-                    raise RoleLost(f"{run.task} on {run.host}: its host lost the role ({run.future.status})",
-                                   field="hosts") from None
+                    raise _host_lost(run) from None
                 failures += 1
                 if failures >= POLL_FAILURES:
                     raise RoleLost(f"{run.task} on {run.host}: the host stopped answering ({exc})",
@@ -139,7 +143,7 @@ class RemoteRoles:
                 continue
             failures = 0
             if lost and not (answer.get("known") and answer.get("done")):
-                raise RoleLost(f"{run.task} on {run.host}: its host lost the role ({run.future.status})", field="hosts")
+                raise _host_lost(run)
             if not answer.get("known"):
                 if known:
                     raise RoleLost(f"{run.task} on {run.host} ended without handing over its results", field="hosts")
