@@ -176,7 +176,7 @@ def main() -> None:
     tools = tool_flows()  # the tools' imports, while the Prefect server starts
     wait_for_prefect()
     # One client for every call of the set-up: Prefect makes a client per call otherwise, and
-    # each loads the CA bundle (22 ms of CPU here; 0.4 s of the blocks' set-up).
+    # each loads the CA bundle (22 ms of CPU here; 0.3-0.5 s of the blocks' set-up).
     with SyncClientContext.get_or_create():
         configure_from_env()
         deployments = tool_deployments(tools, owner=os.environ.get("FEDPE_OWNER", "admin"))
