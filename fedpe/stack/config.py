@@ -42,8 +42,9 @@ class StackConfig(BaseModel):
     host_threads: Annotated[int, Field(ge=1, le=64)] = 4
     #: The CPU priority (`nice`) of the demo hosts. They stand for other machines, yet here they
     #: share the coordinator's cores with the services users talk to (the API, Prefect), which
-    #: should not wait behind fifty busy hosts. Hosts started with `fedpe host start` on their
-    #: own machines keep their own priority.
+    #: should not wait behind fifty busy hosts. Each host's session is lowered too, where the
+    #: kernel shares the CPU between sessions first (fedpe/stack/processes.py). Hosts started with
+    #: `fedpe host start` on their own machines keep their own priority.
     host_nice: Annotated[int, Field(ge=0, le=19)] = 10
     owner: str = "admin"
     serve_api: bool = True

@@ -1,12 +1,19 @@
-"""Which process groups `fedpe down` still waits for: a group of zombies has ended."""
+"""Which process groups `fedpe down` still waits for: a group of zombies has ended. And the
+CPU priority of a child started below the launcher's."""
 
 from __future__ import annotations
 
 import subprocess
+import os
+import signal
 import sys
 import time
+from pathlib import Path
 
-from fedpe.stack.processes import _running_groups
+import psutil
+import pytest
+
+from fedpe.stack.processes import _running_groups, spawn
 
 
 def _wait_for_zombie(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
@@ -29,3 +36,20 @@ def test_a_group_counts_as_running_until_its_only_member_has_exited_even_before_
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_child_started_below_the_launchers_priority_has_its_session_lowered_too(tmp_path):
+    """Where the kernel shares the CPU between sessions first (autogroups), a process's own nice
+    counts only inside its session: the demo hosts' sessions must be lowered, not just the hosts."""
+    child = spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], env=dict(os.environ),
+                  logs=tmp_path, nice=5)
+    try:
+        assert psutil.Process(child.pid).nice() == os.nice(0) + 5
+        if not Path("/proc/self/autogroup").exists():
+            pytest.skip("this kernel has no autogroups")
+        name, _, nice = Path(f"/proc/{child.pid}/autogroup").read_text().split()
+        assert name != Path("/proc/self/autogroup").read_text().split()[0]  # a session of its own
+        assert nice == "5"
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        psutil.Process(child.pid).wait(10)
