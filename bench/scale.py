@@ -63,13 +63,26 @@ def its_prefect(env: dict[str, str]):
         yield
 
 
-def cpu_seconds(procs: list[psutil.Process]) -> float:
-    total = 0.0
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+def cpu_seconds_over(home: Path, seconds: float) -> float:
+    """The CPU seconds every process of the federation used over the next `seconds`, read each
+    second: a process's last reading minus its first (one born meanwhile from zero). One that
+    ends meanwhile counts up to its last reading; a single reading at each end took its whole
+    time out of the sum, and once gave a negative figure."""
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    deadline = time.monotonic() + seconds
+    scans = 0
+    while True:
+        for proc in processes(home):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                last[proc.pid] = times.user + times.system
+                first.setdefault(proc.pid, last[proc.pid] if scans == 0 else 0.0)
+        scans += 1
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return sum(last[pid] - first[pid] for pid in last)
+        time.sleep(min(1.0, left))
 
 
 def host_rss_mib(home: Path) -> float:
@@ -130,10 +143,7 @@ def measure(n: int) -> str:
             overhead_s = ended - submitted - sum(h["round_ms"] for h in history) / 1000
             note(f"30 rounds: median {round_ms:.1f} ms, overhead {overhead_s:.2f} s")
             roles_left(home)
-            procs = processes(home)
-            before = cpu_seconds(procs)
-            time.sleep(20)
-            idle_cpu_pct = (cpu_seconds(procs) - before) / 20 * 100 / n
+            idle_cpu_pct = cpu_seconds_over(home, 20) / 20 * 100 / n
             rss = host_rss_mib(home)
             note(f"idle: {idle_cpu_pct:.2f} % of a core per host, host RSS {rss:.0f} MiB (fresh {rss_fresh:.0f})")
             key = json.loads(fedpe("users", "add", f"bench-{n}", "--admin", "--json", "--home", str(home),
