@@ -213,13 +213,14 @@ def worker_argv(name: str, scheduler: str, tls: CertFiles, nthreads: int, *, sup
     listener and a unique contact address: it listens on 127.0.0.1 and is known by this
     machine's address toward the scheduler with that port, where nothing answers. `supervised`:
     the port is left for the supervisor to choose at each start (fedpe/host/supervisor.py), so
-    a port taken meanwhile never keeps a host from coming back.
+    a port taken meanwhile never keeps a host from coming back. The command is Dask's own `dask
+    worker`, run by `fedpe.host.worker`, which ends the process without Python's finalisation.
     """
     from fedpe.host.supervisor import FREE_PORT, free_loopback_port
 
     port = FREE_PORT if supervised else free_loopback_port()
     return [
-        sys.executable, "-m", "distributed.cli.dask_worker", scheduler_url(scheduler),
+        sys.executable, "-m", "fedpe.host.worker", scheduler_url(scheduler),
         "--name", name, "--nthreads", str(nthreads), "--no-nanny",
         "--listen-address", f"fedpe://127.0.0.1:{port}", "--contact-address", f"fedpe://{contact_host(scheduler)}:{port}",
         "--preload", "fedpe.host.preload", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
