@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from tasks.export.matrix import is_categorical, prepared_matrix
+from tasks.export.matrix import categorical_dtype, numeric_values, prepared_matrix
 
 MISSING_SUFFIX = "__missing"
 
@@ -98,24 +98,27 @@ def host_profile(frame: pd.DataFrame, features: Sequence[str], *, min_count: int
     Categorical: `{"values": [...]}` holding only values seen at least `min_count` times.
     """
     _check_min_count(min_count)
-    numeric: dict[str, dict[str, Any]] = {}
+    absent = next((col for col in features if col not in frame.columns), None)
+    if absent is not None:
+        raise ValueError(f"features: column {absent!r} is not in the data")
+    dtypes = dict(zip(frame.columns, frame.dtypes))
     categorical: dict[str, dict[str, Any]] = {}
     for col in features:
-        if col not in frame.columns:
-            raise ValueError(f"features: column {col!r} is not in the data")
-        series = frame[col]
-        if is_categorical(series):
-            counts = series.dropna().astype(str).value_counts()
+        if categorical_dtype(dtypes[col]):
+            counts = frame[col].dropna().astype(str).value_counts()
             categorical[col] = {"values": sorted(str(v) for v, n in counts.items() if n >= min_count)}
-            continue
-        values = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = values[np.isfinite(values)]
-        missing = int(values.size - finite.size)
-        if 0 < finite.size < min_count:
+    numbers = [col for col in features if col not in categorical]
+    values = numeric_values(frame, numbers)  # the columns at once: a wide table has thousands
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, values, 0.0).sum(axis=0)
+    numeric: dict[str, dict[str, Any]] = {}
+    for col, count, total in zip(numbers, counts.tolist(), sums.tolist()):
+        missing = len(frame) - count
+        if 0 < count < min_count:
             numeric[col] = {"suppressed": True}
         else:
-            numeric[col] = {"sum": float(finite.sum()), "count": int(finite.size),
-                            "missing": None if 0 < missing < min_count else missing}
+            numeric[col] = {"sum": total, "count": count, "missing": None if 0 < missing < min_count else missing}
     return {"rows": int(len(frame)), "numeric": numeric, "categorical": categorical}
 
 

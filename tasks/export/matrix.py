@@ -14,14 +14,34 @@ import numpy as np
 import pandas as pd
 
 
-def is_categorical(series: pd.Series) -> bool:
+def categorical_dtype(dtype) -> bool:
     """Object, string and category columns are categorical; numbers and booleans are numeric."""
-    dtype = series.dtype
     return (
         isinstance(dtype, pd.CategoricalDtype)
         or pd.api.types.is_object_dtype(dtype)
         or pd.api.types.is_string_dtype(dtype)
     )
+
+
+def numeric_values(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """`columns` of `frame` as one float matrix, NaN where a value is missing. Number columns are
+    read in one step: a column at a time cost tens of microseconds each, which a table of 10,000
+    features paid several times per training. Others (dates) go through `pd.to_numeric`."""
+    out = np.empty((len(frame), len(columns)))
+    if not len(columns):
+        return out
+    selected = frame[list(columns)]
+    plain = [pd.api.types.is_numeric_dtype(dtype) for dtype in selected.dtypes]
+    if all(plain):
+        out[:] = selected.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+    at = [j for j, is_plain in enumerate(plain) if is_plain]
+    if at:
+        out[:, at] = selected.iloc[:, at].to_numpy(dtype=np.float64, na_value=np.nan)
+    for j, is_plain in enumerate(plain):
+        if not is_plain:
+            out[:, j] = pd.to_numeric(selected.iloc[:, j], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
 
 
 def prepared_matrix(frame: pd.DataFrame, features: Sequence[str], fills: Mapping[str, float],
@@ -30,29 +50,30 @@ def prepared_matrix(frame: pd.DataFrame, features: Sequence[str], fills: Mapping
     """Imputed numbers (each gap filled with `fills[col]`), one-hot categories (a value outside
     `categories[col]`, or a missing one, is all zeros), then `{col}__missing` indicator
     columns when asked; `impute=False` leaves NaN for models that route it themselves."""
-    blocks: list[np.ndarray] = []
-    gaps_of: dict[str, np.ndarray] = {}
-    for col in features:
-        if col not in frame.columns:
-            raise ValueError(f"features: column {col!r} is not in the data")
-        series = frame[col]
+    absent = next((col for col in features if col not in frame.columns), None)
+    if absent is not None:
+        raise ValueError(f"features: column {absent!r} is not in the data")
+    dtypes = dict(zip(frame.columns, frame.dtypes))
+    numeric = [col for col in features if col not in categories]
+    mismatched = next((col for col in numeric if categorical_dtype(dtypes[col])), None)
+    if mismatched is not None:
+        raise ValueError(f"features: column {mismatched!r} is categorical here but numeric in the plan")
+    starts = np.cumsum([0, *(len(categories[col]) if col in categories else 1 for col in features)])
+    out = np.empty((len(frame), int(starts[-1]) + (len(indicators) if missing_indicators else 0)))
+    values = numeric_values(frame, numeric)
+    gaps = ~np.isfinite(values)
+    if impute and numeric:
+        values = np.where(gaps, np.array([fills[col] for col in numeric], dtype=np.float64), values)
+    out[:, [starts[i] for i, col in enumerate(features) if col not in categories]] = values
+    for i, col in enumerate(features):
         if col in categories:
-            values = series.astype(object).where(series.notna(), None)
-            strings = np.array([None if v is None else str(v) for v in values], dtype=object)
-            known = list(categories[col])
-            block = np.zeros((len(frame), len(known)))
-            for j, value in enumerate(known):
-                block[:, j] = strings == value
-            blocks.append(block)
-            continue
-        if is_categorical(series):
-            raise ValueError(f"features: column {col!r} is categorical here but numeric in the plan")
-        values = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan).copy()
-        gaps = ~np.isfinite(values)
-        gaps_of[col] = gaps
-        if impute:
-            values[gaps] = fills[col]
-        blocks.append(values[:, None])
+            series = frame[col]
+            cells = series.astype(object).where(series.notna(), None)
+            strings = np.array([None if v is None else str(v) for v in cells], dtype=object)
+            for j, value in enumerate(categories[col]):
+                out[:, starts[i] + j] = strings == value
     if missing_indicators:
-        blocks.extend(gaps_of[col][:, None].astype(np.float64) for col in indicators)
-    return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+        where = {col: j for j, col in enumerate(numeric)}
+        for k, col in enumerate(indicators):
+            out[:, starts[-1] + k] = gaps[:, where[col]]
+    return out

@@ -158,3 +158,41 @@ def test_the_registered_preparation_gives_the_hosts_matrix() -> None:
     expected = np.array([[40.0, 1, 0, 0], [50.0, 0, 0, 1], [70.0, 0, 0, 0]])
     assert np.array_equal(transform(frame, plan, missing_indicators=True), expected)
     assert np.array_equal(exported.transform(frame), expected)
+
+
+def test_numbers_of_every_kind_are_read_in_one_step_with_gaps_as_nan() -> None:
+    # Prepare
+    from tasks.export.matrix import numeric_values
+
+    frame = pd.DataFrame({"i": pd.array([1, None, 3], dtype="Int64"), "b": [True, False, True],
+                          "n": pd.array([True, None, False], dtype="boolean"), "f": [0.5, np.inf, np.nan],
+                          "t": pd.to_datetime(["1970-01-01", "1970-01-02", "1970-01-03"]).as_unit("ns")})
+    # Execute
+    values = numeric_values(frame, ["f", "i", "t", "b", "n"])
+    # Assert
+    day = 86_400e9  # dates are nanoseconds, as pd.to_numeric gives them
+    np.testing.assert_array_equal(values, [[0.5, 1, 0, 1, 1], [np.inf, np.nan, day, 0, np.nan],
+                                           [np.nan, 3, 2 * day, 1, 0]])
+
+
+def test_a_wide_table_is_profiled_and_transformed_column_by_column() -> None:
+    # Prepare
+    rng = np.random.default_rng(0)
+    cells = rng.normal(size=(30, 3000))
+    cells[rng.random(cells.shape) < 0.1] = np.nan
+    frame = pd.DataFrame(cells, columns=[f"g{j}" for j in range(3000)])
+    features = list(frame.columns)
+    # Execute
+    profile = host_profile(frame, features, min_count=2)
+    plan = combine_profiles([profile], features)
+    X = transform(frame, plan, missing_indicators=True)
+    # Assert
+    column = frame["g1234"]
+    assert profile["numeric"]["g1234"]["count"] == column.notna().sum()
+    assert profile["numeric"]["g1234"]["sum"] == pytest.approx(column.sum())
+    assert plan.fills["g1234"] == pytest.approx(column.mean())
+    j = features.index("g1234")
+    np.testing.assert_allclose(X[:, j], column.fillna(column.mean()))
+    assert X.shape == (30, 3000 + len(plan.indicators))
+    k = 3000 + plan.indicators.index("g1234")
+    np.testing.assert_array_equal(X[:, k], column.isna())
