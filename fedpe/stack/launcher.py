@@ -115,6 +115,14 @@ def _probe() -> httpx.Client:
     return httpx.Client(timeout=2.0)
 
 
+def _close_probe() -> None:
+    """Close the readiness checks' client once `up` is done with it (a foreground `fedpe up` lives
+    on, and its connections to the services would stay open)."""
+    if _probe.cache_info().currsize:
+        _probe().close()
+        _probe.cache_clear()
+
+
 def _http_ok(url: str, auth: tuple[str, str] | None = None) -> bool:
     try:
         return _probe().get(url, auth=auth).status_code == 200
@@ -202,6 +210,8 @@ def up(config: StackConfig, progress: Progress = lambda _msg: None) -> Stack:
         _remove_network(stack)
         stack.save()
         raise
+    finally:
+        _close_probe()
     stack.ready_s = round(time.monotonic() - started, 2)
     stack.save()
     return stack

@@ -130,7 +130,7 @@ def _csv_columns(path: Path) -> list[ColumnInfo]:
     """Column types from the header and a small sample; types of later rows are not checked."""
     import pandas as pd  # imported late: flow processes import this module
     sample = pd.read_csv(path, nrows=CSV_SAMPLE_ROWS)
-    return [ColumnInfo(name=str(col), dtype=_pandas_kind(sample[col].dtype)) for col in sample.columns]
+    return [ColumnInfo(name=str(col), dtype=_pandas_kind(dtype)) for col, dtype in zip(sample.columns, sample.dtypes)]
 
 
 def _csv_rows(path: Path) -> int:
