@@ -119,3 +119,20 @@ def test_scan_catalogue_of_missing_dir_raises(tmp_path: Path) -> None:
     # Execute / Assert
     with pytest.raises(FileNotFoundError, match="missing"):
         scan_catalogue(tmp_path / "missing")
+
+
+def test_a_wide_csv_loads_with_every_value_and_type_as_written(tmp_path: Path) -> None:
+    # Prepare: wider than WIDE_COLUMNS, so it takes the copy into one block per type
+    from tasks.data.catalogue import WIDE_COLUMNS
+
+    wide = pd.DataFrame({f"f{j}": [j + 0.5, j - 0.25, float("nan")] for j in range(WIDE_COLUMNS + 5)})
+    wide["site"] = ["a", None, "c"]
+    wide["target"] = [0, 1, 0]
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    wide.to_csv(folder / "train.csv", index=False)
+    # Execute
+    loaded = load_dataset(tmp_path, "wide", "train")
+    # Assert
+    pd.testing.assert_frame_equal(loaded, pd.read_csv(folder / "train.csv"))
+    assert loaded.shape == (3, WIDE_COLUMNS + 7)
