@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from blocks import RESULTS_BLOCK
 from flows.catalog import CheckContext
 from flows.params import DatasetName, HostName
-from flows.runtime import require, role_task_runner, run_context
+from flows.runtime import advertised_dataset, require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
 from tasks.hosts import available_hosts, check_hosts
 from tasks.coordinator.remote import Relay, follow
@@ -58,10 +58,8 @@ def check(params: dict, ctx: CheckContext) -> None:
     for host in hosts:
         check_advertised(records.get(host), host, field="hosts", tool="fed-stats", task="fed-stats", owner=owner,
                          dataset=params["dataset"], params={"min_count": params.get("min_count")})
-        datasets = {d["name"]: d for d in (records.get(host) or {}).get("datasets", [])}
-        require(params["dataset"] in datasets, f"dataset: {params['dataset']!r} is not in the catalogue of host {host}",
-                "dataset")
-        dtypes = {c["name"]: c.get("dtype", "") for c in datasets[params["dataset"]].get("columns", [])}
+        entry = advertised_dataset(records.get(host), host, params["dataset"])
+        dtypes = {c["name"]: c.get("dtype", "") for c in entry.get("columns", [])}
         for field, names in (("columns", columns), ("categorical", categorical)):
             for name in names:
                 require(name in dtypes, f"{field}: column {name!r} is not in {params['dataset']} on host {host} "

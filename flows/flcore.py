@@ -23,7 +23,7 @@ from blocks.store import parts_in_store
 from fedpe.errors import InvalidArgument
 from flows.catalog import CheckContext
 from flows.params import DatasetName, HostName
-from flows.runtime import RunContext, require, role_task_runner, run_context
+from flows.runtime import RunContext, advertised_dataset, require, role_task_runner, run_context
 from flows.spec import TaskSpec, ToolSpec
 from tasks.hosts import check_hosts
 from tasks.privacy import DPConfig
@@ -126,10 +126,7 @@ def check(params: dict, ctx: CheckContext) -> None:
     for host in clients:
         check_advertised(records.get(host), host, field="clients", tool="flcore", task="flcore-client", owner=owner,
                          dataset=params["dataset"], params=client_params)
-        datasets = {d["name"]: d for d in (records.get(host) or {}).get("datasets", [])}
-        require(params["dataset"] in datasets,
-                f"dataset: {params['dataset']!r} is not in the catalogue of host {host}", "dataset")
-        columns = {c["name"] for c in datasets[params["dataset"]].get("columns", [])}
+        columns = {c["name"] for c in advertised_dataset(records.get(host), host, params["dataset"]).get("columns", [])}
         for column in targets:
             field = "target" if model.name != "cox" else f"model.{'duration' if column == model.duration else 'event'}"
             require(column in columns, f"{field}: column {column!r} is not in {params['dataset']} on host {host}",

@@ -18,7 +18,7 @@ from blocks import Federation, OutputStore, StoreSpec, Tracking
 from fedpe.errors import InvalidArgument
 from flows.catalog import CheckContext
 from tasks.conventions import RESULT_FILE
-from tasks.hosts import connected_hosts
+from tasks.hosts import AGENT_REFRESH_S, connected_hosts
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -148,6 +148,18 @@ def require(condition: bool, message: str, field: str) -> None:
     """Cross-field checks read as one line each in a tool's validator."""
     if not condition:
         raise InvalidArgument(message, field=field)
+
+
+def advertised_dataset(record: dict | None, host: str, dataset: str) -> dict:
+    """The catalogue entry of `dataset` in `host`'s advertised record. Refused naming what the host
+    does list, and when a dataset just added to its folder shows: a user who has just copied
+    one is told to wait seconds, not to look for a mistake."""
+    datasets = {d["name"]: d for d in (record or {}).get("datasets", [])}
+    if dataset not in datasets:
+        raise InvalidArgument(
+            f"dataset: {dataset!r} is not in the catalogue of host {host} (it lists: {', '.join(sorted(datasets)) or 'none'}; "
+            f"a dataset added to a host's data folder is listed within {AGENT_REFRESH_S:.0f} s)", field="dataset")
+    return datasets[dataset]
 
 
 def owner_from_tags(run_tags: list[str], deployment_tags: list[str]) -> str:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 HOSTS_METADATA_KEY = "fedpe-hosts"
 FEDERATION_METADATA_KEY = "fedpe-federation"
 AGENT_PLUGIN_NAME = "fedpe-host"
+#: How often a host agent publishes its record and looks for changed dataset files (fedpe/host/agent.py).
+AGENT_REFRESH_S = 10.0
 
 
 def connected_hosts(client: "distributed.Client") -> dict[str, str]:

@@ -28,7 +28,7 @@ from tornado.ioloop import PeriodicCallback
 
 from tasks.data.catalogue import catalogue_signature
 from tasks.data.scan import remembered
-from tasks.hosts import AGENT_PLUGIN_NAME, FEDERATION_METADATA_KEY, HOSTS_METADATA_KEY
+from tasks.hosts import AGENT_PLUGIN_NAME, AGENT_REFRESH_S, FEDERATION_METADATA_KEY, HOSTS_METADATA_KEY
 from tasks.resources import snapshot, versions
 
 logger = logging.getLogger("fedpe.host")
@@ -39,7 +39,7 @@ class HostAgent(WorkerPlugin):
 
     name = AGENT_PLUGIN_NAME
 
-    def __init__(self, data_dir: str | os.PathLike, *, refresh_s: float = 10.0, policy=None, guard=None,
+    def __init__(self, data_dir: str | os.PathLike, *, refresh_s: float = AGENT_REFRESH_S, policy=None, guard=None,
                  runtime=None):
         if refresh_s <= 0:
             raise ValueError("refresh_s must be positive")

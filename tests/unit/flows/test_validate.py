@@ -29,6 +29,10 @@ def refusal(tool: str, parameters: dict) -> InvalidArgument:
     ("flcore", {**TRAINING, "strategy": {"name": "krum", "f": 1}}, "strategy.f", "at least 5 clients"),
     ("flcore", {**TRAINING, "initial_weights": "file:///etc/passwd"}, "initial_weights", "not inside the store"),
     ("flcore", {**TRAINING, "initial_weights": "e1/hospital-a/metrics.csv"}, "initial_weights", "not a model file"),
+    ("flcore", {**TRAINING, "dataset": "digits"}, "dataset",
+     "'digits' is not in the catalogue of host hospital-b (it lists: breast-cancer; a dataset added to a host's "
+     "data folder is listed within 10 s)"),
+    ("fed-stats", {"dataset": "digits"}, "dataset", "'digits' is not in the catalogue of host hospital-a (it lists"),
     ("fed-stats", {"columns": ["nosuch"]}, "columns", "'nosuch' is not in breast-cancer"),
     ("fed-stats", {"columns": ["sex"]}, "columns", "not numeric"),
     ("pipeline", {"steps": [{"tool": "flcore", "parameters": {**TRAINING, "rounds": 0}}]},
