@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from tasks.export.matrix import categorical_dtype, numeric_values, prepared_matrix
+from tasks.export.matrix import categorical_dtype, column_dtypes, numeric_values, prepared_matrix
 
 MISSING_SUFFIX = "__missing"
 
@@ -98,10 +98,7 @@ def host_profile(frame: pd.DataFrame, features: Sequence[str], *, min_count: int
     Categorical: `{"values": [...]}` holding only values seen at least `min_count` times.
     """
     _check_min_count(min_count)
-    absent = next((col for col in features if col not in frame.columns), None)
-    if absent is not None:
-        raise ValueError(f"features: column {absent!r} is not in the data")
-    dtypes = dict(zip(frame.columns, frame.dtypes))
+    dtypes = column_dtypes(frame, features)
     categorical: dict[str, dict[str, Any]] = {}
     for col in features:
         if categorical_dtype(dtypes[col]):

@@ -1,17 +1,14 @@
-"""`python -m fedpe.host.worker ARGS`: Dask's `dask worker` command (the same options), which then
-leaves without the interpreter's finalisation.
-
-Once the worker has closed (unregistered, its comms, preload and role process closed), nothing
-is left to do, yet Python's finalisation went through everything the worker had imported:
-py-spy put most of a host's `fedpe down` there, and at 25 hosts the workers' share of the CPU
-`fedpe down` used was 4.2 s of 5.8 s. The logs are flushed first; the exit code is the command's.
+"""`python -m fedpe.host.worker ARGS`: Dask's `dask worker` command (the same options), whose
+process then ends without the interpreter's finalisation (tasks/fast_exit.py): once the worker
+has closed (unregistered; its comms, preload and role process closed) nothing is left to do. The
+exit code is the command's.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
+
+from tasks.fast_exit import exit_now
 
 
 def run(argv: list[str]) -> int:
@@ -26,16 +23,7 @@ def run(argv: list[str]) -> int:
     return code
 
 
-def leave(code: int) -> None:
-    """Flush what the process has said, then end it without finalisation."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # closed, or a pipe nobody reads any more
-            pass
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    leave(run(sys.argv[1:]))
+    code = run(sys.argv[1:])
+    exit_now(code)
+    sys.exit(code)

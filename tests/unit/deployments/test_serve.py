@@ -20,7 +20,7 @@ def test_kill_sooner_caps_the_grace_and_keeps_the_rest():
 
 
 def test_the_stopped_runner_leaves_after_its_exit_handlers_with_code_0(tmp_path):
-    """`leave` skips Python's finalisation, not the exit handlers (Prefect's and logging's flushes)."""
+    """`exit_now` skips Python's finalisation, not the exit handlers (Prefect's and logging's flushes)."""
     import subprocess
     import sys
 
@@ -28,8 +28,8 @@ def test_the_stopped_runner_leaves_after_its_exit_handlers_with_code_0(tmp_path)
                            "import atexit, sys\n"
                            f"atexit.register(lambda: open({str(tmp_path / 'ran')!r}, 'w').write('yes'))\n"
                            "print('buffered', end='')\n"
-                           "from deployments.serve import leave\n"
-                           "leave()\n"
+                           "from tasks.fast_exit import exit_now\n"
+                           "exit_now(0)\n"
                            "raise SystemExit(3)\n"], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout) == (0, "buffered")
     assert (tmp_path / "ran").read_text() == "yes"

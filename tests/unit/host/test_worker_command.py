@@ -31,7 +31,7 @@ def test_leaving_flushes_the_logs_and_keeps_the_code():
                            "logging.basicConfig(stream=sys.stdout, format='%(message)s')\n"
                            "logging.warning('last words')\n"
                            "print('and a line', end='')\n"
-                           "from fedpe.host.worker import leave\n"
-                           "leave(5)\n"], capture_output=True, text=True, timeout=60)
+                           "from tasks.fast_exit import exit_now\n"
+                           "exit_now(5)\n"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 5
     assert done.stdout == "last words\nand a line"
