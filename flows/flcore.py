@@ -98,7 +98,7 @@ def check(params: dict, ctx: CheckContext) -> None:
     strategy = params["strategy"]
     from tasks.models.config import model_config_of
     from tasks.models.kinds import combination_problem, dependency_problem, model_kind
-    from tasks.prep import parse_features
+    from tasks.features import parse_features
 
     # What the model can be combined with comes first: no strategy option matters if it cannot.
     model = model_config_of(params.get("model") or "logreg")
@@ -238,7 +238,7 @@ def plan(ctx: RunContext, p: dict) -> Plan:
     """Check the parameters once more (the API did the same), then fix the clients' training and
     the server's rounds; refuses a checkpoint the owner may not read."""
     from tasks.models.config import model_config_of
-    from tasks.prep import parse_features
+    from tasks.features import parse_features
 
     check(p, ctx.check_context())
     initial_weights = p["initial_weights"]

@@ -20,14 +20,12 @@ Indicators are off unless asked for: on the demo data with 10% of cells blanked 
 accuracy points centrally and federated (logreg on breast-cancer, mlp on digits, 3 seeds),
 where mean imputation alone stayed within about 2 points of the complete data.
 
-`parse_features` reads FEM's `train_labels` (a list, or one space-separated string);
-`select_features` turns that and the target into the checked list of columns to train on.
+Which columns to train on is `tasks.features` (the API reads it with no pandas loaded).
 Tree models may skip the imputation: `transform(..., impute=False)` keeps NaN.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -38,51 +36,6 @@ from pydantic import BaseModel, ConfigDict
 from tasks.export.matrix import categorical_dtype, column_dtypes, numeric_values, prepared_matrix
 
 MISSING_SUFFIX = "__missing"
-
-
-def parse_features(value: str | Sequence[str] | None) -> list[str] | None:
-    """FEM's `train_labels`: None/empty -> None (all but the target); "a b c" or ["a", "b"] -> a list.
-
-    A string is split on whitespace and commas; duplicates are dropped, first one kept.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        items = [part for part in re.split(r"[\s,]+", value.strip()) if part]
-    else:
-        items = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise ValueError(f"features[{i}]: a column name must be a non-empty string, got {item!r}")
-            items.append(item.strip())
-    unique = list(dict.fromkeys(items))
-    return unique or None
-
-
-def select_features(columns: Sequence[str], target: str | Sequence[str], features: Sequence[str] | None = None) -> list[str]:
-    """The columns to train on: `features` as given, or every column but the target(s).
-
-    `target` may name several columns (a survival target is `duration` and `event`).
-    Raises ValueError naming `features` or `target` when a column is absent.
-    """
-    present = list(columns)
-    targets = [target] if isinstance(target, str) else list(target)
-    for t in targets:
-        if t not in present:
-            raise ValueError(f"target: column {t!r} is not in the data (columns: {present})")
-    if features is None:
-        chosen = [c for c in present if c not in targets]
-    else:
-        chosen = list(features)
-        missing = [c for c in chosen if c not in present]
-        if missing:
-            raise ValueError(f"features: column {missing[0]!r} is not in the data (columns: {present})")
-        clash = [c for c in chosen if c in targets]
-        if clash:
-            raise ValueError(f"features: {clash[0]!r} is the target and cannot be a feature")
-    if not chosen:
-        raise ValueError("features: no columns left to train on")
-    return chosen
 
 
 def _check_min_count(min_count: int) -> None:

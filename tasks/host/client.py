@@ -58,7 +58,7 @@ class ClientTrainer(Role):
     AUDITED_METHODS = frozenset({"describe", "prepare", "quantiles", "setup", "start", "fit", "evaluate", "final"})
 
     def __init__(self, context: RoleContext):
-        from tasks.prep import select_features
+        from tasks.features import select_features
 
         spec = TrainingSpec.model_validate(context.spec.params["training"])
         super().__init__(context)

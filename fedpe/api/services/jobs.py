@@ -74,7 +74,7 @@ def apply_aliases(params: dict[str, Any], properties: set[str]) -> dict[str, Any
     `lsvc`, `nn`, `logistic_regression`) become fedpe's, and a job that names no model trains
     FEM's default, a random forest (through Prefect, fedpe's own default is `logreg`)."""
     from tasks.models.config import FEM_DEFAULT_MODEL, fem_model
-    from tasks.prep import parse_features
+    from tasks.features import parse_features
 
     if "model" in properties:
         params["model"] = fem_model(params["model"]) if params.get("model") is not None else FEM_DEFAULT_MODEL

@@ -6,14 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.prep import (
-    PrepPlan,
-    combine_profiles,
-    host_profile,
-    parse_features,
-    select_features,
-    transform,
-)
+from tasks.features import parse_features, select_features
+from tasks.prep import PrepPlan, combine_profiles, host_profile, transform
 
 
 def _hosts() -> list[pd.DataFrame]:
