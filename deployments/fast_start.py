@@ -23,6 +23,7 @@ PRELOAD = [
     # The model's registration: importing scikit-learn (and SciPy under it) with the packaging took
     # 1.3 s here, which each flow run paid between its last round and its result.
     "tasks.export.packaging", "tasks.export.signature", "tasks.report",
+    "deployments.heartbeats",  # a flow run ends without waiting for the heartbeat thread's sleep
     "deployments.gc_freeze",  # last: it freezes what the modules above left in memory
 ]
 
