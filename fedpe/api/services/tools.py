@@ -69,3 +69,13 @@ def task(task_id: str) -> Task:
 def roles() -> dict[str, str]:
     """Task id -> role, over every tool."""
     return {t.id: t.role for t in tasks()}
+
+
+def warm() -> None:
+    """Load every tool and Prefect's parameter checks now, as the first submission would: that
+    submission spent 1.2 s of its 1.6 s importing them (py-spy, a 3-host federation). The API
+    calls this on a thread of its own once it serves; nothing waits for it."""
+    from prefect.utilities.schema_tools.validation import validate  # noqa: F401 - jobs.schema_errors'
+
+    for tool_id in tool_ids():
+        _tool(tool_id)
