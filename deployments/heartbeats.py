@@ -8,10 +8,12 @@ training's end, py-spy). The engine's own `join_on_exit=False`, which its async 
 leaves the thread to see the stop flag at its next step: it sends nothing after the run's final
 state, and a daemon thread does not hold the process up. The heartbeats themselves are kept, for
 Prefect's zombie-flow automations. `_send_heartbeats` is Prefect's private helper (prefect is
-pinned exactly in pyproject.toml); if it moves, flow runs only wait again.
+pinned exactly in pyproject.toml); if it moves or loses `join_on_exit`, flow runs only wait again.
 """
 
 from __future__ import annotations
+
+import inspect
 
 from prefect import flow_engine
 
@@ -22,5 +24,5 @@ def _send_heartbeats_unjoined(engine, join_on_exit: bool = True):
     return _prefect_send_heartbeats(engine, join_on_exit=False)
 
 
-if _prefect_send_heartbeats is not None:
+if _prefect_send_heartbeats is not None and "join_on_exit" in inspect.signature(_prefect_send_heartbeats).parameters:
     flow_engine._send_heartbeats = _send_heartbeats_unjoined
