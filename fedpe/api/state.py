@@ -34,6 +34,7 @@ class AppState:
         self.executions = None
         self.data = None
         self.streams = None
+        self._warm_up: threading.Timer | None = None
 
     async def start(self) -> None:
         from prefect.client.orchestration import get_client
@@ -54,11 +55,13 @@ class AppState:
         self.streams = Hub(self.executions, self.orchestrator, self.outputs)
         # Later than start-up, which it slowed (`fedpe up` of 3 hosts took 9.3-11.6 s against
         # 8.4-8.9 s when it ran at once); a daemon, so a stop does not wait for its imports.
-        warm_up = threading.Timer(WARM_UP_AFTER_S, tools.warm)
-        warm_up.daemon = True
-        warm_up.start()
+        self._warm_up = threading.Timer(WARM_UP_AFTER_S, tools.warm)
+        self._warm_up.daemon = True
+        self._warm_up.start()
 
     async def stop(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.cancel()  # an app stopped within WARM_UP_AFTER_S needs no warm-up
         if self.streams is not None:
             await self.streams.close()
         await self._stack.aclose()
