@@ -5,12 +5,43 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import psutil
+
+
+#: The fedpe CLI, as a user runs it.
+FEDPE = [sys.executable, "-m", "fedpe.cli"]
+SERVICES = ("prefect", "scheduler", "dashboard", "mlflow", "api")
+
+
+def fedpe(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """One `fedpe` command, its output captured."""
+    return subprocess.run([*FEDPE, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def up_options(home: Path, hosts: int) -> tuple[list[str], dict[str, str]]:
+    """(`fedpe up` options for a federation of `hosts` under `home` on free ports, the ports)."""
+    ports = {service: str(free_port()) for service in SERVICES}
+    options = ["--home", str(home), "--hosts", str(hosts)]
+    for service, port in ports.items():
+        options += [f"--{service}-port", port]
+    return options, ports
+
+
+def api_key(home: Path, user: str, *, admin: bool = False) -> str:
+    """A new user's API key (`fedpe users add`) in the federation under `home`."""
+    out = fedpe("users", "add", user, *(["--admin"] if admin else []), "--json", "--home", str(home),
+                env={"FEDPE_HOME": str(home)})
+    if out.returncode != 0:
+        raise SystemExit(f"fedpe users add {user} failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout)["api_key"]
 
 
 def free_port() -> int:
@@ -28,7 +59,7 @@ def bench_stack(prefix: str, **options: Any) -> Iterator[Any]:
     settings when first imported, so callers import Prefect only inside the block.
     """
     home = Path(tempfile.mkdtemp(prefix=prefix))
-    ports = {k: free_port() for k in ("prefect", "scheduler", "dashboard", "mlflow", "api")}
+    ports = {k: free_port() for k in SERVICES}
     os.environ.update({
         "FEDPE_HOME": str(home), "PREFECT_HOME": str(home / "prefect-client"),
         "PREFECT_API_URL": f"http://127.0.0.1:{ports['prefect']}/api",

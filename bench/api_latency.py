@@ -12,16 +12,13 @@ auth; a poll that is not a 200 stops the bench). One line:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 import httpx
 from _polls import p99, poll_status
-from _stack import bench_stack
+from _stack import api_key, bench_stack
 
 
 def main() -> None:
@@ -32,9 +29,7 @@ def main() -> None:
 
     with bench_stack("fedpe-bench-api-", hosts=3) as stack:
         config, home = stack.config, stack.config.home
-        out = subprocess.run([sys.executable, "-m", "fedpe.cli", "users", "add", "bench", "--json"],
-                             capture_output=True, text=True, check=True, env={**os.environ, "FEDPE_HOME": str(home)})
-        key = json.loads(out.stdout)["api_key"]
+        key = api_key(home, "bench")
         headers = {"Authorization": f"Bearer {key}"}
         base = f"{config.api_url}/api/v1"
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:

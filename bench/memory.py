@@ -20,27 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
-from _stack import free_port, processes, roles_left
-
-FEDPE = [sys.executable, "-m", "fedpe.cli"]
+from _stack import api_key, fedpe, processes, roles_left, up_options
 
 #: Which part of the federation a process is, by a word of its command line (first match).
 PARTS = [("prefect", "prefect server start"), ("mlflow", "mlflow.server"), ("api", "fedpe.api"),
          ("runner", "deployments.serve"), ("runner", "multiprocessing."), ("scheduler", "dask_scheduler"),
          ("roles", "tasks.host.role_main"), ("hosts", "fedpe.host.")]
-
-
-def fedpe(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*FEDPE, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
 
 
 def part_of(command: str) -> str:
@@ -87,9 +77,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=3)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="fedpe-memory-"))
-    ports = {p: str(free_port()) for p in ("prefect", "scheduler", "dashboard", "mlflow", "api")}
-    options = ["--home", str(home), "--hosts", str(args.hosts)] + [
-        arg for name, port in ports.items() for arg in (f"--{name}-port", port)]
+    options, ports = up_options(home, args.hosts)
     try:
         up = fedpe("up", "--detach", *options)
         if up.returncode != 0:
@@ -97,8 +85,7 @@ def main() -> None:
         time.sleep(5)  # the hosts' first catalogue scans and the runner's fork server end
         print(line("fresh", args.hosts, footprint(home)), flush=True)
         hosts = json.loads((home / "stack.json").read_text())["hosts"]
-        key = json.loads(fedpe("users", "add", "bench", "--json", "--home", str(home),
-                               env={"FEDPE_HOME": str(home)}).stdout)["api_key"]
+        key = api_key(home, "bench")
         work(f"http://127.0.0.1:{ports['api']}/api/v1", key, hosts)
         roles_left(home)
         print(line("after_work", args.hosts, footprint(home)), flush=True)

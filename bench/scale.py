@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -40,18 +39,11 @@ from pathlib import Path
 
 import psutil
 from _polls import p99, poll_status, poll_status_httpx
-from _stack import free_port, processes, roles_left
-
-FEDPE = [sys.executable, "-m", "fedpe.cli"]
+from _stack import api_key, fedpe, processes, roles_left, up_options
 
 
 def note(message: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def fedpe(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([*FEDPE, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
 
 
 @contextlib.contextmanager
@@ -112,10 +104,7 @@ def train(hosts: list[str], rounds: int, **extra) -> tuple[float, object]:
 
 def measure(n: int) -> str:
     home = Path(tempfile.mkdtemp(prefix=f"fedpe-scale-{n}-"))
-    ports = {p: str(free_port()) for p in ("prefect", "scheduler", "dashboard", "mlflow", "api")}
-    options = ["--home", str(home), "--hosts", str(n), "--prefect-port", ports["prefect"],
-               "--scheduler-port", ports["scheduler"], "--dashboard-port", ports["dashboard"],
-               "--mlflow-port", ports["mlflow"], "--api-port", ports["api"]]
+    options, _ = up_options(home, n)
     started = time.monotonic()
     up = fedpe("up", "--detach", *options)
     up_s = time.monotonic() - started
@@ -146,8 +135,7 @@ def measure(n: int) -> str:
             idle_cpu_pct = cpu_seconds_over(home, 20) / 20 * 100 / n
             rss = host_rss_mib(home)
             note(f"idle: {idle_cpu_pct:.2f} % of a core per host, host RSS {rss:.0f} MiB (fresh {rss_fresh:.0f})")
-            key = json.loads(fedpe("users", "add", f"bench-{n}", "--admin", "--json", "--home", str(home),
-                                   env={"FEDPE_HOME": str(home)}).stdout)["api_key"]
+            key = api_key(home, f"bench-{n}", admin=True)
             from prefect.deployments import run_deployment
 
             long_run = run_deployment("flcore/default", timeout=0, parameters={

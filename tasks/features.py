@@ -1,7 +1,7 @@
 """Which columns a training uses: FEM's `train_labels` read, and checked against a host's columns.
 
-Pure Python, apart from `tasks.prep`: the API checks a job's `train_labels` with this, and
-`tasks.prep` loads pandas and pyarrow, which grew the API by 96 MiB of RSS at its first job.
+Pure Python, kept out of `tasks.prep`: the API checks a job's `train_labels` with it, and
+importing `tasks.prep` loads pandas and pyarrow, which stayed in the API after its first job.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ import threading
 import time
 
 from fedpe.api.idempotency import SubmitTokens
-from fedpe.api.services import tools
 from fedpe.api.settings import ApiSettings
 from fedpe.auth.users import UserStore
 
@@ -42,6 +41,7 @@ class AppState:
         from fedpe.api.services.data import Data
         from fedpe.api.services.executions import Executions
         from fedpe.api.services.jobs import Jobs
+        from fedpe.api.services import tools
         from fedpe.api.services.orchestrator import Orchestrator
         from fedpe.api.streams import Hub
 

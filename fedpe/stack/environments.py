@@ -119,16 +119,17 @@ def coordinator(config: StackConfig, secrets: Secrets) -> dict[str, str]:
     """The runner's and the API's: the clients of every service, and the coordinator's certificate."""
     from fedpe.stack.tls import tls_files
 
+    tls = tls_files(config.home)
     return {
         **common(config),
         **secrets.prefect_client_env(),
         **secrets.mlflow_client_env(),
-        **tls_files(config.home).coordinator.env(),
+        **tls.coordinator.env(),
         # Each Prefect client loads a CA bundle for its SSL context, though the API is plain HTTP
         # on loopback: certifi's system bundle, 18 ms each, seven in a flcore flow run and three
         # in the API per job. One certificate instead: a 10-host flcore reached round 1 in 1.37-
         # 1.51 s against 1.47-1.68 s (medians of 6-8 runs, three federations each).
-        "PREFECT_API_SSL_CERT_FILE": str(tls_files(config.home).ca_file),
+        "PREFECT_API_SSL_CERT_FILE": str(tls.ca_file),
         "FEDPE_SCHEDULER_ADDRESS": config.scheduler_address,
         "FEDPE_STORE_URL": config.store,
         "FEDPE_STORE_OPTIONS": json.dumps(config.store_options),
